@@ -1,0 +1,1 @@
+System.Console.WriteLine(Workbench.Architectures.Smoke.OnesSum());

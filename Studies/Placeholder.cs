@@ -1,0 +1,1 @@
+namespace Workbench.Studies; internal static class Placeholder {}
