@@ -1,0 +1,54 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Workbench.Architectures;
+
+public enum Variant { Standard, WAsym, SigmaAsym }
+
+public static class VariantNames
+{
+    public static string ToName(this Variant v) => v switch
+    {
+        Variant.Standard => "standard",
+        Variant.WAsym => "w-asym",
+        Variant.SigmaAsym => "sigma-asym",
+        _ => throw new ArgumentOutOfRangeException(nameof(v)),
+    };
+
+    public static readonly IReadOnlyList<string> All = ["standard", "w-asym", "sigma-asym"];
+
+    public static Variant Parse(string name) => name switch
+    {
+        "standard" => Variant.Standard,
+        "w-asym" => Variant.WAsym,
+        "sigma-asym" => Variant.SigmaAsym,
+        _ => throw new ArgumentException($"unknown variant '{name}' (use standard, w-asym or sigma-asym)"),
+    };
+}
+
+/// <summary>A fixed random tensor a network owns (W-Asym F and mask, FiGLU F), with the hash the manifest records.</summary>
+public sealed record FixedTensorRecord(string Layer, string Kind, long[] Shape, long FixedEntries, string Sha256, IReadOnlyDictionary<string, double> Settings);
+
+/// <summary>
+/// A network as a pure function of a flat trainable vector. Chains are a batch dimension: θ is [K, P] and inputs
+/// are [K, B, …sample shape], giving outputs [K, B, outputs]; a single chain is K = 1.
+/// </summary>
+public interface INetwork : IDisposable
+{
+    string Name { get; }
+    Variant Variant { get; }
+    ParameterLayout Layout { get; }
+    long TrainableCount => Layout.Count;
+    /// <summary>Entries held fixed (W-Asym F); FiGLU's fixed matrices are counted too.</summary>
+    long FixedCount { get; }
+    int Outputs { get; }
+    IReadOnlyList<FixedTensorRecord> FixedTensors { get; }
+
+    Tensor Forward(Tensor theta, Tensor x);
+
+    /// <summary>A fresh initial θ of shape [P] (PyTorch's default U(±1/√fan_in) for Linear, 1/0 for norms).</summary>
+    Tensor InitialPosition(Generator generator);
+
+    /// <summary>Moves the fixed buffers to a device and dtype; θ and inputs must match.</summary>
+    void To(Device device, ScalarType dtype);
+}

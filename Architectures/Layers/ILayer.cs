@@ -1,0 +1,19 @@
+using static TorchSharp.torch;
+
+namespace Workbench.Architectures.Layers;
+
+/// <summary>A block of a functional network: reads its slice of θ ([K, n]) and transforms x ([K, B, d]).</summary>
+internal interface ILayer : IDisposable
+{
+    Tensor Forward(Tensor theta, Tensor x);
+    void Initialise(Tensor theta, Generator generator);
+    void To(Device device, ScalarType dtype);
+}
+
+internal static class Slices
+{
+    /// <summary>The [K, count] view of θ [K, P] for one segment.</summary>
+    public static Tensor Of(Tensor theta, ParameterSegment segment) => theta.narrow(1, segment.Offset, segment.Count);
+
+    public static Tensor OfVector(Tensor theta, ParameterSegment segment) => theta.narrow(0, segment.Offset, segment.Count);
+}

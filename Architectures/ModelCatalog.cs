@@ -1,0 +1,82 @@
+using Workbench.Architectures.Layers;
+
+namespace Workbench.Architectures;
+
+/// <summary>What a user can say about a model on the command line; null means "the preset's value".</summary>
+public sealed record ModelOptions(
+    string Model,
+    Variant Variant = Variant.Standard,
+    int? Inputs = null,
+    int? Outputs = null,
+    int[]? Widths = null,
+    int? Depth = null,
+    Activation? Activation = null,
+    bool? LayerNorm = null,
+    int? NFix = null,
+    double? Kappa = null,
+    double? FiGluStd = null,
+    ulong MaskSeed = 0);
+
+public sealed record ModelPreset(string Name, string Description);
+
+/// <summary>The models Workbench knows by name, with the paper's settings (PAPER 1.3).</summary>
+public static class ModelCatalog
+{
+    public static IReadOnlyList<ModelPreset> Presets { get; } =
+    [
+        new("mlp", "MLP with --widths (default 128,128), LayerNorm and ReLU; W-Asym n_fix 8, κ 0.5 per layer unless set"),
+        new("mlp-mnist-lmc", "paper's MNIST LMC MLP: 784-512-512-512-10, LayerNorm+GELU, W-Asym (64,1.0),(64,1.0),(64,0.5),(256,0.25)"),
+        new("mlp-bnn", "paper's Bayesian MLP: width 256, --depth 8 (or 16) blocks Linear-LayerNorm-ReLU, W-Asym n_fix 8, κ 0.5"),
+        new("linreg", "Bayesian linear regression, Gaussian likelihood with known --noise-std, no intercept"),
+    ];
+
+    public static IReadOnlyList<string> Names => Presets.Select(p => p.Name).ToList();
+
+    /// <summary>The MLP spec a model name and options stand for (throws for non-MLP models).</summary>
+    public static MlpSpec MlpSpecFor(ModelOptions o)
+    {
+        int inputs = o.Inputs ?? 784, outputs = o.Outputs ?? 10;
+        switch (o.Model)
+        {
+            case "mlp":
+                return new MlpSpec("mlp", inputs, o.Widths ?? Repeat(128, o.Depth ?? 2), outputs, o.LayerNorm ?? true,
+                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], o.FiGluStd ?? 1.0, o.MaskSeed);
+            case "mlp-mnist-lmc":
+                RejectShapeOptions(o, allowDepth: false);
+                IReadOnlyList<WAsymSetting> lmc = o.NFix is null && o.Kappa is null
+                    ? [new(64, 1.0), new(64, 1.0), new(64, 0.5), new(256, 0.25)]
+                    : [new(o.NFix ?? 64, o.Kappa ?? 1.0)];
+                return new MlpSpec("mlp-mnist-lmc", inputs, [512, 512, 512], outputs, o.LayerNorm ?? true,
+                    o.Activation ?? Activation.Gelu, o.Variant, lmc, o.FiGluStd ?? 1.0, o.MaskSeed);
+            case "mlp-bnn":
+                RejectShapeOptions(o, allowDepth: true);
+                return new MlpSpec("mlp-bnn", inputs, Repeat(256, o.Depth ?? 8), outputs, o.LayerNorm ?? true,
+                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], o.FiGluStd ?? 1.0, o.MaskSeed);
+            default:
+                throw new ArgumentException($"'{o.Model}' is not an MLP model (MLPs: mlp, mlp-mnist-lmc, mlp-bnn)");
+        }
+    }
+
+    public static INetwork Create(ModelOptions o)
+    {
+        if (!Names.Contains(o.Model)) throw new ArgumentException($"unknown model '{o.Model}' (available: {string.Join(", ", Names)})");
+        if (o.Model == "linreg")
+        {
+            if (o.Variant != Variant.Standard) throw new ArgumentException("linreg has no symmetries to remove: use --variant standard");
+            return new LinearRegression(o.Inputs ?? throw new ArgumentException("linreg needs the number of features"));
+        }
+        return new Mlp(MlpSpecFor(o));
+    }
+
+    private static int[] Repeat(int width, int depth)
+    {
+        if (depth <= 0) throw new ArgumentException($"depth must be positive, got {depth}");
+        return Enumerable.Repeat(width, depth).ToArray();
+    }
+
+    private static void RejectShapeOptions(ModelOptions o, bool allowDepth)
+    {
+        if (o.Widths is not null) throw new ArgumentException($"--widths does not apply to the preset '{o.Model}' (use --model mlp for custom widths)");
+        if (!allowDepth && o.Depth is not null) throw new ArgumentException($"--depth does not apply to the preset '{o.Model}'");
+    }
+}

@@ -1,1 +1,0 @@
-namespace Workbench.Samplers; internal static class Placeholder {}

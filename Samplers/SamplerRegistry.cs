@@ -1,0 +1,37 @@
+namespace Workbench.Samplers;
+
+/// <summary>A hyperparameter a method takes, with its default, for `workbench samplers` and validation.</summary>
+public sealed record HyperparameterInfo(string Name, string Description, double Default);
+
+public sealed record SamplerInfo(string Name, string Description, IReadOnlyList<HyperparameterInfo> Hyperparameters,
+    Func<Tempering, IReadOnlyDictionary<string, double>, ISampler> Create);
+
+/// <summary>Maps the CLI's sampler names to implementations.</summary>
+public static class SamplerRegistry
+{
+    public static IReadOnlyList<SamplerInfo> All { get; } =
+    [
+        new("sgld", "Stochastic gradient Langevin dynamics (Welling & Teh 2011)",
+            [new("step_size", "step size η of θ ← θ + η∇ℓ̃ + √(2ηT/N)ξ (--lr)", 1e-3)],
+            (tempering, h) => new Sgld(tempering, h["step_size"])),
+    ];
+
+    public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
+
+    public static SamplerInfo Get(string name) => All.FirstOrDefault(s => s.Name == name)
+        ?? throw new ArgumentException($"unknown sampler '{name}' (available: {string.Join(", ", Names)})");
+
+    /// <summary>Creates a sampler; hyperparameters not given take their defaults, unknown ones are an error.</summary>
+    public static ISampler Create(string name, Tempering tempering, IReadOnlyDictionary<string, double>? hyperparameters = null)
+    {
+        var info = Get(name);
+        var values = info.Hyperparameters.ToDictionary(h => h.Name, h => h.Default);
+        foreach (var (key, value) in hyperparameters ?? new Dictionary<string, double>())
+        {
+            if (!values.ContainsKey(key))
+                throw new ArgumentException($"sampler '{name}' has no hyperparameter '{key}' (it takes: {string.Join(", ", values.Keys)})");
+            values[key] = value;
+        }
+        return info.Create(tempering, values);
+    }
+}
