@@ -1,1 +1,1 @@
-return 0;
+return Workbench.Cli.WorkbenchCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,243 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Workbench.Architectures;
+using Workbench.Architectures.Layers;
+using Workbench.Studies.Data;
+using Workbench.Studies.Sampling;
+using Workbench.Studies.Storage;
+
+namespace Workbench.Cli;
+
+/// <summary>The `workbench` command: parses options and calls a study. Exit codes: 0 ok, 1 run failed, 2 bad input.</summary>
+public static class WorkbenchCli
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Workbench: Bayesian sampling of standard and symmetry-reduced (W-Asym, σ-Asym) neural networks.\n" +
+                                   "Runs write Parquet tables, figures and a manifest into a run folder (default results/<study>/<run>).");
+        root.Subcommands.Add(SampleCommand(output, error));
+        root.Subcommands.Add(CompareCommand(output, error));
+        root.Subcommands.Add(DescribeCommand(output, error));
+        var parsed = root.Parse(args);
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    // ---- shared options -------------------------------------------------------------------------------------
+
+    private sealed class RunOptions
+    {
+        public readonly Option<string?> Model = new("--model") { Description = $"model: {string.Join(", ", ModelCatalog.Names)} (default mlp)" };
+        public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated (default 128,128)" };
+        public readonly Option<int?> Depth = new("--depth") { Description = "number of hidden layers (mlp: width 128 each; mlp-bnn: 8 or 16)" };
+        public readonly Option<string?> Activation = new("--activation") { Description = "relu or gelu (default: the model's)" };
+        public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: true or false (default: the model's)" };
+        public readonly Option<int?> NFix = new("--n-fix") { Description = "W-Asym: fixed entries per row, every layer (default: the model's)" };
+        public readonly Option<double?> Kappa = new("--kappa") { Description = "W-Asym: sd κ of the fixed values, every layer (default: the model's)" };
+        public readonly Option<double?> FiGluStd = new("--figlu-std") { Description = "σ-Asym: sd of FiGLU's fixed matrix (default 1.0)" };
+        public readonly Option<ulong?> MaskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and fixed values and of FiGLU matrices (default 0)" };
+        public readonly Option<string?> Data = new("--data") { Description = "mnist-subset (embedded; default), an IDX or CIFAR-10 folder, or a CSV file" };
+        public readonly Option<string?> Target = new("--target") { Description = "CSV: name of the target column" };
+        public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing (default 0.2)" };
+        public readonly Option<string?> Sampler = new("--sampler") { Description = "posterior sampler: sgld (default)" };
+        public readonly Option<double?> Lr = new("--lr") { Description = "step size η (default 1e-3)" };
+        public readonly Option<int?> Chains = new("--chains") { Description = "number of chains K, run as one batched computation (default 2)" };
+        public readonly Option<int?> Steps = new("--steps") { Description = "iterations per chain, warm-up included (default 2000)" };
+        public readonly Option<int?> Warmup = new("--warmup") { Description = "iterations discarded before the first draw (default 500)" };
+        public readonly Option<int?> Thin = new("--thin") { Description = "keep every n-th iteration after warm-up as a draw (default 10)" };
+        public readonly Option<int?> BatchSize = new("--batch-size") { Description = "minibatch size |B| (default 128)" };
+        public readonly Option<double?> Temperature = new("--temperature") { Description = "posterior temperature T; 1 is the Bayes posterior (default 1)" };
+        public readonly Option<double?> PriorStd = new("--prior-std") { Description = "sd σ of the Gaussian prior N(0, σ²I) on trainable entries (default 1)" };
+        public readonly Option<double?> NoiseStd = new("--noise-std") { Description = "linreg: known observation noise sd (default 1)" };
+        public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
+        public readonly Option<int?> Track = new("--track") { Description = "networks: parameters recorded in draws.parquet, evenly spaced over θ (default 8; linreg: all)" };
+        public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate every draw on the training set (default true)" };
+        public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
+        public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        public readonly Option<string?> Out = new("--out") { Description = "output folder (default results/<command>)" };
+        public readonly Option<bool> Force = new("--force") { Description = "replace an existing run folder at --out" };
+
+        public void AddTo(Command command)
+        {
+            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction,
+                         Sampler, Lr, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain,
+                         Device, Threads, Out, Force })
+                command.Options.Add(o);
+        }
+
+        /// <summary>Options the user gave override <paramref name="defaults"/> (a preset or the built-in defaults).</summary>
+        public SampleOptions Apply(ParseResult r, SampleOptions defaults, Variant variant, string study)
+        {
+            var m = defaults.Model;
+            // Another model than the preset's starts from that model's own shape.
+            if (r.GetValue(Model) is { } name && name != m.Model) m = new ModelOptions(name, MaskSeed: m.MaskSeed);
+            var model = m with
+            {
+                Variant = variant,
+                Widths = r.GetValue(Widths) is { } w ? ParseWidths(w) : m.Widths,
+                Depth = r.GetValue(Depth) ?? m.Depth,
+                Activation = r.GetValue(Activation) is { } a ? ParseActivation(a) : m.Activation,
+                LayerNorm = r.GetValue(LayerNorm) ?? m.LayerNorm,
+                NFix = r.GetValue(NFix) ?? m.NFix,
+                Kappa = r.GetValue(Kappa) ?? m.Kappa,
+                FiGluStd = r.GetValue(FiGluStd) ?? m.FiGluStd,
+                MaskSeed = r.GetValue(MaskSeed) ?? m.MaskSeed,
+            };
+            return defaults with
+            {
+                Model = model,
+                Data = r.GetValue(Data) ?? defaults.Data,
+                Target = r.GetValue(Target) ?? defaults.Target,
+                TestFraction = r.GetValue(TestFraction) ?? defaults.TestFraction,
+                Sampler = r.GetValue(Sampler) ?? defaults.Sampler,
+                StepSize = r.GetValue(Lr) ?? defaults.StepSize,
+                Chains = r.GetValue(Chains) ?? defaults.Chains,
+                Steps = r.GetValue(Steps) ?? defaults.Steps,
+                Warmup = r.GetValue(Warmup) ?? defaults.Warmup,
+                Thin = r.GetValue(Thin) ?? defaults.Thin,
+                BatchSize = r.GetValue(BatchSize) ?? defaults.BatchSize,
+                Temperature = r.GetValue(Temperature) ?? defaults.Temperature,
+                PriorStd = r.GetValue(PriorStd) ?? defaults.PriorStd,
+                NoiseStd = r.GetValue(NoiseStd) ?? defaults.NoiseStd,
+                Seed = r.GetValue(Seed) ?? defaults.Seed,
+                Track = r.GetValue(Track) ?? defaults.Track,
+                EvalTrain = r.GetValue(EvalTrain) ?? defaults.EvalTrain,
+                Device = r.GetValue(Device) ?? defaults.Device,
+                Threads = r.GetValue(Threads) ?? defaults.Threads,
+                Out = r.GetValue(Out) ?? defaults.Out,
+                Force = r.GetValue(Force),
+                Study = study,
+                CommandLine = "workbench " + string.Join(' ', r.Tokens.Select(t => t.Value)),
+            };
+        }
+    }
+
+    private static int[] ParseWidths(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out widths[i]) || widths[i] <= 0)
+                throw new OptionException($"--widths must be positive integers separated by commas, got '{text}'");
+        if (widths.Length == 0) throw new OptionException("--widths is empty");
+        return widths;
+    }
+
+    private static Activation ParseActivation(string text) => text switch
+    {
+        "relu" => Architectures.Layers.Activation.Relu,
+        "gelu" => Architectures.Layers.Activation.Gelu,
+        _ => throw new OptionException($"--activation must be relu or gelu, got '{text}'"),
+    };
+
+    private static Variant ParseVariant(string text) =>
+        VariantNames.All.Contains(text) ? VariantNames.Parse(text) : throw new OptionException($"--variant must be one of {string.Join(", ", VariantNames.All)}, got '{text}'");
+
+    /// <summary>Runs an action, turning a user's mistake into one line and exit 2, a failed run into one line and exit 1.</summary>
+    private static int Guarded(TextWriter error, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is OptionException or DataFormatException or RunFolderException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"error: the run failed: {OneLine(e.Message)} ({e.GetType().Name}; the run folder's manifest says status \"failed\")");
+            return 1;
+        }
+    }
+
+    private static string OneLine(string message) => message.Split('\n')[0].Trim();
+
+    // ---- commands -------------------------------------------------------------------------------------------
+
+    private static Command SampleCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("sample", "Run K chains of a posterior sampler on one model and data set.\n" +
+            "Example: workbench sample --model linreg --data FILE.csv --target y --noise-std 0.5 --prior-std 1 --sampler sgld --chains 4 --steps 20000 --warmup 2000 --seed 1 --out DIR");
+        var variant = new Option<string>("--variant") { Description = "standard, w-asym or sigma-asym", DefaultValueFactory = _ => "standard" };
+        var options = new RunOptions();
+        command.Options.Add(variant);
+        options.AddTo(command);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "sample") },
+                ParseVariant(r.GetValue(variant)!), "sample");
+            var result = SamplingRun.Execute(o, output);
+            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CompareCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("compare", "Run the same sampler on the standard, W-Asym and σ-Asym versions of one MLP and draw the comparison.\n" +
+            "Writes <out>/<variant>/ run folders, <out>/bma-test-accuracy.png|svg, <out>/bma-test-nll.png|svg and <out>/summary.md.");
+        var preset = new Option<string?>("--preset") { Description = $"start from named settings ({string.Join(", ", ComparePresets.All.Select(p => p.Name))}); other options override them" };
+        var variants = new Option<string?>("--variants") { Description = "comma-separated variants to compare (default standard,w-asym,sigma-asym)" };
+        var options = new RunOptions();
+        command.Options.Add(preset);
+        command.Options.Add(variants);
+        options.AddTo(command);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var defaults = r.GetValue(preset) is { } name ? ComparePresets.Get(name).Options
+                : new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "compare") };
+            var o = options.Apply(r, defaults, Variant.Standard, "compare");
+            var list = r.GetValue(variants) is { } v
+                ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseVariant).ToList()
+                : Comparison.DefaultVariants.ToList();
+            var results = Comparison.Execute(o, list, output);
+            output.WriteLine();
+            output.WriteLine($"finished: {results.Count} runs in {o.Out}");
+            output.WriteLine($"  figures: {Path.Combine(o.Out, "bma-test-accuracy.png")}, {Path.Combine(o.Out, "bma-test-nll.png")} (and .svg)");
+            output.WriteLine($"  summary: {Path.Combine(o.Out, "summary.md")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command DescribeCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("describe", "Print a model's parameter counts and fixed-tensor hashes as JSON.");
+        var model = new Option<string>("--model") { Description = $"model: {string.Join(", ", ModelCatalog.Names)}", Required = true };
+        var variant = new Option<string>("--variant") { Description = "standard, w-asym or sigma-asym", DefaultValueFactory = _ => "standard" };
+        var inputs = new Option<int?>("--inputs") { Description = "input features (default 784; linreg: required)" };
+        var outputs = new Option<int?>("--outputs") { Description = "outputs (default 10)" };
+        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
+        var depth = new Option<int?>("--depth") { Description = "hidden layers (mlp, mlp-bnn)" };
+        var maskSeed = new Option<ulong>("--mask-seed") { Description = "seed of masks and fixed matrices", DefaultValueFactory = _ => 0 };
+        foreach (var o in new Option[] { model, variant, inputs, outputs, widths, depth, maskSeed }) command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var options = new ModelOptions(r.GetValue(model)!, ParseVariant(r.GetValue(variant)!), r.GetValue(inputs), r.GetValue(outputs),
+                r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), MaskSeed: r.GetValue(maskSeed));
+            using var network = ModelCatalog.Create(options);
+            var json = new JsonObject
+            {
+                ["model"] = network.Name,
+                ["variant"] = network.Variant.ToName(),
+                ["trainable_parameters"] = network.TrainableCount,
+                ["fixed_parameters"] = network.FixedCount,
+                ["mask_seed"] = options.MaskSeed,
+                ["segments"] = new JsonArray(network.Layout.Segments.Select(s => (JsonNode)new JsonObject
+                {
+                    ["name"] = s.Name, ["shape"] = new JsonArray(s.Shape.Select(d => (JsonNode)d).ToArray()), ["trainable"] = s.Count,
+                }).ToArray()),
+                ["fixed_tensors"] = new JsonArray(network.FixedTensors.Select(f => (JsonNode)new JsonObject
+                {
+                    ["layer"] = f.Layer, ["kind"] = f.Kind, ["fixed_entries"] = f.FixedEntries, ["sha256"] = f.Sha256,
+                }).ToArray()),
+            };
+            output.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Workbench.Architectures;
+using Workbench.Studies.Figures;
+using Workbench.Studies.Storage;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>
+/// The same sampler on the standard, W-Asym and σ-Asym versions of one network: one run folder per variant
+/// (&lt;out&gt;/&lt;variant&gt;/), then a comparison figure and table built only from their Parquet files.
+/// </summary>
+public static class Comparison
+{
+    public static readonly IReadOnlyList<Variant> DefaultVariants = [Variant.Standard, Variant.WAsym, Variant.SigmaAsym];
+
+    public static IReadOnlyList<RunResult> Execute(SampleOptions baseOptions, IReadOnlyList<Variant> variants, TextWriter log)
+    {
+        baseOptions.Validate();
+        if (baseOptions.IsRegression) throw new OptionException("compare needs a network model: linreg has no symmetry-reduced variants");
+        if (variants.Count == 0) throw new OptionException("--variants is empty");
+        var study = RunFolder.Create(baseOptions.Out, baseOptions.Force);
+        var manifest = Manifest.Start(study, "compare", baseOptions.CommandLine);
+        manifest.Set("config", new JsonObject
+        {
+            ["variants"] = new JsonArray(variants.Select(v => (JsonNode)v.ToName()).ToArray()),
+            ["runs"] = new JsonArray(variants.Select(v => (JsonNode)v.ToName()).ToArray()),
+        });
+        var results = new List<RunResult>();
+        try
+        {
+            foreach (var variant in variants)
+            {
+                log.WriteLine($"{variant.ToName()}: {baseOptions.Sampler} with {baseOptions.Chains} chains, {baseOptions.Steps} steps");
+                var options = baseOptions with
+                {
+                    Model = baseOptions.Model with { Variant = variant },
+                    Out = Path.Combine(study.Path, variant.ToName()),
+                    Force = false,
+                    Study = $"compare/{variant.ToName()}",
+                };
+                results.Add(SamplingRun.Execute(options, log));
+            }
+            Draw(study.Path, variants.Select(v => v.ToName()).ToList(), baseOptions);
+            File.WriteAllText(Path.Combine(study.Path, "summary.md"), Summary(study.Path, variants, results, baseOptions));
+            manifest.Finish();
+            return results;
+        }
+        catch (Exception e)
+        {
+            manifest.Fail(e);
+            throw;
+        }
+    }
+
+    /// <summary>Redraws the comparison figures of a study folder from its runs' eval.parquet files.</summary>
+    public static void Draw(string studyFolder, IReadOnlyList<string> variants, SampleOptions o)
+    {
+        var accuracy = new List<Series>();
+        var nll = new List<Series>();
+        foreach (var variant in variants)
+        {
+            var (epochs, acc, accSd, loss, lossSd) = MeanOverChains(Path.Combine(studyFolder, variant, "eval.parquet"));
+            accuracy.Add(new Series(variant, epochs, acc, Subtract(acc, accSd), Add(acc, accSd)));
+            nll.Add(new Series(variant, epochs, loss, Subtract(loss, lossSd), Add(loss, lossSd)));
+        }
+        string what = $"{o.Model.Model}, {o.Sampler}, {o.Chains} chains; band: ± sd over chains";
+        LineFigure.Save(Path.Combine(studyFolder, "bma-test-accuracy"), $"Running BMA test accuracy ({what})", "epoch", "test accuracy of the Bayesian model average", accuracy);
+        LineFigure.Save(Path.Combine(studyFolder, "bma-test-nll"), $"Running BMA test NLL ({what})", "epoch", "test NLL of the Bayesian model average", nll);
+    }
+
+    /// <summary>Per draw: epoch, mean and sd over chains of the running-BMA test accuracy and NLL.</summary>
+    private static (double[] Epochs, double[] Acc, double[] AccSd, double[] Nll, double[] NllSd) MeanOverChains(string evalPath)
+    {
+        var table = ParquetTable.Read(evalPath);
+        var split = table.Column<string>("split");
+        var draw = table.Column<int>("draw");
+        var epoch = table.Column<double>("epoch");
+        var acc = table.Column<double>("bma_accuracy");
+        var nll = table.Column<double>("bma_nll");
+        var groups = Enumerable.Range(0, split.Length).Where(r => split[r] == "test").GroupBy(r => draw[r]).OrderBy(g => g.Key).ToList();
+        return (groups.Select(g => epoch[g.First()]).ToArray(),
+            groups.Select(g => g.Average(r => acc[r])).ToArray(), groups.Select(g => Sd(g.Select(r => acc[r]))).ToArray(),
+            groups.Select(g => g.Average(r => nll[r])).ToArray(), groups.Select(g => Sd(g.Select(r => nll[r]))).ToArray());
+    }
+
+    private static string Summary(string studyFolder, IReadOnlyList<Variant> variants, IReadOnlyList<RunResult> results, SampleOptions o)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var s = new StringBuilder();
+        s.AppendLine($"# Comparison: {o.Model.Model} under {o.Sampler}");
+        s.AppendLine();
+        s.AppendLine($"Data `{o.Data}`, {o.Chains} chains per variant, {o.Steps} steps ({o.Warmup} warm-up, thin {o.Thin}), batch {o.BatchSize}, " +
+                     $"lr {o.StepSize.ToString(inv)}, temperature {o.Temperature.ToString(inv)}, prior sd {o.PriorStd.ToString(inv)}, seed {o.Seed}.");
+        s.AppendLine();
+        s.AppendLine("| variant | trainable params | final BMA test accuracy (mean over chains) | final BMA test NLL | wall time (s) | steps/s |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|");
+        for (int i = 0; i < variants.Count; i++)
+        {
+            var r = results[i];
+            var model = Manifest.Load(Path.Combine(r.Folder, "manifest.json"));
+            string trainable = model.Get("model")?["trainable_parameters"]?.ToString() ?? "?";
+            s.AppendLine(string.Create(inv, $"| {variants[i].ToName()} | {trainable} | {r.FinalTestBmaAccuracy.Average():F4} | {r.FinalTestBmaNll.Average():F4} | {r.Seconds:F1} | {r.StepsPerSecond:F1} |"));
+        }
+        s.AppendLine();
+        s.AppendLine("Figures: `bma-test-accuracy.png`, `bma-test-nll.png` (and `.svg`); per-run trace plots in `<variant>/trace.png`.");
+        s.AppendLine("Tables per run: `draws.parquet`, `stats.parquet`, `eval.parquet` (schema in the README).");
+        return s.ToString();
+    }
+
+    private static double Sd(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        if (v.Length < 2) return 0;
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1));
+    }
+
+    private static double[] Add(double[] a, double[] b) => a.Select((x, i) => x + b[i]).ToArray();
+    private static double[] Subtract(double[] a, double[] b) => a.Select((x, i) => x - b[i]).ToArray();
+}

@@ -1,0 +1,29 @@
+using Workbench.Architectures;
+using Workbench.Samplers;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>
+/// The sampler's target on the current minibatch: the mean per-datum log-likelihood of each chain, [K], and its
+/// gradient with respect to θ [K, P] by autograd. Chains are independent, so the gradient of the sum over chains
+/// is each chain's own gradient.
+/// </summary>
+public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likelihood) : ILogLikelihood
+{
+    private Tensor? _x, _y;
+
+    /// <summary>Sets the batch: x [K, B, …], y [K, B].</summary>
+    public void SetBatch(Tensor x, Tensor y) { _x = x; _y = y; }
+
+    public (Tensor Value, Tensor Gradient) Evaluate(Tensor position)
+    {
+        if (_x is null || _y is null) throw new InvalidOperationException("no minibatch set");
+        using var scope = NewDisposeScope();
+        var theta = position.detach().requires_grad_(true);
+        var perChain = likelihood.LogProbability(network.Forward(theta, _x), _y).mean([1]);
+        perChain.sum().backward();
+        var gradient = theta.grad ?? throw new InvalidOperationException("the log-likelihood does not depend on θ");
+        return (perChain.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,53 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>
+/// Per-chain minibatch order: each chain walks its own random permutation of the training set (reshuffled every
+/// epoch, from the chain's data-order seed), so batched and sequential chains see the same batches.
+/// </summary>
+public sealed class MinibatchStream : IDisposable
+{
+    private readonly long _n;
+    private readonly int _batch;
+    private readonly Generator[] _generators;
+    private readonly Tensor[] _orders;
+    private readonly long[] _cursors;
+
+    public MinibatchStream(long trainingSize, int batchSize, IReadOnlyList<ulong> dataOrderSeeds)
+    {
+        if (batchSize > trainingSize) throw new ArgumentException($"batch size {batchSize} exceeds the training set ({trainingSize} examples)");
+        _n = trainingSize; _batch = batchSize;
+        _generators = dataOrderSeeds.Select(s => new Generator(s)).ToArray();
+        _orders = _generators.Select(g => randperm(_n, generator: g)).ToArray();
+        _cursors = new long[_generators.Length];
+    }
+
+    /// <summary>Indices of the next batch of each chain, [K, B]; a full batch always (the tail of an epoch that
+    /// cannot fill one is skipped, as with drop_last).</summary>
+    public Tensor Next()
+    {
+        var rows = new Tensor[_orders.Length];
+        for (int k = 0; k < _orders.Length; k++)
+        {
+            if (_cursors[k] + _batch > _n)
+            {
+                _orders[k].Dispose();
+                _orders[k] = randperm(_n, generator: _generators[k]);
+                _cursors[k] = 0;
+            }
+            rows[k] = _orders[k].narrow(0, _cursors[k], _batch);
+            _cursors[k] += _batch;
+        }
+        var result = stack(rows);
+        foreach (var r in rows) r.Dispose();
+        return result;
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in _orders) o.Dispose();
+        foreach (var g in _generators) g.Dispose();
+    }
+}

@@ -1,0 +1,99 @@
+using Workbench.Architectures;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>Metrics of one draw and of the running Bayesian model average, per chain, on one split.</summary>
+public sealed record DrawMetrics(double Nll, double Accuracy, double Rmse, double BmaNll, double BmaAccuracy, double BmaRmse);
+
+/// <summary>
+/// Evaluates draws on a fixed split and keeps, per chain, the running Bayesian model average
+/// p̄(y|x) = (1/S) Σ_s p(y|x, θ_s) as a log-sum-exp of per-draw log-probabilities (METHODS: Predictive metrics).
+/// Classification keeps log p̄ over classes; regression keeps the Gaussian mixture density of the observed y and
+/// the running mean prediction.
+/// </summary>
+public sealed class PredictiveEvaluator : IDisposable
+{
+    private readonly INetwork _network;
+    private readonly Tensor _x, _y;
+    private readonly bool _classification;
+    private readonly double _noiseStd;
+    private readonly int _chunk;
+    private Tensor? _logSum;     // classification: [K, N, C] log Σ_s p_s; regression: [K, N] log Σ_s N(y; f_s, s²)
+    private Tensor? _meanSum;    // regression: [K, N] Σ_s f_s
+    private int _draws;
+
+    public PredictiveEvaluator(INetwork network, Tensor x, Tensor y, bool classification, double noiseStd, int chunk = 1000)
+    {
+        _network = network; _x = x; _y = y; _classification = classification; _noiseStd = noiseStd; _chunk = chunk;
+    }
+
+    public long Examples => _x.shape[0];
+
+    /// <summary>Adds the draws θ [K, P] to the running averages and returns per-chain metrics.</summary>
+    public DrawMetrics[] Add(Tensor theta)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long k = theta.shape[0];
+        var outputs = new List<Tensor>();
+        for (long start = 0; start < Examples; start += _chunk)
+        {
+            long size = Math.Min(_chunk, Examples - start);
+            var xs = _x.narrow(0, start, size).unsqueeze(0).expand([k, .. _x.shape.Select((d, i) => i == 0 ? size : d)]);
+            outputs.Add(_network.Forward(theta, xs));
+        }
+        var f = cat(outputs, 1); // [K, N, outputs]
+        _draws++;
+        double logDraws = Math.Log(_draws);
+        var metrics = new DrawMetrics[k];
+        if (_classification)
+        {
+            var logp = nn.functional.log_softmax(f, 2);
+            var y = _y.unsqueeze(0).expand(k, -1).unsqueeze(2);
+            Accumulate(ref _logSum, logp);
+            var bma = _logSum!.sub(logDraws);
+            var nll = logp.gather(2, y).squeeze(2).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
+            var acc = logp.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
+            var bmaNll = bma.gather(2, y).squeeze(2).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
+            var bmaAcc = bma.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
+            for (int c = 0; c < k; c++) metrics[c] = new DrawMetrics(nll[c], acc[c], double.NaN, bmaNll[c], bmaAcc[c], double.NaN);
+        }
+        else
+        {
+            var pred = f.squeeze(2);
+            var y = _y.unsqueeze(0).expand(k, -1);
+            var residual = pred - y;
+            var logp = residual.square().mul(-0.5 / (_noiseStd * _noiseStd)).add(-Math.Log(_noiseStd * Math.Sqrt(2 * Math.PI)));
+            Accumulate(ref _logSum, logp);
+            if (_meanSum is null) { _meanSum = pred.detach().clone(); _meanSum.DetachFromDisposeScope(); }
+            else _meanSum.add_(pred);
+            var nll = logp.mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
+            var rmse = residual.square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+            var bmaNll = _logSum!.sub(logDraws).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
+            var bmaRmse = _meanSum.div(_draws).sub(y).square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+            for (int c = 0; c < k; c++) metrics[c] = new DrawMetrics(nll[c], double.NaN, rmse[c], bmaNll[c], double.NaN, bmaRmse[c]);
+        }
+        return metrics;
+    }
+
+    private static void Accumulate(ref Tensor? logSum, Tensor logp)
+    {
+        if (logSum is null)
+        {
+            logSum = logp.detach().clone();
+            logSum.DetachFromDisposeScope();
+            return;
+        }
+        var updated = logaddexp(logSum, logp);
+        updated.DetachFromDisposeScope();
+        logSum.Dispose();
+        logSum = updated;
+    }
+
+    public void Dispose()
+    {
+        _logSum?.Dispose();
+        _meanSum?.Dispose();
+    }
+}

@@ -1,0 +1,66 @@
+using Workbench.Architectures;
+using Workbench.Studies.Data;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>Everything one sampling run needs; the manifest records all of it.</summary>
+public sealed record SampleOptions
+{
+    public required ModelOptions Model { get; init; }
+    public string Data { get; init; } = "mnist-subset";
+    public string? Target { get; init; }
+    public double TestFraction { get; init; } = 0.2;
+    public string Sampler { get; init; } = "sgld";
+    public double StepSize { get; init; } = 1e-3;
+    public int Chains { get; init; } = 2;
+    public int Steps { get; init; } = 2000;
+    public int Warmup { get; init; } = 500;
+    public int Thin { get; init; } = 10;
+    public int BatchSize { get; init; } = 128;
+    public double Temperature { get; init; } = 1.0;
+    public double PriorStd { get; init; } = 1.0;
+    /// <summary>Known observation noise sd of the Gaussian likelihood (regression only).</summary>
+    public double NoiseStd { get; init; } = 1.0;
+    public ulong Seed { get; init; } = 0;
+    /// <summary>How many parameters draws.parquet tracks for a network (linreg tracks all).</summary>
+    public int Track { get; init; } = 8;
+    public bool EvalTrain { get; init; } = true;
+    public string Device { get; init; } = "auto";
+    public int Threads { get; init; } = 0;
+    public required string Out { get; init; }
+    public bool Force { get; init; }
+    public string Study { get; init; } = "sample";
+    public string CommandLine { get; init; } = "";
+
+    public bool IsRegression => Model.Model == "linreg";
+    public TaskKind Task => IsRegression ? TaskKind.Regression : TaskKind.Classification;
+
+    /// <summary>Checks what can be checked before any data is read; one message per problem, naming the option.</summary>
+    public void Validate()
+    {
+        Require(Chains >= 1, $"--chains must be at least 1, got {Chains}");
+        Require(Steps >= 1, $"--steps must be at least 1, got {Steps}");
+        Require(Warmup >= 0 && Warmup < Steps, $"--warmup must be in [0, --steps) = [0, {Steps}), got {Warmup}");
+        Require(Thin >= 1, $"--thin must be at least 1, got {Thin}");
+        Require(BatchSize >= 1, $"--batch-size must be at least 1, got {BatchSize}");
+        Require(StepSize > 0 && double.IsFinite(StepSize), $"--lr must be a positive number, got {StepSize}");
+        Require(Temperature > 0 && double.IsFinite(Temperature), $"--temperature must be a positive number, got {Temperature}");
+        Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
+        Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
+        Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
+        Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
+        Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
+        Require(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be in (0, 1), got {TestFraction}");
+        Require(IsRegression || Target is null || Data != "mnist-subset", "--target applies only to CSV data");
+        Require(!IsRegression || Data != "mnist-subset", "linreg needs a CSV file: --data FILE.csv --target COLUMN");
+        Require((Steps - Warmup) / Thin >= 1, $"no draws: (--steps − --warmup) / --thin = ({Steps} − {Warmup}) / {Thin} < 1");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new OptionException(message);
+    }
+}
+
+/// <summary>A mistake in what the user asked for: reported as one line, exit code 2.</summary>
+public sealed class OptionException(string message) : Exception(message);
