@@ -39,6 +39,7 @@ public static class WorkbenchCli
         public readonly Option<string?> Data = new("--data") { Description = "mnist-subset (embedded; default), an IDX or CIFAR-10 folder, or a CSV file" };
         public readonly Option<string?> Target = new("--target") { Description = "CSV: name of the target column" };
         public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing (default 0.2)" };
+        public readonly Option<int?> SplitSeed = new("--split-seed") { Description = "CSV: seed of the train/test split (default 0)" };
         public readonly Option<string?> Sampler = new("--sampler") { Description = "posterior sampler: sgld (default)" };
         public readonly Option<double?> Lr = new("--lr") { Description = "step size η (default 1e-3)" };
         public readonly Option<int?> Chains = new("--chains") { Description = "number of chains K, run as one batched computation (default 2)" };
@@ -52,6 +53,7 @@ public static class WorkbenchCli
         public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
         public readonly Option<int?> Track = new("--track") { Description = "networks: parameters recorded in draws.parquet, evenly spaced over θ (default 8; linreg: all)" };
         public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate every draw on the training set (default true)" };
+        public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
         public readonly Option<string?> Out = new("--out") { Description = "output folder (default results/<command>)" };
@@ -59,8 +61,8 @@ public static class WorkbenchCli
 
         public void AddTo(Command command)
         {
-            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction,
-                         Sampler, Lr, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain,
+            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction, SplitSeed,
+                         Sampler, Lr, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
                          Device, Threads, Out, Force })
                 command.Options.Add(o);
         }
@@ -89,6 +91,7 @@ public static class WorkbenchCli
                 Data = r.GetValue(Data) ?? defaults.Data,
                 Target = r.GetValue(Target) ?? defaults.Target,
                 TestFraction = r.GetValue(TestFraction) ?? defaults.TestFraction,
+                SplitSeed = r.GetValue(SplitSeed) ?? defaults.SplitSeed,
                 Sampler = r.GetValue(Sampler) ?? defaults.Sampler,
                 StepSize = r.GetValue(Lr) ?? defaults.StepSize,
                 Chains = r.GetValue(Chains) ?? defaults.Chains,
@@ -102,6 +105,7 @@ public static class WorkbenchCli
                 Seed = r.GetValue(Seed) ?? defaults.Seed,
                 Track = r.GetValue(Track) ?? defaults.Track,
                 EvalTrain = r.GetValue(EvalTrain) ?? defaults.EvalTrain,
+                EvalEvery = r.GetValue(EvalEvery) ?? defaults.EvalEvery,
                 Device = r.GetValue(Device) ?? defaults.Device,
                 Threads = r.GetValue(Threads) ?? defaults.Threads,
                 Out = r.GetValue(Out) ?? defaults.Out,

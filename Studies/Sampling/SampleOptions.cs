@@ -10,6 +10,8 @@ public sealed record SampleOptions
     public string Data { get; init; } = "mnist-subset";
     public string? Target { get; init; }
     public double TestFraction { get; init; } = 0.2;
+    /// <summary>Seed of the CSV train/test split (a data choice, kept apart from the run seed).</summary>
+    public int SplitSeed { get; init; } = 0;
     public string Sampler { get; init; } = "sgld";
     public double StepSize { get; init; } = 1e-3;
     public int Chains { get; init; } = 2;
@@ -25,6 +27,8 @@ public sealed record SampleOptions
     /// <summary>How many parameters draws.parquet tracks for a network (linreg tracks all).</summary>
     public int Track { get; init; } = 8;
     public bool EvalTrain { get; init; } = true;
+    /// <summary>Evaluate every n-th draw (and the last); the BMA averages only evaluated draws.</summary>
+    public int EvalEvery { get; init; } = 1;
     public string Device { get; init; } = "auto";
     public int Threads { get; init; } = 0;
     public required string Out { get; init; }
@@ -47,6 +51,8 @@ public sealed record SampleOptions
         Require(Temperature > 0 && double.IsFinite(Temperature), $"--temperature must be a positive number, got {Temperature}");
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
+        Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
+        Require(SplitSeed >= 0, $"--split-seed must be ≥ 0, got {SplitSeed}");
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
         Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");

@@ -25,7 +25,7 @@ public static class SamplingRun
         var device = ResolveDevice(o.Device);
         if (o.Threads > 0) set_num_threads(o.Threads);
 
-        using var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: (int)(o.Seed % int.MaxValue)));
+        using var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
         if (o.BatchSize > data.TrainX.shape[0])
             throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
         int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
@@ -131,7 +131,8 @@ public static class SamplingRun
                     for (int j = 0; j < tracked.Length; j++) row[3 + j] = values[k * tracked.Length + j];
                     draws.Append(row);
                 }
-                foreach (var (split, evaluator) in evaluators)
+                bool evaluate = draw % o.EvalEvery == 0 || draw == totalDraws - 1;
+                foreach (var (split, evaluator) in evaluate ? evaluators : [])
                 {
                     var metrics = evaluator.Add(state.Position);
                     for (int k = 0; k < o.Chains; k++)
@@ -229,6 +230,9 @@ public static class SamplingRun
         ["seed"] = o.Seed,
         ["track"] = o.Track,
         ["eval_train"] = o.EvalTrain,
+        ["eval_every"] = o.EvalEvery,
+        ["split_seed"] = o.SplitSeed,
+        ["test_fraction"] = o.TestFraction,
         ["device"] = device.type.ToString().ToLowerInvariant(),
         ["threads"] = get_num_threads(),
     };
