@@ -38,10 +38,12 @@ internal sealed class DataFile
 
     public static DataFile FromStoredBytes(string name, byte[] stored)
     {
-        string sha256 = Convert.ToHexStringLower(SHA256.HashData(stored));
+        string sha256 = Sha256Hex(stored);
         bool gzip = stored.Length >= 2 && stored[0] == 0x1F && stored[1] == 0x8B;
         return new DataFile(name, gzip ? Gunzip(name, stored) : stored, sha256, gzip);
     }
+
+    public static string Sha256Hex(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     private static byte[] Gunzip(string name, byte[] stored)
     {

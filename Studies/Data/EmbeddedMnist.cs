@@ -23,16 +23,18 @@ internal static class EmbeddedMnist
         {
             string resource = ResourceName(fileName);
             byte[] stored = ReadAll(open, resource);
-            var file = DataFile.FromStoredBytes(resource, stored);
+            // Checked before anything parses the bytes: a damaged file must fail here, not somewhere in gunzip.
+            string actual = DataFile.Sha256Hex(stored);
             if (!expected.TryGetValue(fileName, out string? sha256))
             {
                 throw new DataFormatException(resource, $"has no line in {ResourceName(ChecksumFile)}; rebuild Workbench from a clean checkout");
             }
-            if (file.Sha256 != sha256)
+            if (actual != sha256)
             {
                 throw new DataFormatException(resource,
-                    $"SHA-256 is {file.Sha256} but {ResourceName(ChecksumFile)} expects {sha256}; the embedded data is damaged, rebuild Workbench from a clean checkout");
+                    $"SHA-256 is {actual} but {ResourceName(ChecksumFile)} expects {sha256}; the embedded data is damaged, rebuild Workbench from a clean checkout");
             }
+            var file = DataFile.FromStoredBytes(resource, stored);
             return file;
         }
 
