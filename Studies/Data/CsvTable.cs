@@ -107,9 +107,13 @@ internal static class CsvTable
     private static double ParseCell(string path, string cell, int lineNo, string column)
     {
         if (cell.Length == 0) throw new DataFormatException(path, $"line {lineNo}, column '{column}': empty cell");
-        if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !float.IsFinite((float)value))
+        if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || double.IsNaN(value))
         {
-            throw new DataFormatException(path, $"line {lineNo}, column '{column}': '{cell}' is not a number in float32 range");
+            throw new DataFormatException(path, $"line {lineNo}, column '{column}': '{cell}' is not a number");
+        }
+        if (!float.IsFinite((float)value))
+        {
+            throw new DataFormatException(path, $"line {lineNo}, column '{column}': '{cell}' is outside the float32 range");
         }
         return value;
     }

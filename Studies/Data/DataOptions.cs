@@ -8,7 +8,7 @@ public enum TaskKind { Classification, Regression }
 /// a folder of MNIST-style IDX files, a folder of CIFAR-10 binary batches, or a <c>.csv</c> file.
 /// <paramref name="Target"/>, <paramref name="TestFraction"/> and <paramref name="SplitSeed"/> apply to CSV only
 /// (image sets come with their own train/test files). <paramref name="Normalize"/> applies to images only;
-/// CSV features are always used as given.
+/// CSV features are always used as given. A folder that happens to be called mnist-subset is reached as ./mnist-subset.
 /// </summary>
 public sealed record DataOptions(
     string Spec,

@@ -49,8 +49,10 @@ public static class DataSource
         }
         if (idx.Count == 0 && cifar.Count == 0)
         {
-            string found = names.Count == 0 ? "it is empty"
-                : $"it holds {string.Join(", ", names.Take(10))}{(names.Count > 10 ? $" and {names.Count - 10} more" : "")}";
+            var entries = names.Concat(Directory.EnumerateDirectories(folder).Select(d => Path.GetFileName(d) + "/"))
+                .Order(StringComparer.Ordinal).ToList();
+            string found = entries.Count == 0 ? "it is empty"
+                : $"it holds {string.Join(", ", entries.Take(10))}{(entries.Count > 10 ? $" and {entries.Count - 10} more" : "")}";
             throw new DataFormatException(folder,
                 $"no MNIST-style IDX files (train-images-idx3-ubyte[.gz], …) or CIFAR-10 batches (data_batch_1.bin, …, test_batch.bin) found; {found}");
         }

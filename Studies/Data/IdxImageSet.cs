@@ -50,7 +50,7 @@ internal static class IdxImageSet
         var scaling = normalize ? PixelScaling.Mnist : PixelScaling.UnitInterval(1);
         long[] sampleShape = [1, rows, cols];
         provenance["normalisation"] = scaling.Description;
-        foreach (var file in files.All) provenance[$"sha256:{file.Name}"] = file.Sha256;
+        foreach (var file in files.All) provenance[$"sha256:{Path.GetFileName(file.Name)}"] = file.Sha256;
         return ImageSets.Create(name, kind, sampleShape, numClasses,
             ImageSets.ToSplit(trainPixels.Span, trainLabels.Span, sampleShape, scaling, rows * cols),
             ImageSets.ToSplit(testPixels.Span, testLabels.Span, sampleShape, scaling, rows * cols),
@@ -108,7 +108,7 @@ internal static class IdxImageSet
         if (actual < expected)
         {
             throw new DataFormatException(file.Name,
-                $"truncated: the header promises {expected} data bytes ({string.Join('x', dims)}), the file has {actual}");
+                $"truncated: the header promises {expected} data bytes ({string.Join('x', dims)}), the file has {actual}{(file.WasGzip ? " after gunzip" : "")}");
         }
         if (actual > expected)
         {

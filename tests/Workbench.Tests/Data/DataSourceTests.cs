@@ -27,8 +27,9 @@ public class DataSourceTests
         using var folder = new TempFolder();
         folder.WriteText("notes.txt", "hello");
         folder.WriteText("images.npy", "x");
+        Directory.CreateDirectory(folder.File("cifar-10-batches-bin"));
         Reported.By(() => DataSource.Load(new DataOptions(folder.Path, TaskKind.Classification)),
-            folder.Path, "images.npy, notes.txt");
+            folder.Path, "cifar-10-batches-bin/, images.npy, notes.txt");
     }
 
     [Fact]

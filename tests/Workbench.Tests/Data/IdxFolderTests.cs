@@ -95,7 +95,7 @@ public class IdxFolderTests
         SyntheticFiles.WriteIdxFolder(folder, gzip: true);
         byte[] gz = File.ReadAllBytes(folder.File("train-images-idx3-ubyte.gz"));
         folder.Write("train-images-idx3-ubyte.gz", gz[..(gz.Length / 2)]);
-        Reported.By(() => Load(folder), "train-images-idx3-ubyte.gz");
+        Reported.By(() => Load(folder), "train-images-idx3-ubyte.gz", "truncated", "after gunzip");
     }
 
     [Fact]
@@ -104,7 +104,7 @@ public class IdxFolderTests
         using var folder = new TempFolder();
         SyntheticFiles.WriteIdxFolder(folder, gzip: true);
         folder.Write("train-labels-idx1-ubyte.gz", [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        Reported.By(() => Load(folder), "train-labels-idx1-ubyte.gz");
+        Reported.By(() => Load(folder), "train-labels-idx1-ubyte.gz", "gzip");
     }
 
     [Fact]
