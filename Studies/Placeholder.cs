@@ -1,1 +1,0 @@
-namespace Workbench.Studies; internal static class Placeholder {}
