@@ -81,6 +81,10 @@ public sealed class LineFigure(string title, string xLabel, string yLabel)
         plot.Axes.Left.TickLabelStyle.FontSize = 13;
         plot.Font.Set(font);
 
+        // Epochs and iterations are whole numbers: no ticks at 1.2, 1.4, ...
+        if (_series.All(s => s.X.All(x => x == Math.Floor(x))))
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+
         var legend = plot.ShowLegend(Edge.Right);
         legend.Legend.FontSize = 13;
         legend.Legend.FontName = font;
