@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Workbench.Studies.Storage;
+
+/// <summary>The values of a manifest's <c>status</c> field.</summary>
+public static class RunStatus
+{
+    public const string Running = "running";
+    public const string Finished = "finished";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// <c>manifest.json</c> of a run folder: what ran, from which source and libraries, on which machine, with which
+/// configuration, and how it ended. Keys are snake_case. The file is rewritten atomically (temp file + rename)
+/// on every change, so a reader sees either the previous or the new document, never a torn one.
+/// Thread-safe: chains running in parallel may record their tables.
+/// </summary>
+public sealed class Manifest
+{
+    public const string FileName = "manifest.json";
+    public const int CurrentSchemaVersion = 1;
+
+    /// <summary>Fields the manifest itself maintains; everything else is a caller's section.</summary>
+    private static readonly HashSet<string> ReservedFields =
+    [
+        "schema_version", "workbench_version", "run_id", "study", "command_line", "status",
+        "started_utc", "ended_utc", "error", "git_commit", "package_versions", "machine",
+    ];
+
+    private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions SectionOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
+    };
+
+    private readonly JsonObject _document;
+    private readonly Lock _gate = new();
+
+    private Manifest(string filePath, JsonObject document)
+    {
+        FilePath = filePath;
+        _document = document;
+    }
+
+    /// <summary>Absolute path of <c>manifest.json</c>.</summary>
+    public string FilePath { get; }
+    public string Folder => Path.GetDirectoryName(FilePath)!;
+
+    public int SchemaVersion => Read(() => _document["schema_version"]?.GetValue<int>() ?? 0);
+    public string? RunId => ReadString("run_id");
+    public string? Study => ReadString("study");
+    public string? Status => ReadString("status");
+    public string? Error => ReadString("error");
+    public string? GitCommit => ReadString("git_commit");
+    public DateTimeOffset? StartedUtc => ReadTime("started_utc");
+    public DateTimeOffset? EndedUtc => ReadTime("ended_utc");
+
+    /// <summary>Tables recorded with <see cref="SetTable"/>: name (file name without <c>.parquet</c>) → row count.</summary>
+    public IReadOnlyDictionary<string, long> Tables => Read(() =>
+        _document["tables"] is JsonObject tables
+            ? tables.ToDictionary(p => p.Key, p => p.Value?.GetValue<long>() ?? -1)
+            : new Dictionary<string, long>());
+
+    /// <summary>
+    /// Starts a run: writes <c>{runFolder}/manifest.json</c> with status <c>running</c>, provenance and the
+    /// configuration. The folder must exist (see <see cref="RunFolder.Create"/>).
+    /// </summary>
+    public static Manifest Start(
+        string runFolder,
+        string study,
+        JsonNode? config = null,
+        IReadOnlyList<string>? commandLine = null,
+        int? torchThreads = null,
+        string? runId = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(study);
+        var folder = Path.GetFullPath(runFolder);
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Run folder '{folder}' does not exist; create it with RunFolder.Create first.");
+        var started = DateTimeOffset.UtcNow;
+        var document = new JsonObject
+        {
+            ["schema_version"] = CurrentSchemaVersion,
+            ["workbench_version"] = Provenance.WorkbenchVersion(),
+            ["run_id"] = runId ?? NewRunId(study, started),
+            ["study"] = study,
+            ["command_line"] = new JsonArray((commandLine ?? Environment.GetCommandLineArgs()).Select(a => (JsonNode?)a).ToArray()),
+            ["status"] = RunStatus.Running,
+            ["started_utc"] = FormatTime(started),
+            ["ended_utc"] = null,
+            ["error"] = null,
+            ["git_commit"] = Provenance.GitCommit(),
+            ["package_versions"] = Provenance.PackageVersions(),
+            ["machine"] = Provenance.Machine(torchThreads),
+            ["config"] = config?.DeepClone(),
+            ["tables"] = new JsonObject(),
+        };
+        var manifest = new Manifest(Path.Combine(folder, FileName), document);
+        manifest.Save();
+        return manifest;
+    }
+
+    /// <summary>Reads a manifest from a run folder or a <c>manifest.json</c> path.</summary>
+    public static Manifest Load(string path)
+    {
+        var file = Directory.Exists(path) ? Path.Combine(path, FileName) : path;
+        file = Path.GetFullPath(file);
+        if (!File.Exists(file)) throw new FileNotFoundException($"No {FileName} at '{file}'.", file);
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(File.ReadAllText(file));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{file}' is not valid JSON: {e.Message}", e);
+        }
+        if (node is not JsonObject document || document["workbench_version"] is null)
+            throw new InvalidDataException($"'{file}' is not a Workbench manifest (no workbench_version).");
+        return new Manifest(file, document);
+    }
+
+    /// <summary>Sets (or with null clears) a free-form section such as <c>config</c>, <c>seeds</c>, <c>tempering</c>, <c>data</c>, <c>masks</c>; saves.</summary>
+    public void Set(string section, JsonNode? value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(section);
+        if (ReservedFields.Contains(section))
+            throw new ArgumentException($"'{section}' is maintained by the manifest itself; use Start, Finish or Fail.", nameof(section));
+        Update(d => d[section] = value?.DeepClone());
+    }
+
+    /// <summary>Sets a section from any serializable value (records, dictionaries); property names become snake_case.</summary>
+    public void SetFrom<T>(string section, T value) => Set(section, JsonSerializer.SerializeToNode(value, SectionOptions));
+
+    /// <summary>A copy of a section (null if absent).</summary>
+    public JsonNode? Get(string section) => Read(() => _document[section]?.DeepClone());
+
+    /// <summary>Records a table of the run (<c>{name}.parquet</c> in the run folder) and its row count; saves.</summary>
+    public void SetTable(string name, long rowCount)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        Update(d =>
+        {
+            if (d["tables"] is not JsonObject tables) d["tables"] = tables = new JsonObject();
+            tables[name] = rowCount;
+        });
+    }
+
+    /// <summary>Marks the run finished and records the end time; saves.</summary>
+    public void Finish() => Update(d =>
+    {
+        d["status"] = RunStatus.Finished;
+        d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
+        d["error"] = null;
+    });
+
+    /// <summary>Marks the run failed with the exception's message; saves. Call it from the study's catch, then rethrow.</summary>
+    public void Fail(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        Update(d =>
+        {
+            d["status"] = RunStatus.Failed;
+            d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
+            d["error"] = $"{exception.GetType().Name}: {exception.Message}";
+        });
+    }
+
+    /// <summary>The document as indented JSON (what is on disk).</summary>
+    public string ToJson() => Read(() => _document.ToJsonString(WriteOptions));
+
+    private void Update(Action<JsonObject> change)
+    {
+        lock (_gate)
+        {
+            change(_document);
+            Save();
+        }
+    }
+
+    /// <summary>Writes the document; callers hold <see cref="_gate"/> (or own the only reference).</summary>
+    private void Save()
+    {
+        {
+            var temp = $"{FilePath}.{Environment.ProcessId}.tmp";
+            try
+            {
+                using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+                {
+                    using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+                        _document.WriteTo(writer);
+                    stream.WriteByte((byte)'\n');
+                    stream.Flush(flushToDisk: true);
+                }
+                // rename(2) replaces the old file in one step: readers never see a half-written manifest.
+                File.Move(temp, FilePath, overwrite: true);
+            }
+            finally
+            {
+                if (File.Exists(temp)) File.Delete(temp);
+            }
+        }
+    }
+
+    private T Read<T>(Func<T> read)
+    {
+        lock (_gate) return read();
+    }
+
+    private string? ReadString(string field) => Read(() => _document[field] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null);
+
+    private DateTimeOffset? ReadTime(string field) =>
+        ReadString(field) is { } text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null;
+
+    private static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+
+    private static string NewRunId(string study, DateTimeOffset started) =>
+        $"{study}-{started.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{Guid.NewGuid():N}"[..(study.Length + 24)];
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Workbench.Studies.Storage;
+
+/// <summary>A problem with an output folder that the user can fix (message is one line and says what to do).</summary>
+public sealed class RunFolderException(string message) : Exception(message);
+
+/// <summary>
+/// The folder of one run: <c>manifest.json</c>, tables (<c>{name}.parquet</c>) and figures. A study folder holds
+/// a manifest and/or run subfolders.
+/// </summary>
+public sealed class RunFolder
+{
+    private RunFolder(string path) => Path = path;
+
+    /// <summary>Absolute path of the folder.</summary>
+    public string Path { get; }
+
+    /// <summary>Where table <paramref name="name"/> lives: <c>{Path}/{name}.parquet</c>.</summary>
+    public string TablePath(string name) => TablePath(Path, name);
+
+    /// <summary>A file or subfolder inside the run folder.</summary>
+    public string File(string relativePath) => System.IO.Path.Combine(Path, relativePath);
+
+    /// <summary>
+    /// Creates the output folder. An existing non-empty folder is an error unless <paramref name="force"/>; with force
+    /// its contents are deleted, but only if it looks like a Workbench run or study folder — never a user's other folder.
+    /// </summary>
+    public static RunFolder Create(string path, bool force)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var full = System.IO.Path.GetFullPath(path);
+        if (System.IO.File.Exists(full))
+            throw new RunFolderException($"Output '{path}' is a file, not a folder; choose another --out.");
+        if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            Directory.CreateDirectory(full);
+            return new RunFolder(full);
+        }
+        if (!force)
+            throw new RunFolderException($"Output folder '{path}' already exists and is not empty; use --force to overwrite it or choose another --out.");
+        if (!LooksLikeWorkbenchFolder(full))
+            throw new RunFolderException(
+                $"Refusing to clear '{path}': it does not look like a Workbench run or study folder (no Workbench {Manifest.FileName}); choose another --out.");
+        ClearContents(full);
+        return new RunFolder(full);
+    }
+
+    /// <summary>An existing run folder (for readers and resumption).</summary>
+    public static RunFolder Open(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(full)) throw new RunFolderException($"Run folder '{path}' does not exist.");
+        return new RunFolder(full);
+    }
+
+    /// <summary>
+    /// True if <paramref name="path"/> holds a Workbench manifest, or holds only subfolders that do (a study folder).
+    /// </summary>
+    public static bool LooksLikeWorkbenchFolder(string path) => LooksLikeWorkbenchFolder(path, depth: 0);
+
+    /// <summary>
+    /// Whether <paramref name="path"/> holds a finished run whose results can be trusted: manifest status
+    /// <c>finished</c>, and every table in the manifest present as one complete file (no parts left) with the recorded
+    /// row count. <paramref name="reason"/> says what is missing otherwise.
+    /// </summary>
+    public static bool IsFinishedRun(string path, out string reason)
+    {
+        Manifest manifest;
+        try
+        {
+            manifest = Manifest.Load(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            reason = e.Message;
+            return false;
+        }
+        if (manifest.Status != RunStatus.Finished)
+        {
+            reason = $"run status is '{manifest.Status}', not '{RunStatus.Finished}'";
+            return false;
+        }
+        foreach (var (name, rows) in manifest.Tables)
+        {
+            var table = TablePath(manifest.Folder, name);
+            if (!System.IO.File.Exists(table))
+            {
+                reason = $"table '{name}' is missing ({table})";
+                return false;
+            }
+            if (Directory.Exists(table + ParquetTableWriter.PartsSuffix))
+            {
+                reason = $"table '{name}' still has a parts folder";
+                return false;
+            }
+            long actual;
+            try
+            {
+                actual = ParquetTable.ReadRowCount(table);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or Parquet.ParquetException)
+            {
+                reason = $"table '{name}' is unreadable: {e.Message}";
+                return false;
+            }
+            if (actual != rows)
+            {
+                reason = $"table '{name}' has {actual} rows; the manifest records {rows}";
+                return false;
+            }
+        }
+        reason = "";
+        return true;
+    }
+
+    private static string TablePath(string folder, string name) =>
+        System.IO.Path.Combine(folder, name.EndsWith(".parquet", StringComparison.Ordinal) ? name : name + ".parquet");
+
+    private static bool LooksLikeWorkbenchFolder(string path, int depth)
+    {
+        if (IsWorkbenchManifest(System.IO.Path.Combine(path, Manifest.FileName))) return true;
+        // A study folder holds run folders (and those may hold runs of their own); stop early on deep trees.
+        if (depth >= 2) return false;
+        var entries = Directory.EnumerateFileSystemEntries(path).ToArray();
+        return entries.Length > 0 && entries.All(e =>
+            Directory.Exists(e) && new DirectoryInfo(e).LinkTarget is null && LooksLikeWorkbenchFolder(e, depth + 1));
+    }
+
+    private static bool IsWorkbenchManifest(string file)
+    {
+        if (!System.IO.File.Exists(file)) return false;
+        try
+        {
+            // Another tool's manifest.json (a web app's, say) must not make its folder deletable.
+            return JsonNode.Parse(System.IO.File.ReadAllText(file)) is JsonObject o && o["workbench_version"] is not null;
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            return false;
+        }
+    }
+
+    private static void ClearContents(string path)
+    {
+        foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos())
+        {
+            // Symbolic links are removed, never followed.
+            if (entry is DirectoryInfo directory && directory.LinkTarget is null) directory.Delete(recursive: true);
+            else entry.Delete();
+        }
+    }
+}
