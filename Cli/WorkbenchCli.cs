@@ -111,7 +111,7 @@ public static class WorkbenchCli
                 Out = r.GetValue(Out) ?? defaults.Out,
                 Force = r.GetValue(Force),
                 Study = study,
-                CommandLine = "workbench " + string.Join(' ', r.Tokens.Select(t => t.Value)),
+                CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
             };
         }
     }

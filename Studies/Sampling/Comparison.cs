@@ -21,7 +21,7 @@ public static class Comparison
         if (baseOptions.IsRegression) throw new OptionException("compare needs a network model: linreg has no symmetry-reduced variants");
         if (variants.Count == 0) throw new OptionException("--variants is empty");
         var study = RunFolder.Create(baseOptions.Out, baseOptions.Force);
-        var manifest = Manifest.Start(study, "compare", baseOptions.CommandLine);
+        var manifest = Manifest.Start(study.Path, "compare", commandLine: baseOptions.CommandLine);
         manifest.Set("config", new JsonObject
         {
             ["variants"] = new JsonArray(variants.Select(v => (JsonNode)v.ToName()).ToArray()),
@@ -57,17 +57,17 @@ public static class Comparison
     /// <summary>Redraws the comparison figures of a study folder from its runs' eval.parquet files.</summary>
     public static void Draw(string studyFolder, IReadOnlyList<string> variants, SampleOptions o)
     {
-        var accuracy = new List<Series>();
-        var nll = new List<Series>();
+        string what = $"{o.Model.Model}, {o.Sampler}, {o.Chains} chains; band: ± sd over chains";
+        var accuracy = new LineFigure($"Running BMA test accuracy ({what})", "epoch", "test accuracy of the Bayesian model average");
+        var nll = new LineFigure($"Running BMA test NLL ({what})", "epoch", "test NLL of the Bayesian model average");
         foreach (var variant in variants)
         {
             var (epochs, acc, accSd, loss, lossSd) = MeanOverChains(Path.Combine(studyFolder, variant, "eval.parquet"));
-            accuracy.Add(new Series(variant, epochs, acc, Subtract(acc, accSd), Add(acc, accSd)));
-            nll.Add(new Series(variant, epochs, loss, Subtract(loss, lossSd), Add(loss, lossSd)));
+            accuracy.Add(variant, epochs, acc, Subtract(acc, accSd), Add(acc, accSd));
+            nll.Add(variant, epochs, loss, Subtract(loss, lossSd), Add(loss, lossSd));
         }
-        string what = $"{o.Model.Model}, {o.Sampler}, {o.Chains} chains; band: ± sd over chains";
-        LineFigure.Save(Path.Combine(studyFolder, "bma-test-accuracy"), $"Running BMA test accuracy ({what})", "epoch", "test accuracy of the Bayesian model average", accuracy);
-        LineFigure.Save(Path.Combine(studyFolder, "bma-test-nll"), $"Running BMA test NLL ({what})", "epoch", "test NLL of the Bayesian model average", nll);
+        accuracy.Save(Path.Combine(studyFolder, "bma-test-accuracy"));
+        nll.Save(Path.Combine(studyFolder, "bma-test-nll"));
     }
 
     /// <summary>Per draw: epoch, mean and sd over chains of the running-BMA test accuracy and NLL.</summary>

@@ -34,7 +34,7 @@ public sealed record SampleOptions
     public required string Out { get; init; }
     public bool Force { get; init; }
     public string Study { get; init; } = "sample";
-    public string CommandLine { get; init; } = "";
+    public IReadOnlyList<string>? CommandLine { get; init; }
 
     public bool IsRegression => Model.Model == "linreg";
     public TaskKind Task => IsRegression ? TaskKind.Regression : TaskKind.Classification;

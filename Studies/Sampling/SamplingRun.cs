@@ -34,7 +34,7 @@ public static class SamplingRun
         network.To(device, ScalarType.Float32);
 
         var folder = RunFolder.Create(o.Out, o.Force);
-        var manifest = Manifest.Start(folder, o.Study, o.CommandLine);
+        var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
         var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
         var sampler = SamplerRegistry.Create(o.Sampler, tempering, new Dictionary<string, double> { ["step_size"] = o.StepSize });
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
@@ -86,16 +86,16 @@ public static class SamplingRun
 
         var trackedNames = tracked.Select(i => network.Layout.EntryName(i)).ToArray();
         using var draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
-            [new("chain", ColumnType.Int), new("draw", ColumnType.Int), new("iteration", ColumnType.Long),
-             .. trackedNames.Select(name => new ColumnSpec(name, ColumnType.Double))]);
+            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
+             .. trackedNames.Select(name => TableColumn.Double(name))]);
         using var stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
-            [new("chain", ColumnType.Int), new("iteration", ColumnType.Long), new("epoch", ColumnType.Double), new("loss", ColumnType.Double),
-             new("lp", ColumnType.Double), new("step_size", ColumnType.Double), new("grad_norm", ColumnType.Double),
-             new("diverging", ColumnType.Int), new("wall_time_s", ColumnType.Double)]);
+            [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
+             TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
+             TableColumn.Int("diverging"), TableColumn.Double("wall_time_s")]);
         string[] metricNames = o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
         using var eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
-            [new("chain", ColumnType.Int), new("draw", ColumnType.Int), new("iteration", ColumnType.Long), new("epoch", ColumnType.Double),
-             new("split", ColumnType.String), .. metricNames.Select(m => new ColumnSpec(m, ColumnType.Double))]);
+            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
+             TableColumn.String("split"), .. metricNames.Select(m => TableColumn.Double(m))]);
 
         using var trackedIndex = tensor(tracked, device: device);
         var initial = stack(seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToArray()).to(device);
@@ -157,11 +157,9 @@ public static class SamplingRun
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        manifest.Set("tables", new JsonObject
-        {
-            ["draws.parquet"] = draws.RowCount, ["stats.parquet"] = stats.RowCount, ["eval.parquet"] = eval.RowCount,
-        });
-        draws.Complete(); stats.Complete(); eval.Complete();
+        manifest.SetTable("draws", draws.Complete());
+        manifest.SetTable("stats", stats.Complete());
+        manifest.SetTable("eval", eval.Complete());
         foreach (var (_, e) in evaluators) e.Dispose();
         foreach (var g in noise) g.Dispose();
 
@@ -178,17 +176,17 @@ public static class SamplingRun
         var table = ParquetTable.Read(Path.Combine(folder.Path, "draws.parquet"));
         var chain = table.Column<int>("chain");
         var iteration = table.Column<long>("iteration");
-        var panels = trackedNames.Take(6).Select(name =>
+        var figure = new TraceFigure($"Trace of tracked parameters — {o.Study}");
+        foreach (var name in trackedNames.Take(6))
         {
             var values = table.Column<double>(name);
-            var series = Enumerable.Range(0, o.Chains).Select(k =>
+            for (int k = 0; k < o.Chains; k++)
             {
                 var rows = Enumerable.Range(0, chain.Length).Where(r => chain[r] == k).ToArray();
-                return new Series($"chain {k}", rows.Select(r => (double)iteration[r]).ToArray(), rows.Select(r => values[r]).ToArray());
-            }).ToList();
-            return new TracePanel(name, series);
-        }).ToList();
-        TraceFigure.Save(Path.Combine(folder.Path, "trace"), $"Trace of tracked parameters — {o.Study}", "iteration", panels);
+                figure.Add(name, $"chain {k}", rows.Select(r => (double)iteration[r]).ToArray(), rows.Select(r => values[r]).ToArray());
+            }
+        }
+        figure.Save(Path.Combine(folder.Path, "trace"));
     }
 
     /// <summary>Tracked parameters: all of linreg; for networks --track entries evenly spaced over θ.</summary>

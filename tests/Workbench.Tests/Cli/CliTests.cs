@@ -72,7 +72,10 @@ public sealed class CliTests : IDisposable
     [InlineData("--data", "does/not/exist", "does/not/exist")]
     public void Bad_options_give_one_line_naming_the_problem_and_exit_2(string option, string value, string named)
     {
-        var (code, output, error) = Run("sample", option, value, "--steps", "10", "--warmup", "0", "--out", Path.Combine(_dir, "run"));
+        var args = new List<string> { "sample", "--steps", "10", "--warmup", "0", "--out", Path.Combine(_dir, "run") };
+        int at = args.IndexOf(option);
+        if (at >= 0) args[at + 1] = value; else args.AddRange([option, value]);
+        var (code, output, error) = Run([.. args]);
         Assert.Equal(2, code);
         var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
