@@ -34,7 +34,8 @@ public sealed class MinibatchStream : IDisposable
             if (_cursors[k] + _batch > _n)
             {
                 _orders[k].Dispose();
-                _orders[k] = randperm(_n, generator: _generators[k]);
+                // Lives across steps: keep it out of the caller's per-step dispose scope.
+                _orders[k] = randperm(_n, generator: _generators[k]).DetachFromDisposeScope();
                 _cursors[k] = 0;
             }
             rows[k] = _orders[k].narrow(0, _cursors[k], _batch);

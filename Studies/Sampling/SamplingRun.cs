@@ -84,7 +84,8 @@ public static class SamplingRun
         var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)> { ("test", new PredictiveEvaluator(network, testX, testY, !o.IsRegression, o.NoiseStd)) };
         if (o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(network, trainX, trainY, !o.IsRegression, o.NoiseStd)));
 
-        var trackedNames = tracked.Select(i => network.Layout.EntryName(i)).ToArray();
+        // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
+        var trackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
         using var draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
             [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
              .. trackedNames.Select(name => TableColumn.Double(name))]);
@@ -189,12 +190,24 @@ public static class SamplingRun
         figure.Save(Path.Combine(folder.Path, "trace"));
     }
 
-    /// <summary>Tracked parameters: all of linreg; for networks --track entries evenly spaced over θ.</summary>
+    /// <summary>
+    /// Tracked parameters: all of linreg; for networks --track entries spread over the weight matrices of every
+    /// layer in turn (first layer, second, …, head, first again), evenly spaced within each.
+    /// </summary>
     private static long[] TrackedIndices(INetwork network, SampleOptions o)
     {
         long p = network.TrainableCount;
         if (o.IsRegression || o.Track >= p) return Enumerable.Range(0, (int)Math.Min(p, int.MaxValue)).Select(i => (long)i).ToArray();
-        return Enumerable.Range(0, o.Track).Select(i => (long)(i * (double)p / o.Track)).Distinct().ToArray();
+        var weights = network.Layout.Segments.Where(s => s.Name.EndsWith(".weight") && s.Shape.Length == 2 && s.Count > 0).ToList();
+        if (weights.Count == 0) weights = network.Layout.Segments.Where(s => s.Count > 0).ToList();
+        var picked = new List<long>();
+        for (int j = 0; j < weights.Count; j++)
+        {
+            int share = o.Track / weights.Count + (j < o.Track % weights.Count ? 1 : 0);
+            var s = weights[j];
+            for (int i = 0; i < share; i++) picked.Add(s.Offset + (long)((i + 0.5) * s.Count / share));
+        }
+        return picked.Distinct().Order().ToArray();
     }
 
     public static Device ResolveDevice(string name) => name switch
