@@ -54,7 +54,7 @@ public static class Comparison
         }
     }
 
-    /// <summary>Redraws the comparison figures of a study folder from its runs' eval.parquet files.</summary>
+    /// <summary>Redraws the comparison figures of a study folder from its runs' eval.parquet and stats.parquet files.</summary>
     public static void Draw(string studyFolder, IReadOnlyList<string> variants, SampleOptions o)
     {
         string what = $"{o.Model.Model}, {o.Sampler}, {o.Chains} chains; band: ± sd over chains";
@@ -62,12 +62,21 @@ public static class Comparison
         var nll = new LineFigure($"Running BMA test NLL ({what})", "epoch", "test NLL of the Bayesian model average");
         foreach (var variant in variants)
         {
-            var (epochs, acc, accSd, loss, lossSd) = MeanOverChains(Path.Combine(studyFolder, variant, "eval.parquet"));
+            var (epochs, acc, accSd, testNll, testNllSd) = MeanOverChains(Path.Combine(studyFolder, variant, "eval.parquet"));
             accuracy.Add(variant, epochs, acc, Subtract(acc, accSd), Add(acc, accSd));
-            nll.Add(variant, epochs, loss, Subtract(loss, lossSd), Add(loss, lossSd));
+            nll.Add(variant, epochs, testNll, Subtract(testNll, testNllSd), Add(testNll, testNllSd));
         }
         accuracy.Save(Path.Combine(studyFolder, "bma-test-accuracy"));
         nll.Save(Path.Combine(studyFolder, "bma-test-nll"));
+
+        // The paper's Fig. 4 view: minibatch training loss per epoch (warm-up included), mean over chains.
+        var loss = new LineFigure($"Training loss ({o.Model.Model}, {o.Sampler}, {o.Chains} chains; band: ± sd over chains)", "epoch", "mean minibatch NLL over the epoch");
+        foreach (var variant in variants)
+        {
+            var (epochs, mean, sd) = LossPerEpoch(Path.Combine(studyFolder, variant, "stats.parquet"));
+            loss.Add(variant, epochs, mean, Subtract(mean, sd), Add(mean, sd));
+        }
+        loss.Save(Path.Combine(studyFolder, "training-loss"));
     }
 
     /// <summary>Per draw: epoch, mean and sd over chains of the running-BMA test accuracy and NLL.</summary>
@@ -85,6 +94,21 @@ public static class Comparison
             groups.Select(g => g.Average(r => nll[r])).ToArray(), groups.Select(g => Sd(g.Select(r => nll[r]))).ToArray());
     }
 
+    /// <summary>Per epoch (1, 2, …): mean over chains of each chain's mean minibatch loss in that epoch, and its sd.</summary>
+    internal static (double[] Epochs, double[] Mean, double[] Sd) LossPerEpoch(string statsPath)
+    {
+        var table = ParquetTable.Read(statsPath);
+        var chain = table.Column<int>("chain");
+        var epoch = table.Column<double>("epoch");
+        var loss = table.Column<double>("loss");
+        var perEpoch = Enumerable.Range(0, chain.Length)
+            .GroupBy(r => (int)Math.Ceiling(epoch[r]))
+            .OrderBy(g => g.Key)
+            .Select(g => (Epoch: (double)g.Key, Chains: g.GroupBy(r => chain[r]).Select(c => c.Average(r => loss[r])).ToArray()))
+            .ToList();
+        return (perEpoch.Select(e => e.Epoch).ToArray(), perEpoch.Select(e => e.Chains.Average()).ToArray(), perEpoch.Select(e => Sd(e.Chains)).ToArray());
+    }
+
     private static string Summary(string studyFolder, IReadOnlyList<Variant> variants, IReadOnlyList<RunResult> results, SampleOptions o)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -94,17 +118,20 @@ public static class Comparison
         s.AppendLine($"Data `{o.Data}`, {o.Chains} chains per variant, {o.Steps} steps ({o.Warmup} warm-up, thin {o.Thin}), batch {o.BatchSize}, " +
                      $"lr {o.StepSize.ToString(inv)}, temperature {o.Temperature.ToString(inv)}, prior sd {o.PriorStd.ToString(inv)}, seed {o.Seed}.");
         s.AppendLine();
-        s.AppendLine("| variant | trainable params | final BMA test accuracy (mean over chains) | final BMA test NLL | wall time (s) | steps/s |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|");
+        s.AppendLine("| variant | trainable params | training loss, epoch 1 | training loss, last epoch | final BMA test accuracy (mean over chains) | final BMA test NLL | wall time (s) | steps/s |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (int i = 0; i < variants.Count; i++)
         {
             var r = results[i];
             var model = Manifest.Load(Path.Combine(r.Folder, "manifest.json"));
             string trainable = model.Get("model")?["trainable_parameters"]?.ToString() ?? "?";
-            s.AppendLine(string.Create(inv, $"| {variants[i].ToName()} | {trainable} | {r.FinalTestBmaAccuracy.Average():F4} | {r.FinalTestBmaNll.Average():F4} | {r.Seconds:F1} | {r.StepsPerSecond:F1} |"));
+            var (_, loss, _) = LossPerEpoch(Path.Combine(r.Folder, "stats.parquet"));
+            s.AppendLine(string.Create(inv, $"| {variants[i].ToName()} | {trainable} | {loss[0]:F4} | {loss[^1]:F4} | {r.FinalTestBmaAccuracy.Average():F4} | {r.FinalTestBmaNll.Average():F4} | {r.Seconds:F1} | {r.StepsPerSecond:F1} |"));
         }
         s.AppendLine();
-        s.AppendLine("Figures: `bma-test-accuracy.png`, `bma-test-nll.png` (and `.svg`); per-run trace plots in `<variant>/trace.png`.");
+        s.AppendLine("Training loss is the mean minibatch NLL per datum over an epoch (first and last epoch shown), averaged over chains.");
+        s.AppendLine();
+        s.AppendLine("Figures: `bma-test-accuracy.png`, `bma-test-nll.png`, `training-loss.png` (and `.svg`); per-run trace plots in `<variant>/trace.png`.");
         s.AppendLine("Tables per run: `draws.parquet`, `stats.parquet`, `eval.parquet` (schema in the README).");
         return s.ToString();
     }

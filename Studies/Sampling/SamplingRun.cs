@@ -192,7 +192,7 @@ public static class SamplingRun
 
     /// <summary>
     /// Tracked parameters: all of linreg; for networks --track entries spread over the weight matrices of every
-    /// layer in turn (first layer, second, …, head, first again), evenly spaced within each.
+    /// layer in turn, at positions spread by the golden-ratio sequence (so not all in one row or input column).
     /// </summary>
     private static long[] TrackedIndices(INetwork network, SampleOptions o)
     {
@@ -205,7 +205,11 @@ public static class SamplingRun
         {
             int share = o.Track / weights.Count + (j < o.Track % weights.Count ? 1 : 0);
             var s = weights[j];
-            for (int i = 0; i < share; i++) picked.Add(s.Offset + (long)((i + 0.5) * s.Count / share));
+            for (int i = 0; i < share; i++)
+            {
+                double u = (i + j + 1) * 0.6180339887498949 % 1.0;
+                picked.Add(s.Offset + Math.Min(s.Count - 1, (long)(u * s.Count)));
+            }
         }
         return picked.Distinct().Order().ToArray();
     }
