@@ -15,11 +15,19 @@ public static class WorkbenchCli
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = new RootCommand("Workbench: Bayesian sampling of standard and symmetry-reduced (W-Asym, σ-Asym) neural networks.\n" +
-                                   "Runs write Parquet tables, figures and a manifest into a run folder (default results/<study>/<run>).");
+                                   "Runs write Parquet tables, figures and a manifest into a run folder (--out; default results/<command>).\n" +
+                                   "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the options or input files.");
         root.Subcommands.Add(SampleCommand(output, error));
         root.Subcommands.Add(CompareCommand(output, error));
         root.Subcommands.Add(DescribeCommand(output, error));
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
+        {
+            // One line naming the problem (System.CommandLine would print usage too), and the exit code for bad input.
+            string command = parsed.CommandResult.Command == root ? "workbench" : $"workbench {parsed.CommandResult.Command.Name}";
+            error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => Readable(e.Message)))} (see '{command} --help')");
+            return 2;
+        }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 
@@ -31,7 +39,7 @@ public static class WorkbenchCli
         public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated (default 128,128)" };
         public readonly Option<int?> Depth = new("--depth") { Description = "number of hidden layers (mlp: width 128 each; mlp-bnn: 8 or 16)" };
         public readonly Option<string?> Activation = new("--activation") { Description = "relu or gelu (default: the model's)" };
-        public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: true or false (default: the model's)" };
+        public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: --layer-norm true|false (default: the model's)" };
         public readonly Option<int?> NFix = new("--n-fix") { Description = "W-Asym: fixed entries per row, every layer (default: the model's)" };
         public readonly Option<double?> Kappa = new("--kappa") { Description = "W-Asym: sd κ of the fixed values, every layer (default: the model's)" };
         public readonly Option<double?> FiGluStd = new("--figlu-std") { Description = "σ-Asym: sd of FiGLU's fixed matrix (default 1.0)" };
@@ -51,8 +59,8 @@ public static class WorkbenchCli
         public readonly Option<double?> PriorStd = new("--prior-std") { Description = "sd σ of the Gaussian prior N(0, σ²I) on trainable entries (default 1)" };
         public readonly Option<double?> NoiseStd = new("--noise-std") { Description = "linreg: known observation noise sd (default 1)" };
         public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
-        public readonly Option<int?> Track = new("--track") { Description = "networks: parameters recorded in draws.parquet, evenly spaced over θ (default 8; linreg: all)" };
-        public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate every draw on the training set (default true)" };
+        public readonly Option<int?> Track = new("--track") { Description = "networks: how many parameters draws.parquet records, spread over the layers' weights (default 8; linreg: all)" };
+        public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate draws on the training set: --eval-train true|false (default true)" };
         public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
@@ -157,6 +165,13 @@ public static class WorkbenchCli
     }
 
     private static string OneLine(string message) => message.Split('\n')[0].Trim();
+
+    /// <summary>System.CommandLine names CLR types in its messages; say what a user types instead.</summary>
+    private static string Readable(string message) => OneLine(message)
+        .Replace("'System.Nullable`1[System.Int32]'", "integer").Replace("'System.Int32'", "integer")
+        .Replace("'System.Nullable`1[System.Double]'", "number").Replace("'System.Double'", "number")
+        .Replace("'System.Nullable`1[System.UInt64]'", "non-negative integer").Replace("'System.UInt64'", "non-negative integer")
+        .Replace("'System.Nullable`1[System.Boolean]'", "true or false").Replace("'System.Boolean'", "true or false");
 
     // ---- commands -------------------------------------------------------------------------------------------
 

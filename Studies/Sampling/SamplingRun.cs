@@ -33,13 +33,14 @@ public static class SamplingRun
         using var network = ModelCatalog.Create(modelOptions);
         network.To(device, ScalarType.Float32);
 
-        var folder = RunFolder.Create(o.Out, o.Force);
-        var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
+        // Everything that can be wrong with the request is checked before the run folder is touched.
         var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
         var sampler = SamplerRegistry.Create(o.Sampler, tempering, new Dictionary<string, double> { ["step_size"] = o.StepSize });
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
         long[] tracked = TrackedIndices(network, o);
         Likelihood likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood();
+        var folder = RunFolder.Create(o.Out, o.Force);
+        var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
 
         manifest.Set("config", ConfigNode(o, modelOptions, device));
         manifest.Set("seeds", new JsonObject

@@ -70,6 +70,8 @@ public sealed class CliTests : IDisposable
     [InlineData("--widths", "12,x", "--widths")]
     [InlineData("--device", "tpu", "--device")]
     [InlineData("--data", "does/not/exist", "does/not/exist")]
+    [InlineData("--chains", "many", "many")]
+    [InlineData("--sampler", "nuts", "nuts")]
     public void Bad_options_give_one_line_naming_the_problem_and_exit_2(string option, string value, string named)
     {
         var args = new List<string> { "sample", "--steps", "10", "--warmup", "0", "--out", Path.Combine(_dir, "run") };
