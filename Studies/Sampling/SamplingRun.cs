@@ -80,95 +80,113 @@ public static class SamplingRun
         var testX = data.TestX.to(device);
         var testY = data.TestY.to(device);
         var noise = seeds.Select(s => new Generator(s.Noise, device)).ToArray();
-        using var batches = new MinibatchStream(n, o.BatchSize, seeds.Select(s => s.DataOrder).ToArray());
-        var target = new MinibatchLogLikelihood(network, likelihood);
-        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)> { ("test", new PredictiveEvaluator(network, testX, testY, !o.IsRegression, o.NoiseStd)) };
-        if (o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(network, trainX, trainY, !o.IsRegression, o.NoiseStd)));
-
-        // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
-        var trackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
-        using var draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
-            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
-             .. trackedNames.Select(name => TableColumn.Double(name))]);
-        using var stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
-            [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
-             TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
-             TableColumn.Int("diverging"), TableColumn.Double("wall_time_s")]);
-        string[] metricNames = o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
-        using var eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
-            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
-             TableColumn.String("split"), .. metricNames.Select(m => TableColumn.Double(m))]);
-
-        using var trackedIndex = tensor(tracked, device: device);
-        var initial = stack(seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToArray()).to(device);
-        using var state = sampler.Init(initial);
-        int draw = 0, totalDraws = (o.Steps - o.Warmup) / o.Thin;
-        var lastTest = new DrawMetrics[o.Chains];
-        int reportEvery = Math.Max(1, o.Steps / 10);
-        double lastLoss = double.NaN;
-
-        for (int iteration = 1; iteration <= o.Steps; iteration++)
+        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>();
+        try
         {
-            using var scope = NewDisposeScope();
-            var index = batches.Next().to(device);
-            var flat = index.view(-1);
-            var x = trainX.index_select(0, flat).view([o.Chains, o.BatchSize, .. data.SampleShape]);
-            var y = trainY.index_select(0, flat).view(o.Chains, o.BatchSize);
-            target.SetBatch(x, y);
-            var info = sampler.Step(state, target, noise);
-            double epoch = (double)iteration * o.BatchSize / n, wall = clock.Elapsed.TotalSeconds;
-            for (int k = 0; k < o.Chains; k++)
-                stats.Append(k, (long)iteration, epoch, -info.LogLikelihood[k], info.Lp[k], info.StepSize, info.GradNorm[k], info.Diverging[k] ? 1 : 0, wall);
-            lastLoss = -info.LogLikelihood.Average();
-            if (info.Diverging.All(d => d))
-                throw new InvalidOperationException($"every chain diverged at iteration {iteration} (non-finite loss or gradient): lower --lr");
+            using var batches = new MinibatchStream(n, o.BatchSize, seeds.Select(s => s.DataOrder).ToArray());
+            var target = new MinibatchLogLikelihood(network, likelihood);
+            evaluators.Add(("test", new PredictiveEvaluator(network, testX, testY, !o.IsRegression, o.NoiseStd)));
+            if (o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(network, trainX, trainY, !o.IsRegression, o.NoiseStd)));
 
-            if (iteration > o.Warmup && (iteration - o.Warmup) % o.Thin == 0)
+            // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
+            var trackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
+            using var draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
+                 .. trackedNames.Select(name => TableColumn.Double(name))]);
+            using var stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
+                [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
+                 TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
+                 TableColumn.Int("diverging"), TableColumn.Double("wall_time_s")]);
+            string[] metricNames = o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
+            using var eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
+                 TableColumn.String("split"), .. metricNames.Select(m => TableColumn.Double(m))]);
+
+            using var trackedIndex = tensor(tracked, device: device);
+            using var state = sampler.Init(InitialPositions(network, seeds, device));
+            int draw = 0, totalDraws = (o.Steps - o.Warmup) / o.Thin;
+            var lastTest = new DrawMetrics[o.Chains];
+            int reportEvery = Math.Max(1, o.Steps / 10);
+            double lastLoss = double.NaN;
+
+            for (int iteration = 1; iteration <= o.Steps; iteration++)
             {
-                var values = state.Position.index_select(1, trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                using var scope = NewDisposeScope();
+                var index = batches.Next().to(device);
+                var flat = index.view(-1);
+                var x = trainX.index_select(0, flat).view([o.Chains, o.BatchSize, .. data.SampleShape]);
+                var y = trainY.index_select(0, flat).view(o.Chains, o.BatchSize);
+                target.SetBatch(x, y);
+                var info = sampler.Step(state, target, noise);
+                double epoch = (double)iteration * o.BatchSize / n, wall = clock.Elapsed.TotalSeconds;
                 for (int k = 0; k < o.Chains; k++)
+                    stats.Append(k, (long)iteration, epoch, -info.LogLikelihood[k], info.Lp[k], info.StepSize, info.GradNorm[k], info.Diverging[k] ? 1 : 0, wall);
+                lastLoss = -info.LogLikelihood.Average();
+                if (info.Diverging.All(d => d))
+                    throw new InvalidOperationException($"every chain diverged at iteration {iteration} (non-finite loss or gradient): lower --lr");
+
+                if (iteration > o.Warmup && (iteration - o.Warmup) % o.Thin == 0)
                 {
-                    var row = new object[3 + tracked.Length];
-                    row[0] = k; row[1] = draw; row[2] = (long)iteration;
-                    for (int j = 0; j < tracked.Length; j++) row[3 + j] = values[k * tracked.Length + j];
-                    draws.Append(row);
-                }
-                bool evaluate = draw % o.EvalEvery == 0 || draw == totalDraws - 1;
-                foreach (var (split, evaluator) in evaluate ? evaluators : [])
-                {
-                    var metrics = evaluator.Add(state.Position);
+                    var values = state.Position.index_select(1, trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
                     for (int k = 0; k < o.Chains; k++)
                     {
-                        var m = metrics[k];
-                        double[] v = o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
-                        eval.Append(k, draw, (long)iteration, epoch, split, v[0], v[1], v[2], v[3]);
+                        var row = new object[3 + tracked.Length];
+                        row[0] = k; row[1] = draw; row[2] = (long)iteration;
+                        for (int j = 0; j < tracked.Length; j++) row[3 + j] = values[k * tracked.Length + j];
+                        draws.Append(row);
                     }
-                    if (split == "test") lastTest = metrics;
+                    bool evaluate = draw % o.EvalEvery == 0 || draw == totalDraws - 1;
+                    foreach (var (split, evaluator) in evaluate ? evaluators : [])
+                    {
+                        var metrics = evaluator.Add(state.Position);
+                        for (int k = 0; k < o.Chains; k++)
+                        {
+                            var m = metrics[k];
+                            double[] v = o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
+                            eval.Append(k, draw, (long)iteration, epoch, split, v[0], v[1], v[2], v[3]);
+                        }
+                        if (split == "test") lastTest = metrics;
+                    }
+                    draw++;
                 }
-                draw++;
+
+                if (iteration % reportEvery == 0 || iteration == o.Steps)
+                {
+                    double elapsed = clock.Elapsed.TotalSeconds, eta = elapsed / iteration * (o.Steps - iteration);
+                    string quality = draw == 0 ? "warm-up"
+                        : o.IsRegression ? $"test BMA rmse {lastTest.Average(m => m.BmaRmse):F4}"
+                        : $"test BMA acc {lastTest.Average(m => m.BmaAccuracy):P1}";
+                    log.WriteLine($"  [{o.Study}] step {iteration,6}/{o.Steps}  loss {lastLoss:F4}  {quality}  draws {draw}/{totalDraws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
+                }
             }
 
-            if (iteration % reportEvery == 0 || iteration == o.Steps)
-            {
-                double elapsed = clock.Elapsed.TotalSeconds, eta = elapsed / iteration * (o.Steps - iteration);
-                string quality = draw == 0 ? "warm-up"
-                    : o.IsRegression ? $"test BMA rmse {lastTest.Average(m => m.BmaRmse):F4}"
-                    : $"test BMA acc {lastTest.Average(m => m.BmaAccuracy):P1}";
-                log.WriteLine($"  [{o.Study}] step {iteration,6}/{o.Steps}  loss {lastLoss:F4}  {quality}  draws {draw}/{totalDraws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
-            }
+            double seconds = clock.Elapsed.TotalSeconds;
+            manifest.SetTable("draws", draws.Complete());
+            manifest.SetTable("stats", stats.Complete());
+            manifest.SetTable("eval", eval.Complete());
+
+            DrawTrace(folder, o, trackedNames);
+            manifest.Set("timing", new JsonObject { ["seconds"] = seconds, ["steps_per_second"] = o.Steps / seconds });
+            return new RunResult(folder.Path, "finished", seconds, o.Steps / seconds,
+                lastTest.Select(m => o.IsRegression ? m.BmaRmse : m.BmaAccuracy).ToArray(), lastTest.Select(m => m.BmaNll).ToArray());
         }
+        finally
+        {
+            foreach (var (_, e) in evaluators) e.Dispose();
+            foreach (var g in noise) g.Dispose();
+        }
+    }
 
-        double seconds = clock.Elapsed.TotalSeconds;
-        manifest.SetTable("draws", draws.Complete());
-        manifest.SetTable("stats", stats.Complete());
-        manifest.SetTable("eval", eval.Complete());
-        foreach (var (_, e) in evaluators) e.Dispose();
-        foreach (var g in noise) g.Dispose();
-
-        DrawTrace(folder, o, trackedNames);
-        manifest.Set("timing", new JsonObject { ["seconds"] = seconds, ["steps_per_second"] = o.Steps / seconds });
-        return new RunResult(folder.Path, "finished", seconds, o.Steps / seconds,
-            lastTest.Select(m => o.IsRegression ? m.BmaRmse : m.BmaAccuracy).ToArray(), lastTest.Select(m => m.BmaNll).ToArray());
+    /// <summary>θ₀ [K, P]: chain k starts from the network's initialisation drawn with its own init seed.</summary>
+    private static Tensor InitialPositions(INetwork network, ChainSeeds[] seeds, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var rows = seeds.Select(s =>
+        {
+            using var g = new Generator(s.Init);
+            return network.InitialPosition(g);
+        }).ToArray();
+        return stack(rows).to(device).MoveToOuterDisposeScope();
     }
 
     /// <summary>Trace plots of up to 6 tracked parameters, one line per chain, read back from draws.parquet.</summary>
