@@ -29,7 +29,24 @@ public class SamplerState(Tensor position) : IDisposable
 /// <summary>Per-step statistics, one entry per chain (what stats.parquet stores).</summary>
 /// <param name="LogLikelihood">mean per-datum log-likelihood on the batch, at θ before the step.</param>
 /// <param name="Lp">N·ℓ̃_B(θ) = N·LogLikelihood + log p(θ): the minibatch estimate of the log posterior density.</param>
-public sealed record StepInfo(double[] LogLikelihood, double[] Lp, double[] GradNorm, double StepSize, bool[] Diverging);
+public sealed record StepInfo(double[] LogLikelihood, double[] Lp, double[] GradNorm, double StepSize, bool[] Diverging)
+{
+    /// <summary>Whether this step may yield a draw: false in the exploration phase of a cyclical schedule.</summary>
+    public bool Collect { get; init; } = true;
+
+    /// <summary>Method-specific per-chain statistics (e.g. <c>cycle</c>, <c>acceptance_rate</c>), one array of K
+    /// values per name in <see cref="ISampler.ExtraStats"/>; stats.parquet gets one column each.</summary>
+    public IReadOnlyDictionary<string, double[]> Extra { get; init; } = new Dictionary<string, double[]>();
+}
+
+/// <summary>How a method yields draws.</summary>
+public enum SamplerKind
+{
+    /// <summary>A Markov chain: the position after a step is a draw (after warm-up and thinning).</summary>
+    MarkovChain,
+    /// <summary>Fits a distribution (VI, SWAG) or points (ensembles); draws come from <see cref="ISampler.Draw"/> after fitting.</summary>
+    Fitted,
+}
 
 /// <summary>
 /// One posterior method: <c>Init(θ₀) → state</c>, then <c>Step(state, target, generators) → info</c>, with one random
@@ -42,8 +59,20 @@ public interface ISampler
     /// <summary>Hyperparameters as the manifest records them.</summary>
     IReadOnlyDictionary<string, object> Hyperparameters { get; }
 
+    SamplerKind Kind => SamplerKind.MarkovChain;
+
+    /// <summary>True when every step needs the whole training set as its batch (HMC).</summary>
+    bool FullBatch => false;
+
+    /// <summary>Names of the extra per-chain statistics each <see cref="StepInfo"/> carries.</summary>
+    IReadOnlyList<string> ExtraStats => [];
+
     /// <param name="position">θ₀, [K, P]; the state takes ownership.</param>
     SamplerState Init(Tensor position);
 
     StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators);
+
+    /// <summary>One draw per chain, [K, P], owned by the caller. Markov chains return their position; fitted methods
+    /// sample their fitted distribution (each call a fresh draw).</summary>
+    Tensor Draw(SamplerState state, IReadOnlyList<Generator> generators) => state.Position.detach().clone();
 }

@@ -3,8 +3,12 @@ namespace Workbench.Samplers;
 /// <summary>A hyperparameter a method takes, with its default, for `workbench samplers` and validation.</summary>
 public sealed record HyperparameterInfo(string Name, string Description, double Default);
 
+/// <summary>What every method is told besides its hyperparameters.</summary>
+/// <param name="TotalSteps">iterations the run will take (cyclical schedules divide them into cycles).</param>
+public sealed record SamplerContext(Tempering Tempering, int TotalSteps);
+
 public sealed record SamplerInfo(string Name, string Description, IReadOnlyList<HyperparameterInfo> Hyperparameters,
-    Func<Tempering, IReadOnlyDictionary<string, double>, ISampler> Create);
+    Func<SamplerContext, IReadOnlyDictionary<string, double>, ISampler> Create);
 
 /// <summary>Maps the CLI's sampler names to implementations.</summary>
 public static class SamplerRegistry
@@ -13,7 +17,7 @@ public static class SamplerRegistry
     [
         new("sgld", "Stochastic gradient Langevin dynamics (Welling & Teh 2011)",
             [new("step_size", "step size η of θ ← θ + η∇ℓ̃ + √(2ηT/N)ξ (--lr)", 1e-3)],
-            (tempering, h) => new Sgld(tempering, h["step_size"])),
+            (context, h) => new Sgld(context.Tempering, h["step_size"])),
     ];
 
     public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
@@ -22,7 +26,7 @@ public static class SamplerRegistry
         ?? throw new ArgumentException($"unknown sampler '{name}' (available: {string.Join(", ", Names)})");
 
     /// <summary>Creates a sampler; hyperparameters not given take their defaults, unknown ones are an error.</summary>
-    public static ISampler Create(string name, Tempering tempering, IReadOnlyDictionary<string, double>? hyperparameters = null)
+    public static ISampler Create(string name, SamplerContext context, IReadOnlyDictionary<string, double>? hyperparameters = null)
     {
         var info = Get(name);
         var values = info.Hyperparameters.ToDictionary(h => h.Name, h => h.Default);
@@ -32,6 +36,6 @@ public static class SamplerRegistry
                 throw new ArgumentException($"sampler '{name}' has no hyperparameter '{key}' (it takes: {string.Join(", ", values.Keys)})");
             values[key] = value;
         }
-        return info.Create(tempering, values);
+        return info.Create(context, values);
     }
 }

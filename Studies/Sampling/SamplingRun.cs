@@ -35,7 +35,7 @@ public static class SamplingRun
 
         // Everything that can be wrong with the request is checked before the run folder is touched.
         var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
-        var sampler = SamplerRegistry.Create(o.Sampler, tempering, new Dictionary<string, double> { ["step_size"] = o.StepSize });
+        var sampler = SamplerRegistry.Create(o.Sampler, new SamplerContext(tempering, o.Steps), new Dictionary<string, double> { ["step_size"] = o.StepSize });
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
         long[] tracked = TrackedIndices(network, o);
         Likelihood likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood();
