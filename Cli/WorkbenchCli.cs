@@ -16,10 +16,11 @@ public static class WorkbenchCli
     {
         var root = new RootCommand("Workbench: Bayesian sampling of standard and symmetry-reduced (W-Asym, σ-Asym) neural networks.\n" +
                                    "Runs write Parquet tables, figures and a manifest into a run folder (--out; default results/<command>).\n" +
-                                   "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the options or input files.");
+                                   "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the options or input files, 3 finished but some chains diverged.");
         root.Subcommands.Add(SampleCommand(output, error));
         root.Subcommands.Add(CompareCommand(output, error));
         root.Subcommands.Add(DescribeCommand(output, error));
+        root.Subcommands.Add(SamplersCommand(output));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -48,8 +49,12 @@ public static class WorkbenchCli
         public readonly Option<string?> Target = new("--target") { Description = "CSV: name of the target column" };
         public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing (default 0.2)" };
         public readonly Option<int?> SplitSeed = new("--split-seed") { Description = "CSV: seed of the train/test split (default 0)" };
-        public readonly Option<string?> Sampler = new("--sampler") { Description = "posterior sampler: sgld (default)" };
-        public readonly Option<double?> Lr = new("--lr") { Description = "step size η (default 1e-3)" };
+        public readonly Option<string?> Sampler = new("--sampler") { Description = $"posterior method: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)} (default sgld; see 'workbench samplers')" };
+        public readonly Option<double?> Lr = new("--lr") { Description = "step size η (default 1e-3); the sampler's step_size" };
+        public readonly Option<string[]> Param = new("--param") { Description = "a sampler hyperparameter NAME=VALUE, repeatable (see 'workbench samplers')", AllowMultipleArgumentsPerToken = false };
+        public readonly Option<int?> Draws = new("--draws") { Description = "fitted methods (mfvi, elrg, swag, ensemble): draws per chain from the fitted distribution (default 20)" };
+        public readonly Option<string?> ChainMode = new("--chain-mode") { Description = "batched (chains as one batched computation) or sequential; same draws either way (default batched)" };
+        public readonly Option<string?> Dtype = new("--dtype") { Description = "float32 or float64 (for small models, e.g. HMC references) (default float32)" };
         public readonly Option<int?> Chains = new("--chains") { Description = "number of chains K, run as one batched computation (default 2)" };
         public readonly Option<int?> Steps = new("--steps") { Description = "iterations per chain, warm-up included (default 2000)" };
         public readonly Option<int?> Warmup = new("--warmup") { Description = "iterations discarded before the first draw (default 500)" };
@@ -70,7 +75,7 @@ public static class WorkbenchCli
         public void AddTo(Command command)
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction, SplitSeed,
-                         Sampler, Lr, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
+                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
                          Device, Threads, Out, Force })
                 command.Options.Add(o);
         }
@@ -102,6 +107,10 @@ public static class WorkbenchCli
                 SplitSeed = r.GetValue(SplitSeed) ?? defaults.SplitSeed,
                 Sampler = r.GetValue(Sampler) ?? defaults.Sampler,
                 StepSize = r.GetValue(Lr) ?? defaults.StepSize,
+                SamplerParameters = r.GetValue(Param) is { Length: > 0 } p ? ParseParameters(p) : defaults.SamplerParameters,
+                Draws = r.GetValue(Draws) ?? defaults.Draws,
+                ChainMode = r.GetValue(ChainMode) ?? defaults.ChainMode,
+                Dtype = r.GetValue(Dtype) ?? defaults.Dtype,
                 Chains = r.GetValue(Chains) ?? defaults.Chains,
                 Steps = r.GetValue(Steps) ?? defaults.Steps,
                 Warmup = r.GetValue(Warmup) ?? defaults.Warmup,
@@ -122,6 +131,19 @@ public static class WorkbenchCli
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
             };
         }
+    }
+
+    private static Dictionary<string, double> ParseParameters(string[] items)
+    {
+        var values = new Dictionary<string, double>();
+        foreach (var item in items)
+        {
+            int eq = item.IndexOf('=');
+            if (eq <= 0 || !double.TryParse(item[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value))
+                throw new OptionException($"--param must be NAME=NUMBER, got '{item}'");
+            if (!values.TryAdd(item[..eq], value)) throw new OptionException($"--param {item[..eq]} is given twice");
+        }
+        return values;
     }
 
     private static int[] ParseWidths(string text)
@@ -164,6 +186,14 @@ public static class WorkbenchCli
         }
     }
 
+    /// <summary>Exit 3 when a run finished but some chains diverged, naming them; 0 otherwise.</summary>
+    private static int DivergenceExit(RunResult result, TextWriter error)
+    {
+        if (result.Diverged.Count == 0) return 0;
+        error.WriteLine($"warning: {result.Folder}: chain(s) {string.Join(", ", result.Diverged.Select(d => $"{d.Chain} (iteration {d.Iteration})"))} diverged and were stopped; status 'finished_with_divergences'");
+        return 3;
+    }
+
     private static string OneLine(string message) => message.Split('\n')[0].Trim();
 
     /// <summary>System.CommandLine names CLR types in its messages; say what a user types instead.</summary>
@@ -189,7 +219,7 @@ public static class WorkbenchCli
                 ParseVariant(r.GetValue(variant)!), "sample");
             var result = SamplingRun.Execute(o, output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
-            return 0;
+            return DivergenceExit(result, error);
         }));
         return command;
     }
@@ -213,12 +243,29 @@ public static class WorkbenchCli
                 ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseVariant).ToList()
                 : Comparison.DefaultVariants.ToList();
             var results = Comparison.Execute(o, list, output);
+            int code = results.Select(r => DivergenceExit(r, error)).DefaultIfEmpty(0).Max();
             output.WriteLine();
             output.WriteLine($"finished: {results.Count} runs in {o.Out}");
             output.WriteLine($"  figures: {Path.Combine(o.Out, "bma-test-accuracy.png")}, {Path.Combine(o.Out, "bma-test-nll.png")}, {Path.Combine(o.Out, "training-loss.png")} (and .svg)");
             output.WriteLine($"  summary: {Path.Combine(o.Out, "summary.md")}");
-            return 0;
+            return code;
         }));
+        return command;
+    }
+
+    private static Command SamplersCommand(TextWriter output)
+    {
+        var command = new Command("samplers", "List the posterior methods with their hyperparameters and defaults (set them with --param NAME=VALUE; --lr sets step_size).");
+        command.SetAction(_ =>
+        {
+            foreach (var info in Workbench.Samplers.SamplerRegistry.All)
+            {
+                output.WriteLine($"{info.Name,-10} {info.Description}");
+                foreach (var h in info.Hyperparameters)
+                    output.WriteLine($"    {h.Name,-16} default {h.Default.ToString("G", System.Globalization.CultureInfo.InvariantCulture),-10} {h.Description}");
+            }
+            return 0;
+        });
         return command;
     }
 

@@ -1,4 +1,5 @@
 using Workbench.Architectures;
+using Workbench.Samplers;
 using Workbench.Studies.Data;
 
 namespace Workbench.Studies.Sampling;
@@ -13,6 +14,13 @@ public sealed record SampleOptions
     /// <summary>Seed of the CSV train/test split (a data choice, kept apart from the run seed).</summary>
     public int SplitSeed { get; init; } = 0;
     public string Sampler { get; init; } = "sgld";
+    /// <summary>Sampler hyperparameters by name (--param NAME=VALUE); step_size defaults to --lr.</summary>
+    public IReadOnlyDictionary<string, double> SamplerParameters { get; init; } = new Dictionary<string, double>();
+    /// <summary>Fitted methods (VI, SWAG, ensembles): draws per chain from the fitted distribution.</summary>
+    public int Draws { get; init; } = 20;
+    /// <summary>batched: all chains as one computation; sequential: one chain after another (same draws).</summary>
+    public string ChainMode { get; init; } = "batched";
+    public string Dtype { get; init; } = "float32";
     public double StepSize { get; init; } = 1e-3;
     public int Chains { get; init; } = 2;
     public int Steps { get; init; } = 2000;
@@ -36,6 +44,9 @@ public sealed record SampleOptions
     public string Study { get; init; } = "sample";
     public IReadOnlyList<string>? CommandLine { get; init; }
 
+    /// <summary>Tests only: builds the sampler instead of the registry (e.g. one that injects a divergence).</summary>
+    internal Func<SamplerContext, IReadOnlyDictionary<string, double>, ISampler>? SamplerFactory { get; init; }
+
     public bool IsRegression => Model.Model == "linreg";
     public TaskKind Task => IsRegression ? TaskKind.Regression : TaskKind.Classification;
 
@@ -54,6 +65,9 @@ public sealed record SampleOptions
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
         Require(SplitSeed >= 0, $"--split-seed must be ≥ 0, got {SplitSeed}");
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
+        Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");
+        Require(ChainMode is "batched" or "sequential", $"--chain-mode must be batched or sequential, got '{ChainMode}'");
+        Require(Dtype is "float32" or "float64", $"--dtype must be float32 or float64, got '{Dtype}'");
         Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
         Require(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be in (0, 1), got {TestFraction}");

@@ -10,8 +10,13 @@ using static TorchSharp.torch;
 
 namespace Workbench.Studies.Sampling;
 
-/// <summary>What a finished (or failed) run left behind.</summary>
-public sealed record RunResult(string Folder, string Status, double Seconds, double StepsPerSecond, IReadOnlyList<double> FinalTestBmaAccuracy, IReadOnlyList<double> FinalTestBmaNll);
+/// <summary>A chain that diverged (non-finite loss, gradient or parameters) and was stopped at that iteration.</summary>
+public sealed record Divergence(int Chain, long Iteration);
+
+/// <summary>What a finished run left behind. Final metrics are per chain (NaN for a chain that diverged).</summary>
+public sealed record RunResult(string Folder, string Status, double Seconds, double StepsPerSecond,
+    IReadOnlyList<double> FinalTestBmaAccuracy, IReadOnlyList<double> FinalTestBmaNll, IReadOnlyList<Divergence> Diverged,
+    IReadOnlyDictionary<string, long> Tables);
 
 /// <summary>
 /// One sampling run: K chains of one sampler on one model and data set, streaming draws, per-step statistics and
@@ -31,11 +36,15 @@ public static class SamplingRun
         int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
         var modelOptions = o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
         using var network = ModelCatalog.Create(modelOptions);
-        network.To(device, ScalarType.Float32);
+        var dtype = o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+        network.To(device, dtype);
 
         // Everything that can be wrong with the request is checked before the run folder is touched.
         var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
-        var sampler = SamplerRegistry.Create(o.Sampler, new SamplerContext(tempering, o.Steps), new Dictionary<string, double> { ["step_size"] = o.StepSize });
+        var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
+        hyperparameters.TryAdd("step_size", o.StepSize);
+        var context = new SamplerContext(tempering, o.Steps);
+        var sampler = o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
         long[] tracked = TrackedIndices(network, o);
         Likelihood likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood();
@@ -53,140 +62,35 @@ public static class SamplingRun
             }).ToArray()),
         });
         manifest.Set("tempering", JsonSerializerNode(tempering.ToManifest()));
-        manifest.Set("sampler", new JsonObject { ["name"] = sampler.Name, ["hyperparameters"] = JsonSerializerNode(sampler.Hyperparameters) });
+        manifest.Set("sampler", new JsonObject
+        {
+            ["name"] = sampler.Name, ["kind"] = sampler.Kind.ToString(), ["full_batch"] = sampler.FullBatch,
+            ["hyperparameters"] = JsonSerializerNode(sampler.Hyperparameters),
+        });
         manifest.Set("model", ModelNode(network, likelihood, o));
         manifest.Set("data", JsonSerializerNode(data.Provenance.ToDictionary(kv => kv.Key, kv => (object)kv.Value)));
 
-        var clock = Stopwatch.StartNew();
         try
         {
-            var result = Loop(o, log, data, network, sampler, seeds, tracked, likelihood, folder, manifest, device, clock);
-            manifest.Finish();
-            return result;
+            using var chains = new ChainLoop(o, log, data, network, sampler, seeds, tracked, likelihood, folder, device, dtype);
+            var result = chains.Run();
+            manifest.SetTable("draws", result.Tables["draws"]);
+            manifest.SetTable("stats", result.Tables["stats"]);
+            manifest.SetTable("eval", result.Tables["eval"]);
+            DrawTrace(folder, o, chains.TrackedNames);
+            manifest.Set("timing", new JsonObject { ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond });
+            manifest.Set("divergences", new JsonArray(result.Diverged.Select(d => (JsonNode)new JsonObject
+            {
+                ["chain"] = d.Chain, ["iteration"] = d.Iteration,
+            }).ToArray()));
+            manifest.Finish(result.Diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences);
+            return result with { Folder = folder.Path };
         }
         catch (Exception e)
         {
             manifest.Fail(e);
             throw;
         }
-    }
-
-    private static RunResult Loop(SampleOptions o, TextWriter log, Dataset data, INetwork network, ISampler sampler,
-        ChainSeeds[] seeds, long[] tracked, Likelihood likelihood, RunFolder folder, Manifest manifest, Device device, Stopwatch clock)
-    {
-        long n = data.TrainX.shape[0];
-        var trainX = data.TrainX.to(device);
-        var trainY = data.TrainY.to(device);
-        var testX = data.TestX.to(device);
-        var testY = data.TestY.to(device);
-        var noise = seeds.Select(s => new Generator(s.Noise, device)).ToArray();
-        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>();
-        try
-        {
-            using var batches = new MinibatchStream(n, o.BatchSize, seeds.Select(s => s.DataOrder).ToArray());
-            var target = new MinibatchLogLikelihood(network, likelihood);
-            evaluators.Add(("test", new PredictiveEvaluator(network, testX, testY, !o.IsRegression, o.NoiseStd)));
-            if (o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(network, trainX, trainY, !o.IsRegression, o.NoiseStd)));
-
-            // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
-            var trackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
-            using var draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
-                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
-                 .. trackedNames.Select(name => TableColumn.Double(name))]);
-            using var stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
-                [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
-                 TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
-                 TableColumn.Int("diverging"), TableColumn.Double("wall_time_s")]);
-            string[] metricNames = o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
-            using var eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
-                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
-                 TableColumn.String("split"), .. metricNames.Select(m => TableColumn.Double(m))]);
-
-            using var trackedIndex = tensor(tracked, device: device);
-            using var state = sampler.Init(InitialPositions(network, seeds, device));
-            int draw = 0, totalDraws = (o.Steps - o.Warmup) / o.Thin;
-            var lastTest = new DrawMetrics[o.Chains];
-            int reportEvery = Math.Max(1, o.Steps / 10);
-            double lastLoss = double.NaN;
-
-            for (int iteration = 1; iteration <= o.Steps; iteration++)
-            {
-                using var scope = NewDisposeScope();
-                var index = batches.Next().to(device);
-                var flat = index.view(-1);
-                var x = trainX.index_select(0, flat).view([o.Chains, o.BatchSize, .. data.SampleShape]);
-                var y = trainY.index_select(0, flat).view(o.Chains, o.BatchSize);
-                target.SetBatch(x, y);
-                var info = sampler.Step(state, target, noise);
-                double epoch = (double)iteration * o.BatchSize / n, wall = clock.Elapsed.TotalSeconds;
-                for (int k = 0; k < o.Chains; k++)
-                    stats.Append(k, (long)iteration, epoch, -info.LogLikelihood[k], info.Lp[k], info.StepSize, info.GradNorm[k], info.Diverging[k] ? 1 : 0, wall);
-                lastLoss = -info.LogLikelihood.Average();
-                if (info.Diverging.All(d => d))
-                    throw new InvalidOperationException($"every chain diverged at iteration {iteration} (non-finite loss or gradient): lower --lr");
-
-                if (iteration > o.Warmup && (iteration - o.Warmup) % o.Thin == 0)
-                {
-                    var values = state.Position.index_select(1, trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-                    for (int k = 0; k < o.Chains; k++)
-                    {
-                        var row = new object[3 + tracked.Length];
-                        row[0] = k; row[1] = draw; row[2] = (long)iteration;
-                        for (int j = 0; j < tracked.Length; j++) row[3 + j] = values[k * tracked.Length + j];
-                        draws.Append(row);
-                    }
-                    bool evaluate = draw % o.EvalEvery == 0 || draw == totalDraws - 1;
-                    foreach (var (split, evaluator) in evaluate ? evaluators : [])
-                    {
-                        var metrics = evaluator.Add(state.Position);
-                        for (int k = 0; k < o.Chains; k++)
-                        {
-                            var m = metrics[k];
-                            double[] v = o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
-                            eval.Append(k, draw, (long)iteration, epoch, split, v[0], v[1], v[2], v[3]);
-                        }
-                        if (split == "test") lastTest = metrics;
-                    }
-                    draw++;
-                }
-
-                if (iteration % reportEvery == 0 || iteration == o.Steps)
-                {
-                    double elapsed = clock.Elapsed.TotalSeconds, eta = elapsed / iteration * (o.Steps - iteration);
-                    string quality = draw == 0 ? "warm-up"
-                        : o.IsRegression ? $"test BMA rmse {lastTest.Average(m => m.BmaRmse):F4}"
-                        : $"test BMA acc {lastTest.Average(m => m.BmaAccuracy):P1}";
-                    log.WriteLine($"  [{o.Study}] step {iteration,6}/{o.Steps}  loss {lastLoss:F4}  {quality}  draws {draw}/{totalDraws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
-                }
-            }
-
-            double seconds = clock.Elapsed.TotalSeconds;
-            manifest.SetTable("draws", draws.Complete());
-            manifest.SetTable("stats", stats.Complete());
-            manifest.SetTable("eval", eval.Complete());
-
-            DrawTrace(folder, o, trackedNames);
-            manifest.Set("timing", new JsonObject { ["seconds"] = seconds, ["steps_per_second"] = o.Steps / seconds });
-            return new RunResult(folder.Path, "finished", seconds, o.Steps / seconds,
-                lastTest.Select(m => o.IsRegression ? m.BmaRmse : m.BmaAccuracy).ToArray(), lastTest.Select(m => m.BmaNll).ToArray());
-        }
-        finally
-        {
-            foreach (var (_, e) in evaluators) e.Dispose();
-            foreach (var g in noise) g.Dispose();
-        }
-    }
-
-    /// <summary>θ₀ [K, P]: chain k starts from the network's initialisation drawn with its own init seed.</summary>
-    private static Tensor InitialPositions(INetwork network, ChainSeeds[] seeds, Device device)
-    {
-        using var scope = NewDisposeScope();
-        var rows = seeds.Select(s =>
-        {
-            using var g = new Generator(s.Init);
-            return network.InitialPosition(g);
-        }).ToArray();
-        return stack(rows).to(device).MoveToOuterDisposeScope();
     }
 
     /// <summary>Trace plots of up to 6 tracked parameters, one line per chain, read back from draws.parquet.</summary>
@@ -203,6 +107,7 @@ public static class SamplingRun
             for (int k = 0; k < o.Chains; k++)
             {
                 var rows = Enumerable.Range(0, chain.Length).Where(r => chain[r] == k).ToArray();
+                if (rows.Length == 0) continue; // a chain that diverged before its first draw
                 figure.Add(name, $"chain {k}", rows.Select(r => (double)iteration[r]).ToArray(), rows.Select(r => values[r]).ToArray());
             }
         }
@@ -265,6 +170,10 @@ public static class SamplingRun
         ["track"] = o.Track,
         ["eval_train"] = o.EvalTrain,
         ["eval_every"] = o.EvalEvery,
+        ["draws"] = o.Draws,
+        ["chain_mode"] = o.ChainMode,
+        ["dtype"] = o.Dtype,
+        ["sampler_parameters"] = JsonSerializerNode(o.SamplerParameters),
         ["split_seed"] = o.SplitSeed,
         ["test_fraction"] = o.TestFraction,
         ["device"] = device.type.ToString().ToLowerInvariant(),

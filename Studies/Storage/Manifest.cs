@@ -9,6 +9,8 @@ public static class RunStatus
 {
     public const string Running = "running";
     public const string Finished = "finished";
+    /// <summary>Every table is complete, but some chains diverged and were stopped (the manifest's divergences say which).</summary>
+    public const string FinishedWithDivergences = "finished_with_divergences";
     public const string Failed = "failed";
 }
 
@@ -150,10 +152,12 @@ public sealed class Manifest
         });
     }
 
-    /// <summary>Marks the run finished and records the end time; saves.</summary>
-    public void Finish() => Update(d =>
+    /// <summary>Marks the run finished (or finished with diverged chains) and records the end time; saves.</summary>
+    public void Finish(string status = RunStatus.Finished) => Update(d =>
     {
-        d["status"] = RunStatus.Finished;
+        if (status is not (RunStatus.Finished or RunStatus.FinishedWithDivergences))
+            throw new ArgumentException($"'{status}' is not a finished status", nameof(status));
+        d["status"] = status;
         d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
         d["error"] = null;
     });

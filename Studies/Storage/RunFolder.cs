@@ -77,7 +77,7 @@ public sealed class RunFolder
             reason = e.Message;
             return false;
         }
-        if (manifest.Status != RunStatus.Finished)
+        if (manifest.Status is not (RunStatus.Finished or RunStatus.FinishedWithDivergences))
         {
             reason = $"run status is '{manifest.Status}', not '{RunStatus.Finished}'";
             return false;

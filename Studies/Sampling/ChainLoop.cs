@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using TorchSharp;
+using Workbench.Architectures;
+using Workbench.Samplers;
+using Workbench.Studies.Data;
+using Workbench.Studies.Storage;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.Sampling;
+
+/// <summary>
+/// Runs the chains of one run and streams what they produce into draws.parquet, stats.parquet and eval.parquet.
+/// Chains run as one batched computation (chain-mode batched) or one after another (sequential); each chain has
+/// its own init, noise and batch-order seeds, so both modes give the same chains. A chain that diverges is stopped
+/// and recorded; the others go on.
+/// </summary>
+internal sealed class ChainLoop : IDisposable
+{
+    private readonly SampleOptions _o;
+    private readonly TextWriter _log;
+    private readonly INetwork _network;
+    private readonly ISampler _sampler;
+    private readonly ChainSeeds[] _seeds;
+    private readonly Likelihood _likelihood;
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+    private readonly long[] _tracked;
+    private readonly long[] _sampleShape;
+    private readonly Tensor _trainX, _trainY, _testX, _testY;
+    private readonly ParquetTableWriter _draws, _stats, _eval;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<Divergence> _diverged = new();
+    private readonly double[] _finalAccuracy, _finalNll;
+    private long _stepsDone;
+
+    public string[] TrackedNames { get; }
+
+    public ChainLoop(SampleOptions o, TextWriter log, Dataset data, INetwork network, ISampler sampler, ChainSeeds[] seeds,
+        long[] tracked, Likelihood likelihood, RunFolder folder, Device device, ScalarType dtype)
+    {
+        _o = o; _log = log; _network = network; _sampler = sampler; _seeds = seeds; _likelihood = likelihood;
+        _device = device; _dtype = dtype; _tracked = tracked; _sampleShape = data.SampleShape;
+        _trainX = data.TrainX.to(dtype, device);
+        _testX = data.TestX.to(dtype, device);
+        _trainY = o.IsRegression ? data.TrainY.to(dtype, device) : data.TrainY.to(device);
+        _testY = o.IsRegression ? data.TestY.to(dtype, device) : data.TestY.to(device);
+        _finalAccuracy = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
+        _finalNll = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
+
+        // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
+        TrackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
+        _draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
+            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
+             .. TrackedNames.Select(TableColumn.Double)]);
+        _stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
+            [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
+             TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
+             TableColumn.Int("diverging"), TableColumn.Double("wall_time_s"), .. sampler.ExtraStats.Select(TableColumn.Double)]);
+        _eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
+            [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
+             TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
+    }
+
+    private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
+    private long TrainingSize => _trainX.shape[0];
+    private int BatchSize => _sampler.FullBatch ? (int)TrainingSize : _o.BatchSize;
+
+    public RunResult Run()
+    {
+        int[][] groups = _o.ChainMode == "sequential"
+            ? Enumerable.Range(0, _o.Chains).Select(k => new[] { k }).ToArray()
+            : [Enumerable.Range(0, _o.Chains).ToArray()];
+        foreach (var group in groups) RunGroup(group);
+        if (_diverged.Count == _o.Chains)
+            throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");
+
+        double seconds = _clock.Elapsed.TotalSeconds;
+        var tables = new Dictionary<string, long> { ["draws"] = _draws.Complete(), ["stats"] = _stats.Complete(), ["eval"] = _eval.Complete() };
+        return new RunResult("", _diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences, seconds,
+            _o.Steps * (double)groups.Length / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables);
+    }
+
+    /// <summary>Runs the chains of one group (all chains when batched, one when sequential) as one batch.</summary>
+    private void RunGroup(int[] chains)
+    {
+        var groupSeeds = chains.Select(k => _seeds[k]).ToArray();
+        var noise = groupSeeds.Select(s => new Generator(s.Noise, _device)).ToArray();
+        using var batches = new MinibatchStream(TrainingSize, BatchSize, groupSeeds.Select(s => s.DataOrder).ToArray());
+        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>
+        {
+            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd)),
+        };
+        if (_o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
+        try
+        {
+            var target = new MinibatchLogLikelihood(_network, _likelihood);
+            using var state = _sampler.Init(InitialPositions(groupSeeds));
+            var stopped = new bool[chains.Length];
+            var drawCount = new int[chains.Length];
+            int reportEvery = Math.Max(1, _o.Steps / 10);
+            string label = chains.Length == 1 && _o.Chains > 1 ? $"{_o.Study} chain {chains[0]}" : _o.Study;
+            double lastLoss = double.NaN;
+
+            for (int iteration = 1; iteration <= _o.Steps; iteration++)
+            {
+                using var scope = NewDisposeScope();
+                SetBatch(target, batches, chains.Length);
+                var info = _sampler.Step(state, target, noise);
+                double epoch = (double)iteration * BatchSize / TrainingSize, wall = _clock.Elapsed.TotalSeconds;
+                _stepsDone++;
+                var active = new List<int>();
+                for (int k = 0; k < chains.Length; k++)
+                {
+                    if (stopped[k]) continue;
+                    bool diverging = info.Diverging[k] || !double.IsFinite(info.Lp[k]);
+                    var row = new object[9 + _sampler.ExtraStats.Count];
+                    row[0] = chains[k]; row[1] = (long)iteration; row[2] = epoch; row[3] = -info.LogLikelihood[k]; row[4] = info.Lp[k];
+                    row[5] = info.StepSize; row[6] = info.GradNorm[k]; row[7] = diverging ? 1 : 0; row[8] = wall;
+                    for (int j = 0; j < _sampler.ExtraStats.Count; j++) row[9 + j] = info.Extra[_sampler.ExtraStats[j]][k];
+                    _stats.Append(row);
+                    if (diverging)
+                    {
+                        stopped[k] = true;
+                        _diverged.Add(new Divergence(chains[k], iteration));
+                        _log.WriteLine($"  [{label}] chain {chains[k]} diverged at iteration {iteration} and was stopped (non-finite loss or gradient)");
+                        continue;
+                    }
+                    active.Add(k);
+                }
+                if (active.Count == 0) break;
+                lastLoss = active.Average(k => -info.LogLikelihood[k]);
+
+                bool collect = _sampler.Kind == SamplerKind.MarkovChain && info.Collect
+                    && iteration > _o.Warmup && (iteration - _o.Warmup) % _o.Thin == 0;
+                if (collect)
+                {
+                    using var position = _sampler.Draw(state, noise);
+                    bool evaluate = drawCount[active[0]] % _o.EvalEvery == 0 || iteration + _o.Thin > _o.Steps;
+                    Record(position, chains, active, drawCount, iteration, epoch, evaluate, evaluators);
+                }
+
+                if (iteration % reportEvery == 0 || iteration == _o.Steps)
+                    Report(label, iteration, lastLoss, drawCount.Max(), chains);
+            }
+
+            if (_sampler.Kind == SamplerKind.Fitted)
+            {
+                var active = Enumerable.Range(0, chains.Length).Where(k => !stopped[k]).ToList();
+                double epoch = (double)_o.Steps * BatchSize / TrainingSize;
+                for (int s = 0; s < _o.Draws && active.Count > 0; s++)
+                {
+                    using var scope = NewDisposeScope();
+                    using var position = _sampler.Draw(state, noise);
+                    Record(position, chains, active, drawCount, _o.Steps, epoch, s % _o.EvalEvery == 0 || s == _o.Draws - 1, evaluators);
+                }
+                _log.WriteLine($"  [{label}] {_o.Draws} draws from the fitted {_sampler.Name} distribution");
+            }
+        }
+        finally
+        {
+            foreach (var (_, e) in evaluators) e.Dispose();
+            foreach (var g in noise) g.Dispose();
+        }
+    }
+
+    private void SetBatch(MinibatchLogLikelihood target, MinibatchStream batches, int chains)
+    {
+        if (_sampler.FullBatch)
+        {
+            target.SetBatch(_trainX.unsqueeze(0).expand([chains, .. _trainX.shape]), _trainY.unsqueeze(0).expand([chains, .. _trainY.shape]));
+            return;
+        }
+        var flat = batches.Next().to(_device).view(-1);
+        target.SetBatch(_trainX.index_select(0, flat).view([chains, BatchSize, .. _sampleShape]),
+            _trainY.index_select(0, flat).view(chains, BatchSize));
+    }
+
+    /// <summary>Writes one draw of the active chains (tracked parameters) and, when asked, evaluates it.</summary>
+    private void Record(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, double epoch, bool evaluate,
+        List<(string Split, PredictiveEvaluator Evaluator)> evaluators)
+    {
+        using var index = tensor(_tracked, device: _device);
+        var values = position.index_select(1, index).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        foreach (int k in active)
+        {
+            var row = new object[3 + _tracked.Length];
+            row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration;
+            for (int j = 0; j < _tracked.Length; j++) row[3 + j] = values[k * _tracked.Length + j];
+            _draws.Append(row);
+        }
+        if (evaluate)
+            foreach (var (split, evaluator) in evaluators)
+            {
+                var metrics = evaluator.Add(position);
+                foreach (int k in active)
+                {
+                    var m = metrics[k];
+                    double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
+                    _eval.Append(chains[k], drawCount[k], iteration, epoch, split, v[0], v[1], v[2], v[3]);
+                    if (split == "test")
+                    {
+                        _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
+                        _finalNll[chains[k]] = m.BmaNll;
+                    }
+                }
+            }
+        foreach (int k in active) drawCount[k]++;
+    }
+
+    private void Report(string label, int iteration, double loss, int draws, int[] chains)
+    {
+        long total = (long)_o.Steps * (_o.ChainMode == "sequential" ? _o.Chains : 1);
+        double elapsed = _clock.Elapsed.TotalSeconds, eta = elapsed / _stepsDone * (total - _stepsDone);
+        var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
+        string quality = finals.Length == 0 ? (iteration <= _o.Warmup ? "warm-up" : "no draw yet")
+            : _o.IsRegression ? $"test BMA rmse {finals.Average():F4}" : $"test BMA acc {finals.Average():P1}";
+        _log.WriteLine($"  [{label}] step {iteration,6}/{_o.Steps}  loss {loss:F4}  {quality}  draws {draws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
+    }
+
+    /// <summary>θ₀ [K, P]: chain k starts from the network's initialisation drawn with its own init seed.</summary>
+    private Tensor InitialPositions(ChainSeeds[] seeds)
+    {
+        using var scope = NewDisposeScope();
+        var rows = seeds.Select(s =>
+        {
+            using var g = new Generator(s.Init);
+            return _network.InitialPosition(g);
+        }).ToArray();
+        return stack(rows).to(_dtype, _device).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _draws.Dispose();
+        _stats.Dispose();
+        _eval.Dispose();
+    }
+}
