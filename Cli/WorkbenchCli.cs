@@ -21,6 +21,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(CompareCommand(output, error));
         root.Subcommands.Add(DescribeCommand(output, error));
         root.Subcommands.Add(SamplersCommand(output));
+        root.Subcommands.Add(BenchCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -266,6 +267,25 @@ public static class WorkbenchCli
             }
             return 0;
         });
+        return command;
+    }
+
+    private static Command BenchCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("bench", "Measure steps per second of every method, SGLD's overhead over SGD, batched vs sequential chains and memory over a long run (what `make bench` runs).");
+        var outOption = new Option<string>("--out") { Description = "folder for the JSON results", DefaultValueFactory = _ => Path.Combine("results", "bench") };
+        var threads = new Option<int>("--threads") { Description = "torch threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var seconds = new Option<double>("--seconds") { Description = "timed seconds per measurement", DefaultValueFactory = _ => 3.0 };
+        var memorySteps = new Option<int>("--memory-steps") { Description = "SGLD steps of the memory measurement (≥ 1000)", DefaultValueFactory = _ => 20_000 };
+        foreach (var o in new Option[] { outOption, threads, seconds, memorySteps }) command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            if (r.GetValue(seconds) <= 0) throw new OptionException($"--seconds must be positive, got {r.GetValue(seconds)}");
+            if (r.GetValue(memorySteps) < 1000) throw new OptionException($"--memory-steps must be at least 1000, got {r.GetValue(memorySteps)}");
+            if (r.GetValue(threads) < 0) throw new OptionException($"--threads must be ≥ 0, got {r.GetValue(threads)}");
+            Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps)), output);
+            return 0;
+        }));
         return command;
     }
 

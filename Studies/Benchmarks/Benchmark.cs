@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using Workbench.Architectures;
+using Workbench.Samplers;
+using Workbench.Studies.Data;
+using Workbench.Studies.Sampling;
+using Workbench.Studies.Storage;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.Benchmarks;
+
+public sealed record BenchmarkOptions(string Out, int Threads = 0, double SecondsPerMethod = 3.0, int MemorySteps = 20_000);
+
+/// <summary>
+/// `make bench`: speed and memory of the samplers, measured (never asserted in tests). Writes one JSON file per
+/// section into the output folder and prints a table. Timings exclude the first steps (warm-up of the allocator and
+/// the JIT).
+/// </summary>
+public static class Benchmark
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Run(BenchmarkOptions options, TextWriter log)
+    {
+        if (options.Threads > 0) set_num_threads(options.Threads);
+        Directory.CreateDirectory(options.Out);
+        using var data = DataSource.Load(new DataOptions(DataOptions.EmbeddedMnistSubset, TaskKind.Classification));
+        var machine = new JsonObject
+        {
+            ["torch_threads"] = get_num_threads(),
+            ["processor_count"] = Environment.ProcessorCount,
+            ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            ["framework"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            ["utc"] = DateTimeOffset.UtcNow.ToString("o", Inv),
+        };
+        log.WriteLine($"Workbench benchmark — {get_num_threads()} torch threads, {Environment.ProcessorCount} cores, {machine["os"]}");
+
+        Save(options.Out, "methods", machine, MethodSpeeds(data, options, log));
+        Save(options.Out, "sgld-vs-sgd", machine, SgldOverSgd(data, options, log));
+        Save(options.Out, "batched-chains", machine, BatchedVersusSequential(data, options, log));
+        Save(options.Out, "memory", machine, Memory(data, options, log));
+        log.WriteLine($"results: {options.Out}/*.json");
+    }
+
+    /// <summary>Steps per second of every registered method on the paper's MNIST MLP, batch 128, one chain.</summary>
+    private static JsonNode MethodSpeeds(Dataset data, BenchmarkOptions options, TextWriter log)
+    {
+        var rows = new JsonArray();
+        log.WriteLine();
+        log.WriteLine("Steps per second, mlp-mnist-lmc (935,434 / 834,570 trainable), batch 128, 1 chain");
+        log.WriteLine($"  {"method",-10} {"standard",12} {"w-asym",12}");
+        foreach (var info in SamplerRegistry.All)
+        {
+            var speeds = new Dictionary<Variant, double>();
+            foreach (var variant in new[] { Variant.Standard, Variant.WAsym })
+            {
+                using var network = ModelCatalog.Create(new ModelOptions("mlp-mnist-lmc", variant));
+                var tempering = new Tempering(data.TrainCount, 128, 1.0, 1.0);
+                var sampler = SamplerRegistry.Create(info.Name, new SamplerContext(tempering, 1_000), new Dictionary<string, double>());
+                speeds[variant] = StepsPerSecond(network, sampler, data, chains: 1, options.SecondsPerMethod);
+            }
+            log.WriteLine(string.Create(Inv, $"  {info.Name,-10} {speeds[Variant.Standard],12:F1} {speeds[Variant.WAsym],12:F1}"));
+            rows.Add(new JsonObject { ["method"] = info.Name, ["standard_steps_per_s"] = speeds[Variant.Standard], ["w_asym_steps_per_s"] = speeds[Variant.WAsym] });
+        }
+        return new JsonObject { ["model"] = "mlp-mnist-lmc", ["batch_size"] = 128, ["chains"] = 1, ["methods"] = rows };
+    }
+
+    /// <summary>SGLD step time over a plain SGD step (gradient + one in-place update) on the same model.</summary>
+    private static JsonNode SgldOverSgd(Dataset data, BenchmarkOptions options, TextWriter log)
+    {
+        using var network = ModelCatalog.Create(new ModelOptions("mlp-mnist-lmc"));
+        var tempering = new Tempering(data.TrainCount, 128, 1.0, 1.0);
+        double sgld = StepsPerSecond(network, new Sgld(tempering, 1e-3), data, 1, options.SecondsPerMethod);
+        double sgd = StepsPerSecond(network, new PlainSgd(tempering, 1e-3), data, 1, options.SecondsPerMethod);
+        double ratio = sgd / sgld; // time per SGLD step over time per SGD step
+        log.WriteLine();
+        log.WriteLine(string.Create(Inv, $"SGLD step time / SGD step time (mlp-mnist-lmc, batch 128): {ratio:F3}  (SGLD {sgld:F1}, SGD {sgd:F1} steps/s; target ≤ 1.15)"));
+        return new JsonObject { ["model"] = "mlp-mnist-lmc", ["sgld_steps_per_s"] = sgld, ["sgd_steps_per_s"] = sgd, ["sgld_over_sgd_time"] = ratio, ["target"] = 1.15 };
+    }
+
+    /// <summary>Chain-steps per second of 8 chains run as one batch over 8 chains run one after another.</summary>
+    private static JsonNode BatchedVersusSequential(Dataset data, BenchmarkOptions options, TextWriter log)
+    {
+        using var network = ModelCatalog.Create(new ModelOptions("mlp", Widths: [128, 128]));
+        var tempering = new Tempering(data.TrainCount, 128, 1.0, 1.0);
+        double batched = 8 * StepsPerSecond(network, new Sgld(tempering, 1e-3), data, 8, options.SecondsPerMethod);
+        double single = StepsPerSecond(network, new Sgld(tempering, 1e-3), data, 1, options.SecondsPerMethod);
+        double ratio = batched / single;
+        log.WriteLine();
+        log.WriteLine(string.Create(Inv, $"8 batched / 8 sequential chains, chain-steps per second (mlp 784-128-128-10, SGLD, batch 128): {ratio:F2}  ({batched:F0} vs {single:F0}; target ≥ 4)"));
+        return new JsonObject { ["model"] = "mlp 784-128-128-10", ["batched_chain_steps_per_s"] = batched, ["sequential_chain_steps_per_s"] = single, ["ratio"] = ratio, ["target"] = 4 };
+    }
+
+    /// <summary>Resident memory after 1,000 and after N SGLD steps (a leak grows linearly with steps).</summary>
+    private static JsonNode Memory(Dataset data, BenchmarkOptions options, TextWriter log)
+    {
+        using var network = ModelCatalog.Create(new ModelOptions("mlp", Widths: [128, 128]));
+        var tempering = new Tempering(data.TrainCount, 128, 1.0, 1.0);
+        var sampler = new Sgld(tempering, 1e-3);
+        long after1000 = 0, afterAll = 0;
+        Steps(network, sampler, data, chains: 2, steps: options.MemorySteps, onStep: t =>
+        {
+            if (t == 1_000) after1000 = ResidentBytes();
+            if (t == options.MemorySteps) afterAll = ResidentBytes();
+        });
+        double growth = (double)afterAll / after1000 - 1;
+        log.WriteLine();
+        log.WriteLine(string.Create(Inv, $"Resident memory, SGLD on mlp 784-128-128-10, 2 chains: {after1000 / 1048576.0:F0} MiB after 1,000 steps, {afterAll / 1048576.0:F0} MiB after {options.MemorySteps:N0} ({growth:P1}; target ≤ 10 %)"));
+        return new JsonObject { ["model"] = "mlp 784-128-128-10", ["chains"] = 2, ["rss_bytes_after_1000"] = after1000, ["steps"] = options.MemorySteps, ["rss_bytes_after_steps"] = afterAll, ["growth"] = growth, ["target"] = 0.10 };
+    }
+
+    private static double StepsPerSecond(INetwork network, ISampler sampler, Dataset data, int chains, double seconds)
+    {
+        const int warmup = 5;
+        var clock = new Stopwatch();
+        int timed = 0;
+        Steps(network, sampler, data, chains, steps: int.MaxValue, onStep: t =>
+        {
+            if (t == warmup) clock.Start();
+            else if (t > warmup) timed++;
+        }, stop: () => clock.Elapsed.TotalSeconds >= seconds && timed >= 3);
+        return timed / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Runs the sampler on minibatches (or the full set when it needs it); every step in a dispose scope.</summary>
+    private static void Steps(INetwork network, ISampler sampler, Dataset data, int chains, int steps, Action<int> onStep, Func<bool>? stop = null)
+    {
+        var seeds = Enumerable.Range(0, chains).Select(k => ChainSeeds.For(0, k)).ToArray();
+        var generators = seeds.Select(s => new Generator(s.Noise)).ToArray();
+        int batch = sampler.FullBatch ? (int)data.TrainCount : 128;
+        using var batches = new MinibatchStream(data.TrainCount, batch, seeds.Select(s => s.DataOrder).ToArray());
+        var target = new MinibatchLogLikelihood(network, new CategoricalLikelihood());
+        using var initial = stack(seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToArray());
+        using var state = sampler.Init(initial.clone());
+        try
+        {
+            for (int t = 1; t <= steps && !(stop?.Invoke() ?? false); t++)
+            {
+                using var scope = NewDisposeScope();
+                var flat = batches.Next().view(-1);
+                target.SetBatch(data.TrainX.index_select(0, flat).view([chains, batch, .. data.SampleShape]), data.TrainY.index_select(0, flat).view(chains, batch));
+                sampler.Step(state, target, generators);
+                onStep(t);
+            }
+        }
+        finally
+        {
+            foreach (var g in generators) g.Dispose();
+        }
+    }
+
+    private static long ResidentBytes()
+    {
+        // /proc/self/statm: resident pages in the second field (Linux); elsewhere the working set.
+        const string statm = "/proc/self/statm";
+        if (File.Exists(statm))
+            return long.Parse(File.ReadAllText(statm).Split(' ')[1], Inv) * Environment.SystemPageSize;
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+
+    private static void Save(string folder, string name, JsonNode machine, JsonNode result)
+    {
+        var document = new JsonObject
+        {
+            ["benchmark"] = name,
+            ["workbench_version"] = Provenance.WorkbenchVersion(),
+            ["git_commit"] = Provenance.GitCommit(),
+            ["machine"] = machine.DeepClone(),
+            ["result"] = result,
+        };
+        File.WriteAllText(Path.Combine(folder, $"{name}.json"), document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Plain SGD on the same objective (θ ← θ + η∇ℓ̃_B): the reference for SGLD's overhead.</summary>
+    private sealed class PlainSgd(Tempering tempering, double stepSize) : ISampler
+    {
+        public string Name => "sgd";
+        public Tempering Tempering => tempering;
+        public IReadOnlyDictionary<string, object> Hyperparameters => new Dictionary<string, object> { ["step_size"] = stepSize };
+        public SamplerState Init(Tensor position) => new(position);
+
+        public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators)
+        {
+            var (value, gradient) = target.Evaluate(state.Position);
+            using (no_grad())
+                state.Position.mul_(1 - stepSize * tempering.WeightDecay).add_(gradient, alpha: stepSize);
+            int k = (int)state.Position.shape[0];
+            var zeros = new double[k];
+            value.Dispose(); gradient.Dispose();
+            return new StepInfo(zeros, zeros, zeros, stepSize, new bool[k]);
+        }
+    }
+}
