@@ -87,7 +87,7 @@ public class SgmcmcConformanceTests(ITestOutputHelper output)
         var target = new LinearRegressionTarget(problem);
         double[,] precision = Inverse(problem.Covariance);
         var lambda = Eigenvalues(precision);
-        const int steps = 12_000, cycles = 4;
+        const int steps = 24_000, cycles = 8;
         const double beta = 0.5;
         double alpha = 1 - momentum, epsSq0 = 0.4 / lambda.Max(), eta0 = epsSq0 * problem.N;
         var schedule = new CyclicalSchedule(eta0, steps, cycles, beta);
