@@ -18,7 +18,43 @@ public static class SamplerRegistry
         new("sgld", "Stochastic gradient Langevin dynamics (Welling & Teh 2011)",
             [new("step_size", "step size η of θ ← θ + η∇ℓ̃ + √(2ηT/N)ξ (--lr)", 1e-3)],
             (context, h) => new Sgld(context.Tempering, h["step_size"])),
+        new("psgld", "Preconditioned SGLD with an RMSprop preconditioner (Li et al. 2016)",
+            [
+                new("step_size", "step size η of θ ← θ + ηG⊙∇ℓ̃ + √(2ηT/N)√G⊙ξ, G = 1/(λ + √V) (--lr)", 1e-3),
+                new("alpha", "decay α of the squared-gradient average V ← αV + (1−α)g⊙g", 0.99),
+                new("lambda", "damping λ of the preconditioner G = 1/(λ + √V)", 1e-5),
+            ],
+            (context, h) => new Psgld(context.Tempering, h["step_size"], h["alpha"], h["lambda"])),
+        new("sghmc", "Stochastic gradient HMC, momentum form (Chen et al. 2014)",
+            [
+                new("step_size", "step size η of v ← (1−α)v + η∇ℓ̃ + √(2αηT/N)ξ, θ ← θ + v (--lr)", 1e-4),
+                new("momentum", "momentum 1 − α (friction α; 0 is SGLD)", 0.9),
+            ],
+            (context, h) => new Sghmc(context.Tempering, h["step_size"], h["momentum"])),
+        new("csgld", "Cyclical SGLD: cosine step-size cycles, noise-free exploration then sampling (Zhang et al. 2020)",
+            [
+                new("step_size", "initial step size η₀ of each cycle (--lr)", 1e-3),
+                new("cycles", "number of cycles M over the run's steps", 4),
+                new("beta", "fraction β of each cycle spent exploring (no noise, no draws)", 0.8),
+            ],
+            (context, h) => new CyclicalSgmcmc(new Sgld(context.Tempering, h["step_size"]), Schedule(context, h))),
+        new("csghmc", "Cyclical SGHMC: cosine step-size cycles, noise-free exploration then sampling (Zhang et al. 2020)",
+            [
+                new("step_size", "initial step size η₀ of each cycle (--lr)", 1e-4),
+                new("momentum", "momentum 1 − α (friction α)", 0.9),
+                new("cycles", "number of cycles M over the run's steps", 4),
+                new("beta", "fraction β of each cycle spent exploring (no noise, no draws)", 0.8),
+            ],
+            (context, h) => new CyclicalSgmcmc(new Sghmc(context.Tempering, h["step_size"], h["momentum"]), Schedule(context, h))),
     ];
+
+    private static CyclicalSchedule Schedule(SamplerContext context, IReadOnlyDictionary<string, double> h)
+    {
+        double cycles = h["cycles"];
+        if (cycles != Math.Floor(cycles) || cycles < 1 || cycles > int.MaxValue)
+            throw new ArgumentException($"cycles must be a positive whole number, got {cycles}");
+        return new CyclicalSchedule(h["step_size"], context.TotalSteps, (int)cycles, h["beta"]);
+    }
 
     public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
 

@@ -1,0 +1,83 @@
+using static TorchSharp.torch;
+
+namespace Workbench.Samplers;
+
+/// <summary>
+/// The update rule of a stochastic-gradient MCMC method with the step size and the noise switch as arguments, so a
+/// schedule can drive it (BlackJAX style: a schedule wraps a kernel). <see cref="Sgld"/>, <see cref="Psgld"/> and
+/// <see cref="Sghmc"/> are kernels run at a constant step size; <see cref="CyclicalSgmcmc"/> runs one on a
+/// <see cref="CyclicalSchedule"/>.
+/// </summary>
+public interface ISgmcmcKernel
+{
+    string Name { get; }
+    Tempering Tempering { get; }
+    IReadOnlyDictionary<string, object> Hyperparameters { get; }
+
+    /// <param name="position">θ₀, [K, P]; the state takes ownership and holds every buffer the update needs.</param>
+    SamplerState Init(Tensor position);
+
+    /// <summary>Advances θ (and any auxiliary state) in place; called inside <c>no_grad</c>.</summary>
+    /// <param name="drift">∇ℓ̃_B(θ) [K, P], the prior's gradient included; the kernel may overwrite it.</param>
+    /// <param name="noise">false drops the injected Gaussian noise (the exploration phase of a cyclical schedule).</param>
+    void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators);
+}
+
+/// <summary>The part every SG-MCMC step shares: evaluate the batch, fold in the prior, move, report.</summary>
+public static class SgmcmcStep
+{
+    public static StepInfo Take(ISgmcmcKernel kernel, SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators,
+        double stepSize, bool noise)
+    {
+        var theta = state.Position;
+        int chains = (int)theta.shape[0];
+        if (generators.Count != chains)
+            throw new ArgumentException($"{kernel.Name}: {chains} chains need {chains} generators, got {generators.Count}");
+
+        using var scope = NewDisposeScope();
+        var (value, gradient) = target.Evaluate(theta);
+        var tempering = kernel.Tempering;
+        double n = tempering.TrainingSize;
+        var logPrior = tempering.LogPrior(theta);
+        double[] logLik = value.to_type(ScalarType.Float64).data<double>().ToArray();
+        using (no_grad())
+        {
+            // METHODS: Tempering contract. ∇ℓ̃_B = g − λθ with λ = 1/(Nσ²): the prior's gradient is folded in here
+            // rather than sent through autograd. The target hands over its gradient, so it becomes the drift in place.
+            var drift = gradient.add_(theta, alpha: -tempering.WeightDecay);
+            double[] gradNorm = drift.norm(1).to_type(ScalarType.Float64).data<double>().ToArray();
+            kernel.Move(state, drift, stepSize, noise, generators);
+            var lp = new double[chains];
+            var diverging = new bool[chains];
+            for (int k = 0; k < chains; k++)
+            {
+                lp[k] = n * logLik[k] + logPrior[k];
+                diverging[k] = !double.IsFinite(lp[k]) || !double.IsFinite(gradNorm[k]);
+            }
+            state.Iteration++;
+            return new StepInfo(logLik, lp, gradNorm, stepSize, diverging);
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> [K, P] with N(0, 1), row k from chain k's own generator.</summary>
+    public static void DrawNoise(Tensor buffer, IReadOnlyList<Generator> generators)
+    {
+        for (int k = 0; k < generators.Count; k++) buffer[k].normal_(0, 1, generators[k]);
+    }
+
+    public static double CheckStepSize(string method, double stepSize) =>
+        stepSize > 0 && !double.IsInfinity(stepSize) ? stepSize
+            : throw new ArgumentException($"{method}: step size must be a positive number, got {stepSize}");
+}
+
+/// <summary>θ plus a preallocated noise buffer, so a step allocates no new [K, P] tensor for the noise.</summary>
+public class NoiseBufferState(Tensor position) : SamplerState(position)
+{
+    public Tensor Noise { get; } = zeros_like(position);
+
+    public override void Dispose()
+    {
+        Noise.Dispose();
+        base.Dispose();
+    }
+}
