@@ -18,7 +18,15 @@ public static class SamplerRegistry
         new("sgld", "Stochastic gradient Langevin dynamics (Welling & Teh 2011)",
             [new("step_size", "step size η of θ ← θ + η∇ℓ̃ + √(2ηT/N)ξ (--lr)", 1e-3)],
             (context, h) => new Sgld(context.Tempering, h["step_size"])),
+        new("hmc", "Full-batch Hamiltonian Monte Carlo with Metropolis correction, the reference sampler (Neal 2011)",
+            [new("step_size", "leapfrog step size ε in θ units, identity mass matrix (--lr)", 1e-3),
+             new("n_steps", "leapfrog steps L per transition (a whole number ≥ 1; trajectory length εL)", 20)],
+            (context, h) => new Hmc(context.Tempering, h["step_size"], WholeNumber("hmc", "n_steps", h["n_steps"]))),
     ];
+
+    private static int WholeNumber(string sampler, string name, double value) =>
+        value == Math.Floor(value) && value is >= 1 and <= int.MaxValue ? (int)value
+            : throw new ArgumentException($"sampler '{sampler}': {name} must be a whole number ≥ 1, got {value}");
 
     public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
 
