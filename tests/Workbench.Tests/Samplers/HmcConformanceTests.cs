@@ -165,6 +165,24 @@ public class HmcConformanceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Hmc_steps_leave_no_tensor_behind()
+    {
+        // Memory stays flat over a long chain: a step called outside any dispose scope, with autograd in the target,
+        // must not leave live tensors (each leapfrog evaluation has its own scope; buffers live in the state).
+        using var problem = new LinearRegressionProblem(dtype: ScalarType.Float64);
+        const int chains = 4;
+        var hmc = new Hmc(problem.Tempering(), stepSize: 0.01, nSteps: 5);
+        var target = problem.FullBatch(chains);
+        var generators = Enumerable.Range(0, chains).Select(k => new Generator(ChainSeeds.For(51, k).Noise)).ToArray();
+        using var state = hmc.Init(zeros([chains, 3], dtype: ScalarType.Float64));
+        hmc.Step(state, target, generators);
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int t = 0; t < 50; t++) hmc.Step(state, target, generators);
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        foreach (var g in generators) g.Dispose();
+    }
+
+    [Fact]
     public void Hmc_is_registered_with_defaults_and_runs_full_batch()
     {
         var sampler = SamplerRegistry.Create("hmc", new SamplerContext(new Tempering(10, 10, 1, 1), 100));
