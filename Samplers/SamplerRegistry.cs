@@ -46,15 +46,20 @@ public static class SamplerRegistry
                 new("beta", "fraction β of each cycle spent exploring (no noise, no draws)", 0.8),
             ],
             (context, h) => new CyclicalSgmcmc(new Sghmc(context.Tempering, h["step_size"], h["momentum"]), Schedule(context, h))),
+        new("hmc", "Full-batch Hamiltonian Monte Carlo with Metropolis correction, the reference sampler (Neal 2011)",
+            [new("step_size", "leapfrog step size ε in θ units, identity mass matrix (--lr)", 1e-3),
+             new("n_steps", "leapfrog steps L per transition (a whole number ≥ 1; trajectory length εL)", 20)],
+            (context, h) => new Hmc(context.Tempering, h["step_size"], WholeNumber("hmc", "n_steps", h["n_steps"]))),
     ];
 
     private static CyclicalSchedule Schedule(SamplerContext context, IReadOnlyDictionary<string, double> h)
     {
-        double cycles = h["cycles"];
-        if (cycles != Math.Floor(cycles) || cycles < 1 || cycles > int.MaxValue)
-            throw new ArgumentException($"cycles must be a positive whole number, got {cycles}");
-        return new CyclicalSchedule(h["step_size"], context.TotalSteps, (int)cycles, h["beta"]);
+        return new CyclicalSchedule(h["step_size"], context.TotalSteps, WholeNumber("cyclical", "cycles", h["cycles"]), h["beta"]);
     }
+
+    private static int WholeNumber(string sampler, string name, double value) =>
+        value == Math.Floor(value) && value is >= 1 and <= int.MaxValue ? (int)value
+            : throw new ArgumentException($"sampler '{sampler}': {name} must be a whole number ≥ 1, got {value}");
 
     public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
 

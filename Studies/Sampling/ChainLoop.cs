@@ -74,6 +74,10 @@ internal sealed class ChainLoop : IDisposable
         if (_diverged.Count == _o.Chains)
             throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");
 
+        if (_draws.RowCount == 0)
+            throw new InvalidOperationException(_sampler.Kind == SamplerKind.MarkovChain
+                ? $"no draws were collected: no iteration after --warmup {_o.Warmup} on the --thin {_o.Thin} grid allowed one (cyclical samplers draw only in their sampling phases); run more --steps or lower --thin"
+                : "no draws were collected");
         double seconds = _clock.Elapsed.TotalSeconds;
         var tables = new Dictionary<string, long> { ["draws"] = _draws.Complete(), ["stats"] = _stats.Complete(), ["eval"] = _eval.Complete() };
         return new RunResult("", _diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences, seconds,

@@ -56,7 +56,8 @@ public sealed class EverySamplerTests : IDisposable
         var options = new SampleOptions
         {
             Model = new ModelOptions("mlp", Variant.WAsym, Widths: [8]), Sampler = sampler, StepSize = 1e-3,
-            Chains = 2, Steps = 12, Warmup = 4, Thin = 4, BatchSize = 16, Draws = 2, Track = 3, EvalTrain = false,
+            // 20 steps: a cyclical schedule (4 cycles of 5) reaches its sampling phase at steps 5, 10, 15, 20.
+            Chains = 2, Steps = 20, Warmup = 4, Thin = 2, BatchSize = 16, Draws = 2, Track = 3, EvalTrain = false,
             Threads = 1, Device = "cpu", Out = Path.Combine(_dir, sampler + "-mlp"),
         };
         var result = SamplingRun.Execute(options, TextWriter.Null);
