@@ -70,7 +70,8 @@ public abstract class GaussianVariationalFit : ISampler
         if (position.dim() != 2) throw new ArgumentException($"{Name}: θ₀ must be [chains, P], got [{string.Join(",", position.shape)}]");
         double sigma = LearnsVariance ? InitStd : Math.Exp(FixedLogVariance / 2);
         // ρ = softplus⁻¹(σ) = σ + ln(1 − e^{−σ}) (no overflow for large σ; relative error ~1e-16/σ for small σ).
-        var rho = full_like(position, sigma + Math.Log(1 - Math.Exp(-sigma)));
+        // State tensors outlive any dispose scope the caller has open.
+        var rho = full_like(position, sigma + Math.Log(1 - Math.Exp(-sigma))).DetachFromDisposeScope();
         return new VariationalState(position, rho);
     }
 
@@ -170,7 +171,7 @@ public abstract class GaussianVariationalFit : ISampler
         using var scope = NewDisposeScope();
         var factors = stack(generators.Select(g =>
             randn([Rank, p], dtype: s.Position.dtype, device: s.Position.device, generator: g).mul_(InitStd)).ToArray());
-        s.Factors = factors.MoveToOuterDisposeScope();
+        s.Factors = factors.DetachFromDisposeScope();
         s.FactorMoments = new AdamMoments(s.Factors);
     }
 
@@ -188,7 +189,7 @@ public abstract class GaussianVariationalFit : ISampler
     /// <summary>Adam's first and second moments for one tensor, updated in place; ascends (maximises).</summary>
     internal sealed class AdamMoments(Tensor like) : IDisposable
     {
-        private readonly Tensor _first = zeros_like(like), _second = zeros_like(like);
+        private readonly Tensor _first = zeros_like(like).DetachFromDisposeScope(), _second = zeros_like(like).DetachFromDisposeScope();
 
         public void Ascend(Tensor value, Tensor gradient, double stepSize, long t)
         {
