@@ -67,7 +67,7 @@ internal sealed class Linear : ILayer
         {
             long rank = q.Rank;
             var weightFactors = Embed(q.Factors.narrow(2, _weight.Offset, _weight.Count).reshape(chains * rank, _weight.Count), null)
-                .view(chains, rank * _out, _in);
+                .reshape(chains, rank * _out, _in);
             var projected = bmm(x, weightFactors.transpose(1, 2)).view(chains, batch, rank, _out);   // x·V_kᵀ
             var z = q.Noise(batch, rank);                                                               // [K, B, r]
             var biasFactors = q.Factors.narrow(2, _bias.Offset, _bias.Count);                           // [K, r, out]
