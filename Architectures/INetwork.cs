@@ -46,6 +46,24 @@ public interface INetwork : IDisposable
 
     Tensor Forward(Tensor theta, Tensor x);
 
+    /// <summary>Sizes, in layout order, of the blocks of θ that a variational posterior's low-rank factors do not
+    /// couple: one block per layer (the segments that share a name before the first '.').</summary>
+    IReadOnlyList<long> VariationalBlocks => GaussianParameters.LayerBlocks(Layout);
+
+    /// <summary>
+    /// The forward pass under a Gaussian over θ per chain (VI): outputs [K, B, outputs] for one draw of the noise.
+    /// <paramref name="mean"/> and <paramref name="std"/> are [K, P], <paramref name="factors"/> [K, r, P] already
+    /// scaled (block covariance diag(σ²) + Σ_k f_k f_kᵀ) or null; all three may require grad. Chain k's noise comes
+    /// from <paramref name="generators"/>[k]. This default uses plain reparameterisation (one θ per chain per call);
+    /// networks with Linear layers override it with local reparameterisation (noise per example on pre-activations).
+    /// </summary>
+    Tensor ForwardGaussian(Tensor mean, Tensor std, Tensor? factors, Tensor x, IReadOnlyList<Generator> generators)
+    {
+        using var scope = NewDisposeScope();
+        var q = new GaussianParameters(mean, std, factors, generators);
+        return Forward(q.Sample(VariationalBlocks), x).MoveToOuterDisposeScope();
+    }
+
     /// <summary>A fresh initial θ of shape [P] (PyTorch's default U(±1/√fan_in) for Linear, 1/0 for norms).</summary>
     Tensor InitialPosition(Generator generator);
 

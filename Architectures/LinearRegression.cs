@@ -31,6 +31,24 @@ public sealed class LinearRegression : INetwork
         return bmm(features, theta.unsqueeze(2)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Local reparameterisation (f(x) = xᵀw is a Linear layer without bias): per example, mean x·μ, variance x²·σ²,
+    /// plus Σ_k z_k (x·f_k) with one z ~ N(0, I_r) per example; the same marginals as a plain draw of w, with noise that
+    /// averages over the batch.
+    /// </summary>
+    public Tensor ForwardGaussian(Tensor mean, Tensor std, Tensor? factors, Tensor x, IReadOnlyList<Generator> generators)
+    {
+        using var scope = NewDisposeScope();
+        var q = new GaussianParameters(mean, std, factors, generators);
+        var features = x.reshape(x.shape[0], x.shape[1], -1);
+        long batch = features.shape[1];
+        var output = bmm(features, mean.unsqueeze(2)).squeeze(2)
+            + bmm(features.square(), std.square().unsqueeze(2)).squeeze(2).clamp_min(1e-30).sqrt() * q.Noise(batch);
+        if (factors is not null && q.Rank > 0)
+            output = output + bmm(features, factors.transpose(1, 2)).mul(q.Noise(batch, q.Rank)).sum(2);   // Σ_k z_k x·f_k
+        return output.unsqueeze(2).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Starts at w = 0 plus small noise, so chains start apart.</summary>
     public Tensor InitialPosition(Generator generator) => randn([Features], generator: generator).mul_(0.1);
 

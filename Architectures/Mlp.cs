@@ -100,6 +100,21 @@ public sealed class Mlp : INetwork
         return h.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Local reparameterisation in every Linear layer, plain reparameterisation of LayerNorm affines
+    /// (see <see cref="INetwork.ForwardGaussian"/>).</summary>
+    public Tensor ForwardGaussian(Tensor mean, Tensor std, Tensor? factors, Tensor x, IReadOnlyList<Generator> generators)
+    {
+        if (mean.dim() != 2 || mean.shape[1] != Layout.Count)
+            throw new ArgumentException($"{Name}: the mean must be [chains, {Layout.Count}], got [{string.Join(",", mean.shape)}]");
+        using var scope = NewDisposeScope();
+        var q = new GaussianParameters(mean, std, factors, generators);
+        var h = x.reshape(x.shape[0], x.shape[1], -1);
+        if (h.shape[2] != Spec.Inputs)
+            throw new ArgumentException($"{Name}: expects {Spec.Inputs} input features per example, got {h.shape[2]}");
+        foreach (var layer in _layers) h = layer.ForwardGaussian(q, h);
+        return h.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Names of the Linear layers in order: fc1 … fcL, head.</summary>
     public IReadOnlyList<string> LinearLayers => _layers.OfType<Linear>().Select(l => l.Name).ToList();
 

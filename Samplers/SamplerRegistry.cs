@@ -50,6 +50,23 @@ public static class SamplerRegistry
             [new("step_size", "leapfrog step size ε in θ units, identity mass matrix (--lr)", 1e-3),
              new("n_steps", "leapfrog steps L per transition (a whole number ≥ 1; trajectory length εL)", 20)],
             (context, h) => new Hmc(context.Tempering, h["step_size"], WholeNumber("hmc", "n_steps", h["n_steps"]))),
+        new("mfvi", "Mean-field VI / Bayes-by-backprop with local reparameterisation (Blundell et al. 2015); fitted, then drawn",
+            [
+                new("step_size", "Adam learning rate on the per-datum ELBO", 1e-3),
+                new("init_std", "initial posterior sd σ (μ starts at θ₀)", 1e-3),
+                new("final_step_fraction", "cosine-decay the step size to step_size·this over the run's steps (1 = constant)", 1.0),
+            ],
+            (context, h) => new MeanFieldVi(context.Tempering, h["step_size"], h["init_std"], context.TotalSteps, h["final_step_fraction"])),
+        new("elrg", "Low-rank + diagonal Gaussian VI with local reparameterisation (paper's BNN; Tomczak et al. 2020); fitted, then drawn",
+            [
+                new("step_size", "Adam learning rate on the per-datum ELBO", 1e-3),
+                new("init_std", "initial posterior sd σ and scale of the random initial factors", 1e-3),
+                new("rank", "r, low-rank factors per layer: covariance diag(σ²) + (1/r) Σ v_k v_kᵀ", 4),
+                new("fixed_log_var", "log σ² held fixed (paper's MLP: -10; only μ and V learned); NaN = σ learned", double.NaN),
+                new("final_step_fraction", "cosine-decay the step size to step_size·this over the run's steps (1 = constant)", 1.0),
+            ],
+            (context, h) => new Elrg(context.Tempering, h["step_size"], h["init_std"], WholeNumber("elrg", "rank", h["rank"]),
+                h["fixed_log_var"], context.TotalSteps, h["final_step_fraction"])),
     ];
 
     private static CyclicalSchedule Schedule(SamplerContext context, IReadOnlyDictionary<string, double> h)

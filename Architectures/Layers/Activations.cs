@@ -15,6 +15,7 @@ internal sealed class Elementwise(Activation activation) : ILayer
         _ => throw new ArgumentOutOfRangeException(nameof(activation)),
     };
 
+    public Tensor ForwardGaussian(GaussianParameters q, Tensor x) => Forward(q.Mean, x);
     public void Initialise(Tensor theta, Generator generator) { }
     public void To(Device device, ScalarType dtype) { }
     public void Dispose() { }
@@ -47,6 +48,8 @@ internal sealed class FiGlu : ILayer
         using var scope = NewDisposeScope();
         return matmul(x, _fixedT).sigmoid().mul(x).MoveToOuterDisposeScope();
     }
+
+    public Tensor ForwardGaussian(GaussianParameters q, Tensor x) => Forward(q.Mean, x);
 
     public void Initialise(Tensor theta, Generator generator) { }
 

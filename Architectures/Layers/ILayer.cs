@@ -6,6 +6,8 @@ namespace Workbench.Architectures.Layers;
 internal interface ILayer : IDisposable
 {
     Tensor Forward(Tensor theta, Tensor x);
+    /// <summary>The forward pass under a Gaussian over θ (see <see cref="INetwork.ForwardGaussian"/>).</summary>
+    Tensor ForwardGaussian(GaussianParameters q, Tensor x);
     void Initialise(Tensor theta, Generator generator);
     void To(Device device, ScalarType dtype);
 }

@@ -18,10 +18,22 @@ internal sealed class LayerNorm : ILayer
     public Tensor Forward(Tensor theta, Tensor x)
     {
         using var scope = NewDisposeScope();
+        return Affine(x, Slices.Of(theta, _gamma), Slices.Of(theta, _beta)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Plain reparameterisation: one (γ, β) per chain per call, γ and β one block (they follow each other
+    /// in the layout), so low-rank factors may couple them.</summary>
+    public Tensor ForwardGaussian(GaussianParameters q, Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var affine = q.Sample(_gamma.Offset, _gamma.Count + _beta.Count);
+        return Affine(x, affine.narrow(1, 0, _gamma.Count), affine.narrow(1, _gamma.Count, _beta.Count)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Affine(Tensor x, Tensor gamma, Tensor beta)
+    {
         var normalised = nn.functional.layer_norm(x, [_features], eps: 1e-5);
-        var gamma = Slices.Of(theta, _gamma).unsqueeze(1);
-        var beta = Slices.Of(theta, _beta).unsqueeze(1);
-        return addcmul(beta, normalised, gamma, 1).MoveToOuterDisposeScope();
+        return addcmul(beta.unsqueeze(1), normalised, gamma.unsqueeze(1), 1);
     }
 
     public void Initialise(Tensor theta, Generator generator)

@@ -46,15 +46,48 @@ internal sealed class Linear : ILayer
     }
 
     /// <summary>W' = M ⊙ W + (1 − M) ⊙ F for every chain, [K, out, in] (W itself for a standard layer).</summary>
-    public Tensor EffectiveWeight(Tensor theta)
+    public Tensor EffectiveWeight(Tensor theta) => Embed(Slices.Of(theta, _weight), _fixedValues);
+
+    /// <summary>
+    /// Local reparameterisation (Kingma et al. 2015; METHODS: MFVI, ELRG). For independent Gaussian weights the
+    /// pre-activation a = xW'ᵀ + b is Gaussian per example with mean x·W̄'ᵀ + b̄ and variance x²·(σ_W²)ᵀ + σ_b²; the
+    /// low-rank part Σ_k z_k (x·V_kᵀ + v_b,k) adds one z ~ N(0, I_r) per example, shared by the layer's output units.
+    /// Fixed W-Asym entries enter the mean with their value F and the variance and factors with 0.
+    /// </summary>
+    public Tensor ForwardGaussian(GaussianParameters q, Tensor x)
     {
-        long chains = theta.shape[0];
-        var w = Slices.Of(theta, _weight);
-        if (_mask is null) return w.view(chains, _out, _in);
         using var scope = NewDisposeScope();
-        return _fixedValues!.unsqueeze(0).expand(chains, -1)
-            .scatter(1, _trainableIndex!.expand(chains, -1), w)
-            .view(chains, _out, _in).MoveToOuterDisposeScope();
+        long chains = x.shape[0], batch = x.shape[1];
+        var mean = bmm(x, Embed(Slices.Of(q.Mean, _weight), _fixedValues).transpose(1, 2)).add_(Slices.Of(q.Mean, _bias).unsqueeze(1));
+        var weightVariance = Embed(Slices.Of(q.Std, _weight).square(), null);
+        var variance = bmm(x.square(), weightVariance.transpose(1, 2)).add_(Slices.Of(q.Std, _bias).square().unsqueeze(1));
+        // The floor keeps √ differentiable where a variance is exactly 0 (e.g. σ = 0 in tests); it adds ≤ 1e-15 sd.
+        var output = mean + variance.clamp_min(1e-30).sqrt() * q.Noise(batch, _out);
+        if (q.Factors is not null && q.Rank > 0)
+        {
+            long rank = q.Rank;
+            var weightFactors = Embed(q.Factors.narrow(2, _weight.Offset, _weight.Count).reshape(chains * rank, _weight.Count), null)
+                .reshape(chains, rank * _out, _in);
+            var projected = bmm(x, weightFactors.transpose(1, 2)).view(chains, batch, rank, _out);   // x·V_kᵀ
+            var z = q.Noise(batch, rank);                                                               // [K, B, r]
+            var biasFactors = q.Factors.narrow(2, _bias.Offset, _bias.Count);                           // [K, r, out]
+            output = output + projected.mul(z.unsqueeze(3)).sum(2) + bmm(z, biasFactors);
+        }
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Places a weight segment's stored entries ([M, trainable]) into full [M, out, in] matrices, filling the
+    /// fixed W-Asym positions from <paramref name="fixedFill"/> ([out·in]) or with zeros when it is null.</summary>
+    private Tensor Embed(Tensor stored, Tensor? fixedFill)
+    {
+        long rows = stored.shape[0];
+        if (_mask is null) return stored.reshape(rows, _out, _in);
+        using var scope = NewDisposeScope();
+        var fill = fixedFill is null
+            ? zeros([rows, (long)_out * _in], dtype: stored.dtype, device: stored.device)
+            : fixedFill.unsqueeze(0).expand(rows, -1);
+        return fill.scatter(1, _trainableIndex!.expand(rows, -1), stored)
+            .view(rows, _out, _in).MoveToOuterDisposeScope();
     }
 
     public void Initialise(Tensor theta, Generator generator)

@@ -7,9 +7,10 @@ namespace Workbench.Studies.Sampling;
 /// <summary>
 /// The sampler's target on the current minibatch: the mean per-datum log-likelihood of each chain, [K], and its
 /// gradient with respect to θ [K, P] by autograd. Chains are independent, so the gradient of the sum over chains
-/// is each chain's own gradient.
+/// is each chain's own gradient. For VI it also evaluates the expected log-likelihood under a Gaussian over θ through
+/// the network's Gaussian forward pass (local reparameterisation).
 /// </summary>
-public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likelihood) : ILogLikelihood
+public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likelihood) : IVariationalLogLikelihood
 {
     private Tensor? _x, _y;
 
@@ -25,5 +26,15 @@ public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likeliho
         perChain.sum().backward();
         var gradient = theta.grad ?? throw new InvalidOperationException("the log-likelihood does not depend on θ");
         return (perChain.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
+    }
+
+    public IReadOnlyList<long> FactorBlocks => network.VariationalBlocks;
+
+    public Tensor ExpectedLogLikelihood(GaussianPosterior q, IReadOnlyList<Generator> generators)
+    {
+        if (_x is null || _y is null) throw new InvalidOperationException("no minibatch set");
+        using var scope = NewDisposeScope();
+        var outputs = network.ForwardGaussian(q.Mean, q.Std, q.Factors, _x, generators);
+        return likelihood.LogProbability(outputs, _y).mean([1]).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,107 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Workbench.Samplers;
+
+/// <summary>
+/// A Gaussian over θ for each of K chains: mean μ [K, P], standard deviations σ [K, P] and optional low-rank factors
+/// F [K, r, P], already scaled by 1/√r, so that within each block of θ the covariance is diag(σ²) + Σ_k f_k f_kᵀ
+/// (METHODS: ELRG, with f_k = v_k/√r); blocks are independent. The tensors may require grad.
+/// </summary>
+public sealed record GaussianPosterior(Tensor Mean, Tensor Std, Tensor? Factors) : IDisposable
+{
+    public long Rank => Factors?.shape[1] ?? 0;
+
+    /// <summary>One draw per chain, [K, P]: μ + σ⊙ε + Σ_k z_k f_k with one z ~ N(0, I_r) per chain and block.</summary>
+    public Tensor Sample(IReadOnlyList<long> blocks, IReadOnlyList<Generator> generators)
+    {
+        long chains = Mean.shape[0], p = Mean.shape[1];
+        if (generators.Count != chains) throw new ArgumentException($"{chains} chains need {chains} generators, got {generators.Count}");
+        if (blocks.Sum() != p) throw new ArgumentException($"blocks cover {blocks.Sum()} entries, θ has {p}");
+        using var scope = NewDisposeScope();
+        var draws = new Tensor[chains];
+        for (int k = 0; k < chains; k++)
+        {
+            var draw = Mean[k] + Std[k] * randn([p], dtype: Mean.dtype, device: Mean.device, generator: generators[k]);
+            if (Factors is not null && Rank > 0)
+            {
+                var parts = new List<Tensor>();
+                long offset = 0;
+                foreach (long size in blocks)
+                {
+                    var z = randn([1, Rank], dtype: Mean.dtype, device: Mean.device, generator: generators[k]);
+                    parts.Add(z.matmul(Factors[k].narrow(1, offset, size)).squeeze(0));
+                    offset += size;
+                }
+                draw = draw + cat(parts, 0);
+            }
+            draws[k] = draw;
+        }
+        return stack(draws).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        Mean.Dispose();
+        Std.Dispose();
+        Factors?.Dispose();
+    }
+}
+
+/// <summary>
+/// A target that can also evaluate the expected log-likelihood under a Gaussian over θ (what VI maximises). The study
+/// implements it with the network's Gaussian forward pass (local reparameterisation); samplers see neither.
+/// </summary>
+public interface IVariationalLogLikelihood : ILogLikelihood
+{
+    /// <summary>Sizes, in order, of the blocks of θ that low-rank factors do not couple (one per layer); sum = P.</summary>
+    IReadOnlyList<long> FactorBlocks { get; }
+
+    /// <summary>One reparameterised Monte-Carlo estimate of E_q[(1/|B|) Σ_{i∈B} log p(yᵢ|xᵢ,θ)] on the current batch
+    /// per chain, [K], differentiable with respect to q's tensors; chain k's noise from generators[k].</summary>
+    Tensor ExpectedLogLikelihood(GaussianPosterior q, IReadOnlyList<Generator> generators);
+}
+
+/// <summary>KL(q ‖ N(0, s²I)) in closed form, per chain, [K] in float64 (differentiable).</summary>
+public static class GaussianKl
+{
+    /// <summary>METHODS: MFVI. KL(N(μ, diag σ²) ‖ N(0, s²I)) = ½ Σᵢ [(σᵢ² + μᵢ²)/s² − 1 + ln s² − ln σᵢ²].</summary>
+    public static Tensor MeanField(Tensor mean, Tensor std, double priorStd)
+    {
+        using var scope = NewDisposeScope();
+        double s2 = priorStd * priorStd;
+        var m = mean.to_type(ScalarType.Float64);
+        var variance = std.to_type(ScalarType.Float64).square();
+        var terms = (variance + m.square()).div(s2).add(Math.Log(s2) - 1).sub(variance.log());
+        return terms.sum(1).mul(0.5).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// METHODS: ELRG. Per block, Σ = D + F Fᵀ with D = diag(σ²): tr Σ = Σ σ² + ‖F‖²_F and, by the matrix determinant
+    /// lemma, ln det Σ = Σ ln σ² + ln det(I_r + Fᵀ D⁻¹ F), so
+    /// KL = KL_mean-field + ½ (‖F‖²_F / s² − Σ_blocks ln det(I_r + Fᵀ D⁻¹ F)). Without factors it is the mean-field KL.
+    /// </summary>
+    public static Tensor LowRank(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd)
+    {
+        if (factors is null || factors.shape[1] == 0) return MeanField(mean, std, priorStd);
+        if (blocks.Sum() != mean.shape[1]) throw new ArgumentException($"blocks cover {blocks.Sum()} entries, θ has {mean.shape[1]}");
+        using var scope = NewDisposeScope();
+        long rank = factors.shape[1];
+        var f = factors.to_type(ScalarType.Float64);
+        var sd = std.to_type(ScalarType.Float64);
+        var whitened = f / sd.unsqueeze(1);                             // D^{-1/2} F per chain, [K, r, P]
+        var logDetCapacitance = zeros([mean.shape[0]], dtype: ScalarType.Float64, device: mean.device);
+        var identity = eye(rank, dtype: ScalarType.Float64, device: mean.device);
+        long offset = 0;
+        foreach (long size in blocks)
+        {
+            var w = whitened.narrow(2, offset, size);
+            var capacitance = bmm(w, w.transpose(1, 2)) + identity;     // I_r + Fᵀ D⁻¹ F, [K, r, r]
+            var cholesky = linalg.cholesky(capacitance);
+            logDetCapacitance = logDetCapacitance + cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(2);
+            offset += size;
+        }
+        var lowRank = f.square().sum([1, 2]).div(priorStd * priorStd).sub(logDetCapacitance).mul(0.5);
+        return (MeanField(mean, std, priorStd) + lowRank).MoveToOuterDisposeScope();
+    }
+}
