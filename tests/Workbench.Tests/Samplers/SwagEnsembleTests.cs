@@ -199,6 +199,56 @@ public class SwagEnsembleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Ensemble_takes_the_Adam_steps_computed_by_hand()
+    {
+        // Scripted gradients g_t, float64: m ← β₁m + (1−β₁)ĝ, v ← β₂v + (1−β₂)ĝ², θ ← θ + η m̂/(√v̂ + ε) with
+        // ĝ = g_t − λθ and bias corrections 1−βᵗ. The first step moves each coordinate by η·sign(ĝ) (m̂ = ĝ, v̂ = ĝ²).
+        const int chains = 2, p = 3, steps = 8;
+        const double eta = 0.05, beta1 = 0.8, beta2 = 0.95;
+        var tempering = GaussianTarget.Tempering;
+        double lambda = tempering.WeightDecay;
+        var random = new Random(5);
+        var script = Enumerable.Range(0, steps).Select(_ => Enumerable.Range(0, chains * p).Select(_ => random.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var theta = Enumerable.Range(0, chains * p).Select(_ => random.NextDouble()).ToArray();
+        var ensemble = new Ensemble(tempering, eta, beta1, beta2);
+        using var state = ensemble.Init(tensor(theta, [chains, p], ScalarType.Float64));
+        var generators = new[] { new Generator(1), new Generator(2) };
+        var target = new ScriptedGradient(script);
+        var m = new double[chains * p];
+        var v = new double[chains * p];
+        for (int t = 1; t <= steps; t++)
+        {
+            ensemble.Step(state, target, generators);
+            for (int j = 0; j < theta.Length; j++)
+            {
+                double g = script[t - 1][j] - lambda * theta[j];
+                m[j] = beta1 * m[j] + (1 - beta1) * g;
+                v[j] = beta2 * v[j] + (1 - beta2) * g * g;
+                theta[j] += eta * (m[j] / (1 - Math.Pow(beta1, t))) / (Math.Sqrt(v[j] / (1 - Math.Pow(beta2, t))) + Ensemble.Epsilon);
+            }
+            AssertClose(theta, Values(state.Position), 1e-12, $"θ after step {t}");
+        }
+        using var draw = ensemble.Draw(state, generators);
+        AssertClose(Values(state.Position), Values(draw), 0, "draw (the member itself)");
+        foreach (var g in generators) g.Dispose();
+    }
+
+    [Fact]
+    public void Swag_and_ensemble_flag_only_the_chain_whose_gradient_is_not_finite()
+    {
+        var script = new[] { new[] { 0.1, 0.2, double.NaN, 0.3 } }; // chain 1's gradient has a NaN
+        foreach (var sampler in new ISampler[] { new Swag(GaussianTarget.Tempering, 10, 0.1), new Ensemble(GaussianTarget.Tempering, 0.1) })
+        {
+            using var state = sampler.Init(zeros(2, 2, dtype: ScalarType.Float64));
+            var generators = new[] { new Generator(1), new Generator(2) };
+            var info = sampler.Step(state, new ScriptedGradient(script), generators);
+            Assert.True(info.Diverging is [false, true] && double.IsFinite(info.GradNorm[0]) && double.IsNaN(info.GradNorm[1]),
+                $"{sampler.Name}: diverging [{string.Join(", ", info.Diverging)}], grad norm [{string.Join(", ", info.GradNorm)}], lp [{string.Join(", ", info.Lp)}]");
+            foreach (var g in generators) g.Dispose();
+        }
+    }
+
+    [Fact]
     public void Registry_creates_swag_and_ensemble_with_their_defaults()
     {
         var context = new SamplerContext(new Tempering(TrainingSize: 200, BatchSize: 20, Temperature: 1, PriorStd: 1), TotalSteps: 1000);
