@@ -67,6 +67,19 @@ public static class SamplerRegistry
             ],
             (context, h) => new Elrg(context.Tempering, h["step_size"], h["init_std"], WholeNumber("elrg", "rank", h["rank"]),
                 h["fixed_log_var"], context.TotalSteps, h["final_step_fraction"])),
+        new("swag", "SWA-Gaussian: SGD with momentum on the MAP objective, then a diagonal + rank-K Gaussian of its iterates (Maddox et al. 2019)",
+            [new("step_size", "SGD step size η of v ← μv + ∇ℓ̃, θ ← θ + ηv (--lr)", 1e-2),
+             new("momentum", "SGD momentum μ", 0.9),
+             new("rank", "K: deviations kept for the low-rank part (last K snapshots)", 20),
+             new("collect_every", "steps between snapshots; 0 = one epoch ⌈N/B⌉, shortened so the window holds ≥ K snapshots", 0),
+             new("start", "fraction of the run before collecting starts", 0.5)],
+            (context, h) => new Swag(context.Tempering, context.TotalSteps, h["step_size"], h["momentum"],
+                WholeNumber("swag", "rank", h["rank"]), WholeNumber("swag", "collect_every", h["collect_every"], minimum: 0), h["start"])),
+        new("ensemble", "Deep ensemble: each chain an independently initialised member trained by Adam to the MAP; a member is one draw (Lakshminarayanan et al. 2017)",
+            [new("step_size", "Adam step size η (--lr)", 1e-3),
+             new("beta1", "Adam β₁ (first-moment decay)", 0.9),
+             new("beta2", "Adam β₂ (second-moment decay)", 0.999)],
+            (context, h) => new Ensemble(context.Tempering, h["step_size"], h["beta1"], h["beta2"])),
     ];
 
     private static CyclicalSchedule Schedule(SamplerContext context, IReadOnlyDictionary<string, double> h)
@@ -74,9 +87,10 @@ public static class SamplerRegistry
         return new CyclicalSchedule(h["step_size"], context.TotalSteps, WholeNumber("cyclical", "cycles", h["cycles"]), h["beta"]);
     }
 
-    private static int WholeNumber(string sampler, string name, double value) =>
-        value == Math.Floor(value) && value is >= 1 and <= int.MaxValue ? (int)value
-            : throw new ArgumentException($"sampler '{sampler}': {name} must be a whole number ≥ 1, got {value}");
+    /// <summary>A hyperparameter that counts something (steps, a rank, cycles): a whole number, not a fraction.</summary>
+    private static int WholeNumber(string sampler, string name, double value, int minimum = 1) =>
+        value == Math.Floor(value) && value >= minimum && value <= int.MaxValue ? (int)value
+            : throw new ArgumentException($"sampler '{sampler}': {name} must be a whole number ≥ {minimum}, got {value}");
 
     public static IReadOnlyList<string> Names => All.Select(s => s.Name).ToList();
 
