@@ -51,7 +51,7 @@ public static class WorkbenchCli
         public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing (default 0.2)" };
         public readonly Option<int?> SplitSeed = new("--split-seed") { Description = "CSV: seed of the train/test split (default 0)" };
         public readonly Option<string?> Sampler = new("--sampler") { Description = $"posterior method: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)} (default sgld; see 'workbench samplers')" };
-        public readonly Option<double?> Lr = new("--lr") { Description = "step size η (default 1e-3); the sampler's step_size" };
+        public readonly Option<double?> Lr = new("--lr") { Description = "step size η: the sampler's step_size (default: the sampler's own; see 'workbench samplers')" };
         public readonly Option<string[]> Param = new("--param") { Description = "a sampler hyperparameter NAME=VALUE, repeatable (see 'workbench samplers')", AllowMultipleArgumentsPerToken = false };
         public readonly Option<int?> Draws = new("--draws") { Description = "fitted methods (mfvi, elrg, swag, ensemble): draws per chain from the fitted distribution (default 20)" };
         public readonly Option<string?> ChainMode = new("--chain-mode") { Description = "batched (chains as one batched computation) or sequential; same draws either way (default batched)" };
@@ -263,7 +263,7 @@ public static class WorkbenchCli
             {
                 output.WriteLine($"{info.Name,-10} {info.Description}");
                 foreach (var h in info.Hyperparameters)
-                    output.WriteLine($"    {h.Name,-16} default {h.Default.ToString("G", System.Globalization.CultureInfo.InvariantCulture),-10} {h.Description}");
+                    output.WriteLine($"    {h.Name,-20} default {h.Default.ToString("G", System.Globalization.CultureInfo.InvariantCulture),-10} {h.Description}");
             }
             return 0;
         });

@@ -157,7 +157,9 @@ internal sealed class ChainLoop : IDisposable
                     using var position = _sampler.Draw(state, noise);
                     Record(position, chains, active, drawCount, _o.Steps, epoch, s % _o.EvalEvery == 0 || s == _o.Draws - 1, evaluators);
                 }
-                _log.WriteLine($"  [{label}] {_o.Draws} draws from the fitted {_sampler.Name} distribution");
+                var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
+                string quality = finals.Length == 0 ? "" : _o.IsRegression ? $": test BMA rmse {finals.Average():F4}" : $": test BMA acc {finals.Average():P1}";
+                _log.WriteLine($"  [{label}] {_o.Draws} draws from the fitted {_sampler.Name} distribution{quality}");
             }
         }
         finally
@@ -216,7 +218,7 @@ internal sealed class ChainLoop : IDisposable
         long total = (long)_o.Steps * (_o.ChainMode == "sequential" ? _o.Chains : 1);
         double elapsed = _clock.Elapsed.TotalSeconds, eta = elapsed / _stepsDone * (total - _stepsDone);
         var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
-        string quality = finals.Length == 0 ? (iteration <= _o.Warmup ? "warm-up" : "no draw yet")
+        string quality = finals.Length == 0 ? (_sampler.Kind == SamplerKind.Fitted ? "fitting" : iteration <= _o.Warmup ? "warm-up" : "no draw yet")
             : _o.IsRegression ? $"test BMA rmse {finals.Average():F4}" : $"test BMA acc {finals.Average():P1}";
         _log.WriteLine($"  [{label}] step {iteration,6}/{_o.Steps}  loss {loss:F4}  {quality}  draws {draws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
     }

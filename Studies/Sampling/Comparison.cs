@@ -116,7 +116,7 @@ public static class Comparison
         s.AppendLine($"# Comparison: {o.Model.Model} under {o.Sampler}");
         s.AppendLine();
         s.AppendLine($"Data `{o.Data}`, {o.Chains} chains per variant, {o.Steps} steps ({o.Warmup} warm-up, thin {o.Thin}), batch {o.BatchSize}, " +
-                     $"lr {o.StepSize.ToString(inv)}, temperature {o.Temperature.ToString(inv)}, prior sd {o.PriorStd.ToString(inv)}, seed {o.Seed}.");
+                     $"lr {o.StepSize?.ToString(inv) ?? "(sampler default)"}, temperature {o.Temperature.ToString(inv)}, prior sd {o.PriorStd.ToString(inv)}, seed {o.Seed}.");
         s.AppendLine();
         s.AppendLine("| variant | trainable params | training loss, epoch 1 | training loss, last epoch | final BMA test accuracy (mean over chains) | final BMA test NLL | wall time (s) | steps/s |");
         s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");

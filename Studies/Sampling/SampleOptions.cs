@@ -21,7 +21,8 @@ public sealed record SampleOptions
     /// <summary>batched: all chains as one computation; sequential: one chain after another (same draws).</summary>
     public string ChainMode { get; init; } = "batched";
     public string Dtype { get; init; } = "float32";
-    public double StepSize { get; init; } = 1e-3;
+    /// <summary>--lr: the sampler's step_size; null takes the sampler's own default (see `workbench samplers`).</summary>
+    public double? StepSize { get; init; }
     public int Chains { get; init; } = 2;
     public int Steps { get; init; } = 2000;
     public int Warmup { get; init; } = 500;
@@ -58,7 +59,7 @@ public sealed record SampleOptions
         Require(Warmup >= 0 && Warmup < Steps, $"--warmup must be in [0, --steps) = [0, {Steps}), got {Warmup}");
         Require(Thin >= 1, $"--thin must be at least 1, got {Thin}");
         Require(BatchSize >= 1, $"--batch-size must be at least 1, got {BatchSize}");
-        Require(StepSize > 0 && double.IsFinite(StepSize), $"--lr must be a positive number, got {StepSize}");
+        Require(StepSize is null || (StepSize > 0 && double.IsFinite(StepSize.Value)), $"--lr must be a positive number, got {StepSize}");
         Require(Temperature > 0 && double.IsFinite(Temperature), $"--temperature must be a positive number, got {Temperature}");
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");

@@ -42,7 +42,7 @@ public static class SamplingRun
         // Everything that can be wrong with the request is checked before the run folder is touched.
         var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
         var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
-        hyperparameters.TryAdd("step_size", o.StepSize);
+        if (o.StepSize is { } lr) hyperparameters.TryAdd("step_size", lr);
         var context = new SamplerContext(tempering, o.Steps);
         var sampler = o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
