@@ -27,7 +27,8 @@ public class SamplerState(Tensor position) : IDisposable
 }
 
 /// <summary>Per-step statistics, one entry per chain (what stats.parquet stores).</summary>
-/// <param name="LogLikelihood">mean per-datum log-likelihood on the batch, at θ before the step.</param>
+/// <param name="LogLikelihood">mean per-datum log-likelihood on the batch, at θ before the step (SG-MCMC, SWAG,
+/// ensembles), at the state after the step (HMC), or its expectation under q (VI).</param>
 /// <param name="Lp">N·ℓ̃_B(θ) = N·LogLikelihood + log p(θ): the minibatch estimate of the log posterior density.</param>
 public sealed record StepInfo(double[] LogLikelihood, double[] Lp, double[] GradNorm, double StepSize, bool[] Diverging)
 {
