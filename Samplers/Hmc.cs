@@ -63,7 +63,12 @@ public sealed class Hmc : ISampler
 
         using var scope = NewDisposeScope();
 
-        if (s.Potential is null) s.SetCache(Evaluate(theta, target, s.Gradient));
+        int evaluations = NSteps;
+        if (s.Potential is null)
+        {
+            s.SetCache(Evaluate(theta, target, s.Gradient));
+            evaluations++;
+        }
         double[] potential = s.Potential!, logLik = s.LogLikelihood!;
 
         // Momenta first, then the uniform for the Metropolis test: both from the chain's own generator.
@@ -127,6 +132,7 @@ public sealed class Hmc : ISampler
         s.Iteration++;
         return new StepInfo(logLik.ToArray(), lp, gradNorm, eps, diverging)
         {
+            GradientEvaluations = evaluations,
             Extra = new Dictionary<string, double[]>
             {
                 ["acceptance_rate"] = acceptanceRate,

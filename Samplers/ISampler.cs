@@ -35,6 +35,10 @@ public sealed record StepInfo(double[] LogLikelihood, double[] Lp, double[] Grad
     /// <summary>Whether this step may yield a draw: false in the exploration phase of a cyclical schedule.</summary>
     public bool Collect { get; init; } = true;
 
+    /// <summary>Gradient evaluations of the batch this step took (1 for SG-MCMC, VI, SWAG; L or L+1 for HMC): the
+    /// cost ledger counts them.</summary>
+    public int GradientEvaluations { get; init; } = 1;
+
     /// <summary>Method-specific per-chain statistics (e.g. <c>cycle</c>, <c>acceptance_rate</c>), one array of K
     /// values per name in <see cref="ISampler.ExtraStats"/>; stats.parquet gets one column each.</summary>
     public IReadOnlyDictionary<string, double[]> Extra { get; init; } = new Dictionary<string, double[]>();

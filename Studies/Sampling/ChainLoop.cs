@@ -55,10 +55,11 @@ internal sealed class ChainLoop : IDisposable
         _stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
             [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
              TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
-             TableColumn.Int("diverging"), TableColumn.Double("wall_time_s"), .. sampler.ExtraStats.Select(TableColumn.Double)]);
+             TableColumn.Int("diverging"), TableColumn.Double("wall_time_s"), TableColumn.Long("grad_evals"),
+             .. sampler.ExtraStats.Select(TableColumn.Double)]);
         _eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
             [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
-             TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
+             TableColumn.Long("grad_evals"), TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
     }
 
     private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
@@ -104,23 +105,26 @@ internal sealed class ChainLoop : IDisposable
             int reportEvery = Math.Max(1, _o.Steps / 10);
             string label = chains.Length == 1 && _o.Chains > 1 ? $"{_o.Study} chain {chains[0]}" : _o.Study;
             double lastLoss = double.NaN;
+            long gradEvals = 0; // cumulative gradient evaluations of a batch, per chain (the cost ledger)
 
             for (int iteration = 1; iteration <= _o.Steps; iteration++)
             {
                 using var scope = NewDisposeScope();
                 SetBatch(target, batches, chains.Length);
                 var info = _sampler.Step(state, target, noise);
-                double epoch = (double)iteration * BatchSize / TrainingSize, wall = _clock.Elapsed.TotalSeconds;
+                gradEvals += info.GradientEvaluations;
+                // Epoch equivalents: examples whose gradient was computed, over N (HMC: L full passes per step).
+                double epoch = (double)gradEvals * BatchSize / TrainingSize, wall = _clock.Elapsed.TotalSeconds;
                 _stepsDone++;
                 var active = new List<int>();
                 for (int k = 0; k < chains.Length; k++)
                 {
                     if (stopped[k]) continue;
                     bool diverging = info.Diverging[k] || !double.IsFinite(info.Lp[k]);
-                    var row = new object[9 + _sampler.ExtraStats.Count];
+                    var row = new object[10 + _sampler.ExtraStats.Count];
                     row[0] = chains[k]; row[1] = (long)iteration; row[2] = epoch; row[3] = -info.LogLikelihood[k]; row[4] = info.Lp[k];
-                    row[5] = info.StepSize; row[6] = info.GradNorm[k]; row[7] = diverging ? 1 : 0; row[8] = wall;
-                    for (int j = 0; j < _sampler.ExtraStats.Count; j++) row[9 + j] = info.Extra[_sampler.ExtraStats[j]][k];
+                    row[5] = info.StepSize; row[6] = info.GradNorm[k]; row[7] = diverging ? 1 : 0; row[8] = wall; row[9] = gradEvals;
+                    for (int j = 0; j < _sampler.ExtraStats.Count; j++) row[10 + j] = info.Extra[_sampler.ExtraStats[j]][k];
                     _stats.Append(row);
                     if (diverging)
                     {
@@ -140,7 +144,7 @@ internal sealed class ChainLoop : IDisposable
                 {
                     using var position = _sampler.Draw(state, noise);
                     bool evaluate = drawCount[active[0]] % _o.EvalEvery == 0 || iteration + _o.Thin > _o.Steps;
-                    Record(position, chains, active, drawCount, iteration, epoch, evaluate, evaluators);
+                    Record(position, chains, active, drawCount, iteration, epoch, gradEvals, evaluate, evaluators);
                 }
 
                 if (iteration % reportEvery == 0 || iteration == _o.Steps)
@@ -150,12 +154,12 @@ internal sealed class ChainLoop : IDisposable
             if (_sampler.Kind == SamplerKind.Fitted)
             {
                 var active = Enumerable.Range(0, chains.Length).Where(k => !stopped[k]).ToList();
-                double epoch = (double)_o.Steps * BatchSize / TrainingSize;
+                double epoch = (double)gradEvals * BatchSize / TrainingSize;
                 for (int s = 0; s < _o.Draws && active.Count > 0; s++)
                 {
                     using var scope = NewDisposeScope();
                     using var position = _sampler.Draw(state, noise);
-                    Record(position, chains, active, drawCount, _o.Steps, epoch, s % _o.EvalEvery == 0 || s == _o.Draws - 1, evaluators);
+                    Record(position, chains, active, drawCount, _o.Steps, epoch, gradEvals, s % _o.EvalEvery == 0 || s == _o.Draws - 1, evaluators);
                 }
                 var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
                 string quality = finals.Length == 0 ? "" : _o.IsRegression ? $": test BMA rmse {finals.Average():F4}" : $": test BMA acc {finals.Average():P1}";
@@ -182,7 +186,7 @@ internal sealed class ChainLoop : IDisposable
     }
 
     /// <summary>Writes one draw of the active chains (tracked parameters) and, when asked, evaluates it.</summary>
-    private void Record(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, double epoch, bool evaluate,
+    private void Record(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, double epoch, long gradEvals, bool evaluate,
         List<(string Split, PredictiveEvaluator Evaluator)> evaluators)
     {
         using var index = tensor(_tracked, device: _device);
@@ -202,7 +206,7 @@ internal sealed class ChainLoop : IDisposable
                 {
                     var m = metrics[k];
                     double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
-                    _eval.Append(chains[k], drawCount[k], iteration, epoch, split, v[0], v[1], v[2], v[3]);
+                    _eval.Append(chains[k], drawCount[k], iteration, epoch, gradEvals, _clock.Elapsed.TotalSeconds, split, v[0], v[1], v[2], v[3]);
                     if (split == "test")
                     {
                         _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;

@@ -31,8 +31,6 @@ public static class SamplingRun
         if (o.Threads > 0) set_num_threads(o.Threads);
 
         using var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
-        if (o.BatchSize > data.TrainX.shape[0])
-            throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
         int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
         var modelOptions = o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
         using var network = ModelCatalog.Create(modelOptions);
@@ -40,11 +38,19 @@ public static class SamplingRun
         network.To(device, dtype);
 
         // Everything that can be wrong with the request is checked before the run folder is touched.
-        var tempering = new Tempering(data.TrainX.shape[0], o.BatchSize, o.Temperature, o.PriorStd);
         var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
         if (o.StepSize is { } lr) hyperparameters.TryAdd("step_size", lr);
-        var context = new SamplerContext(tempering, o.Steps);
-        var sampler = o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
+        ISampler Build(int batch)
+        {
+            var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd), o.Steps);
+            return o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
+        }
+        var sampler = Build(o.BatchSize);
+        // Full-batch methods (HMC) use every example each step: the manifest's batch is N and --batch-size is unused.
+        if (sampler.FullBatch) sampler = Build((int)data.TrainX.shape[0]);
+        else if (o.BatchSize > data.TrainX.shape[0])
+            throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
+        var tempering = sampler.Tempering;
         var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
         long[] tracked = TrackedIndices(network, o);
         Likelihood likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood();

@@ -37,8 +37,8 @@ public sealed class ComparisonTests : IDisposable
             var expected = new Dictionary<string, string[]>
             {
                 ["draws"] = ["chain", "draw", "iteration"],
-                ["stats"] = ["chain", "iteration", "epoch", "loss", "lp", "step_size", "grad_norm", "diverging", "wall_time_s"],
-                ["eval"] = ["chain", "draw", "iteration", "epoch", "split", "nll", "accuracy", "bma_nll", "bma_accuracy"],
+                ["stats"] = ["chain", "iteration", "epoch", "loss", "lp", "step_size", "grad_norm", "diverging", "wall_time_s", "grad_evals"],
+                ["eval"] = ["chain", "draw", "iteration", "epoch", "grad_evals", "wall_time_s", "split", "nll", "accuracy", "bma_nll", "bma_accuracy"],
             };
             foreach (var (table, columns) in expected)
             {

@@ -64,4 +64,23 @@ public sealed class EverySamplerTests : IDisposable
         Assert.True(RunFolder.IsFinishedRun(result.Folder, out string reason), reason);
         Assert.True(ParquetTable.Read(Path.Combine(result.Folder, "eval.parquet")).RowCount > 0);
     }
+
+    [Fact]
+    public void Cost_ledger_counts_every_gradient_evaluation()
+    {
+        // HMC with L = 3 leapfrog steps on the full batch: the first step also evaluates the start (L + 1), every
+        // later one L; each evaluation is a full pass, so epochs equal gradient evaluations.
+        var options = new SampleOptions
+        {
+            Model = new ModelOptions("linreg"), Data = LinregCsv(), Target = "y", NoiseStd = 0.1, Sampler = "hmc",
+            StepSize = 1e-3, SamplerParameters = new Dictionary<string, double> { ["n_steps"] = 3 },
+            Chains = 1, Steps = 10, Warmup = 0, Thin = 1, Threads = 1, Device = "cpu", Out = Path.Combine(_dir, "ledger"),
+        };
+        var result = SamplingRun.Execute(options, TextWriter.Null);
+        var stats = ParquetTable.Read(Path.Combine(result.Folder, "stats.parquet"));
+        Assert.Equal([4L, 7, 10, 13, 16, 19, 22, 25, 28, 31], stats.Column<long>("grad_evals"));
+        Assert.Equal(31.0, stats.Column<double>("epoch")[^1], 12);
+        var eval = ParquetTable.Read(Path.Combine(result.Folder, "eval.parquet"));
+        Assert.Equal(31L, eval.Column<long>("grad_evals")[^1]);
+    }
 }
