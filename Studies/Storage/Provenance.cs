@@ -78,6 +78,8 @@ public static class Provenance
         ["processor_count"] = Environment.ProcessorCount,
         ["dotnet"] = RuntimeInformation.FrameworkDescription,
         ["machine_name"] = Environment.MachineName,
+        // Which process writes the run: a `running` manifest whose process is gone is an interrupted run.
+        ["pid"] = Environment.ProcessId,
         ["torch_threads"] = torchThreads,
     };
 

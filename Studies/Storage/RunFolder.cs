@@ -65,6 +65,53 @@ public sealed class RunFolder
     /// <c>finished</c>, and every table in the manifest present as one complete file (no parts left) with the recorded
     /// row count. <paramref name="reason"/> says what is missing otherwise.
     /// </summary>
+    /// <summary>
+    /// What a folder holds, as a reader must treat it: a finished run, a run still being written by a live process,
+    /// an interrupted one (status <c>running</c> but its process on this machine is gone, or another machine wrote
+    /// it and it never finished), a failed one, or no Workbench run at all.
+    /// </summary>
+    public static RunCondition Condition(string path)
+    {
+        Manifest manifest;
+        try
+        {
+            manifest = Manifest.Load(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return RunCondition.NotARun;
+        }
+        switch (manifest.Status)
+        {
+            case RunStatus.Finished or RunStatus.FinishedWithDivergences:
+                return IsFinishedRun(path, out _) ? RunCondition.Finished : RunCondition.Interrupted;
+            case RunStatus.Failed:
+                return RunCondition.Failed;
+            case RunStatus.Running:
+                var machine = manifest.Get("machine");
+                string? host = machine?["machine_name"]?.GetValue<string>();
+                int? pid = machine?["pid"]?.GetValue<int>();
+                if (host != Environment.MachineName || pid is null) return RunCondition.Interrupted;
+                return ProcessAlive(pid.Value) ? RunCondition.Running : RunCondition.Interrupted;
+            default:
+                return RunCondition.NotARun;
+        }
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+    }
+
     public static bool IsFinishedRun(string path, out string reason)
     {
         Manifest manifest;
@@ -152,3 +199,6 @@ public sealed class RunFolder
         }
     }
 }
+
+/// <summary>How a reader must treat a folder (see <see cref="RunFolder.Condition"/>).</summary>
+public enum RunCondition { NotARun, Running, Interrupted, Failed, Finished }
