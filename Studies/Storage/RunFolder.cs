@@ -36,14 +36,34 @@ public sealed class RunFolder
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any())
         {
             Directory.CreateDirectory(full);
-            return new RunFolder(full);
+            return Claim(full, path);
         }
         if (!force)
             throw new RunFolderException($"Output folder '{path}' already exists and is not empty; use --force to overwrite it or choose another --out.");
         if (!LooksLikeWorkbenchFolder(full))
             throw new RunFolderException(
                 $"Refusing to clear '{path}': it does not look like a Workbench run or study folder (no Workbench {Manifest.FileName}); choose another --out.");
+        if (Condition(full) == RunCondition.Running && WriterPid(full) != Environment.ProcessId)
+            throw new RunFolderException($"Refusing to clear '{path}': a live Workbench process is still writing into it; wait for it or choose another --out.");
         ClearContents(full);
+        return Claim(full, path);
+    }
+
+    /// <summary>The file whose exclusive creation makes a process the only writer of a run folder.</summary>
+    public const string ClaimFile = ".workbench-claim";
+
+    /// <summary>Two runs never write into the same folder: the first to create the claim file owns it.</summary>
+    private static RunFolder Claim(string full, string path)
+    {
+        try
+        {
+            using var claim = new FileStream(System.IO.Path.Combine(full, ClaimFile), FileMode.CreateNew, FileAccess.Write);
+            claim.Write(System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}@{Environment.MachineName}\n"));
+        }
+        catch (IOException)
+        {
+            throw new RunFolderException($"Output folder '{path}' was just claimed by another Workbench run; choose another --out.");
+        }
         return new RunFolder(full);
     }
 
@@ -97,6 +117,8 @@ public sealed class RunFolder
                 return RunCondition.NotARun;
         }
     }
+
+    private static int? WriterPid(string full) => Manifest.Load(full).Get("machine")?["pid"]?.GetValue<int>();
 
     private static bool ProcessAlive(int pid)
     {

@@ -50,4 +50,30 @@ public sealed class RunConditionTests : IDisposable
         Assert.Equal(RunCondition.NotARun, RunFolder.Condition(Path.Combine(_dir, "foreign")));
         Assert.Equal(RunCondition.NotARun, RunFolder.Condition(Path.Combine(_dir, "missing")));
     }
+
+    [Fact]
+    public void Two_runs_never_write_into_the_same_folder()
+    {
+        string target = Path.Combine(_dir, "contested");
+        var first = RunFolder.Create(target, force: false);
+        // The second writer finds the folder claimed (not empty) even though no manifest exists yet.
+        var e = Assert.Throws<RunFolderException>(() => RunFolder.Create(target, force: false));
+        Assert.Contains(target, e.Message);
+        Assert.True(File.Exists(Path.Combine(first.Path, RunFolder.ClaimFile)));
+    }
+
+    [Fact]
+    public void Force_never_clears_a_folder_a_live_run_is_writing()
+    {
+        // Another live process (a child that sleeps) is the writer of this run.
+        var manifest = Started("busy");
+        using var other = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false })!;
+        var document = JsonNode.Parse(File.ReadAllText(manifest.FilePath))!;
+        document["machine"]!["pid"] = other.Id;
+        File.WriteAllText(manifest.FilePath, document.ToJsonString());
+        var e = Assert.Throws<RunFolderException>(() => RunFolder.Create(Path.Combine(_dir, "busy"), force: true));
+        Assert.Contains("live", e.Message);
+        Assert.True(File.Exists(Path.Combine(_dir, "busy", "manifest.json")));
+        other.Kill();
+    }
 }

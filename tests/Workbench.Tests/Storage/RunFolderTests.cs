@@ -31,13 +31,13 @@ public class RunFolderTests
         Directory.CreateDirectory(run.File("figures"));
 
         var again = RunFolder.Create(run.Path, force: true);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(again.Path));
+        Assert.Equal([RunFolder.ClaimFile], Directory.EnumerateFileSystemEntries(again.Path).Select(Path.GetFileName)); // cleared, then claimed anew
 
         var study = temp.Combine("study");
         foreach (var name in new[] { "standard", "w_asym" })
             Manifest.Start(RunFolder.Create(Path.Combine(study, name), force: false).Path, "compare");
         RunFolder.Create(study, force: true);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(study));
+        Assert.Equal([RunFolder.ClaimFile], Directory.EnumerateFileSystemEntries(study).Select(Path.GetFileName)); // cleared, then claimed anew
     }
 
     [Fact]
