@@ -106,9 +106,9 @@ public sealed class DrawsSource
                 ? "run unfinished (status 'running': still running or interrupted); diagnosing the draws written so far"
                 : $"run unfinished (status '{status}'); diagnosing the draws written before it stopped";
         }
-        else if (status == RunStatus.Running)
+        else if (status is not (RunStatus.Finished or RunStatus.FinishedWithDivergences))
         {
-            unfinished = "run unfinished (status 'running')";
+            unfinished = $"run unfinished (status '{status}')";
         }
         return OpenParquet(folder, File.Exists(table) ? table : parts, unfinished);
     }

@@ -83,6 +83,26 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(2, ParquetTable.Read(other).RowCount);
     }
 
+    [Fact]
+    public void Diagnose_a_parquet_file_with_any_numeric_column_types()
+    {
+        // chain and draw as int, one float and one long variable; rows in shuffled order (grouped by chain, sorted by draw).
+        string path = Path.Combine(_dir, "samples.parquet");
+        var x = Draws.Iid(3, 40, seed: 45);
+        var order = Enumerable.Range(0, 120).OrderBy(i => (i * 37) % 120).ToArray();
+        using (var writer = new ParquetTableWriter(path, [TableColumn.Int("chain"), TableColumn.Int("draw"), new("x", ColumnType.Float), new("k", ColumnType.Long)]))
+        {
+            foreach (int i in order) writer.Append(i / 40, i % 40, (float)x[i / 40][i % 40], (long)(i % 7));
+            writer.Complete();
+        }
+        var (code, _, _) = Run("diagnose", path);
+        Assert.Equal(0, code);
+        var rows = ReadTable(Path.Combine(_dir, "samples.diagnostics.parquet"));
+        Assert.Equal(["x", "k"], rows.Keys);
+        var asFloat = x.Select(c => c.Select(v => (double)(float)v).ToArray()).ToArray();
+        Assert.Equal(ConvergenceDiagnostics.Of("x", asFloat), rows["x"]);
+    }
+
     private SampleOptions TinyRun(string name) => new()
     {
         Model = new ModelOptions("mlp", Widths: [16]),

@@ -36,6 +36,17 @@ public sealed class EffectiveSampleSizeTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Antithetic_draws_have_ess_above_the_number_of_draws()
+    {
+        // AR(1) with ρ = −0.5: τ = (1+ρ)/(1−ρ) = 1/3, so ESS/N → 3 (above the floor 1/log10(S) of τ̂). Pair sums
+        // ρ̂_{2k} + ρ̂_{2k+1} are positive, so Geyer keeps the negative odd lags; same tolerance as ρ = 0.5 (±15%).
+        var chains = Draws.Ar1(4, 10_000, -0.5, seed: 26);
+        double plain = EffectiveSampleSize.Of(chains) / 40_000;
+        log.WriteLine($"AR(1) ρ = −0.5: ESS/N = {plain:F4}, expected 3");
+        Assert.InRange(plain / 3.0, 0.85, 1.15);
+    }
+
+    [Fact]
     public void Tail_ess_drops_for_a_chain_whose_heavy_tails_mix_slowly()
     {
         // x = exp(h)·ε with h an AR(1) of ρ = 0.99: signs are i.i.d. (bulk mixes), large |x| cluster (tails do not).
