@@ -22,6 +22,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(DescribeCommand(output, error));
         root.Subcommands.Add(SamplersCommand(output));
         root.Subcommands.Add(BenchCommand(output, error));
+        root.Subcommands.Add(DiagnoseCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -284,6 +285,25 @@ public static class WorkbenchCli
             if (r.GetValue(memorySteps) < 1000) throw new OptionException($"--memory-steps must be at least 1000, got {r.GetValue(memorySteps)}");
             if (r.GetValue(threads) < 0) throw new OptionException($"--threads must be ≥ 0, got {r.GetValue(threads)}");
             Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps)), output);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command DiagnoseCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("diagnose", "Convergence diagnostics of sampled draws: rank-normalised split R̂ (with classic and within-chain R̂), bulk- and tail-ESS, MCSE of the mean (Vehtari et al. 2021, as ArviZ).\n" +
+            "PATH is a run folder (its draws.parquet, or the parts of an unfinished run) or a Parquet or CSV file with chain and draw columns; every other numeric column but iteration is a variable.\n" +
+            "Writes diagnostics.parquet into the run folder (next to a file: FILE.diagnostics.parquet) or --out. A NaN comes with a flag saying why.");
+        var path = new Argument<string>("PATH") { Description = "run folder, or .parquet/.csv file of draws" };
+        var outOption = new Option<string?>("--out") { Description = "where to write the diagnostics table (default: next to the input)" };
+        var space = new Option<string>("--space") { Description = "parameter space of the draws: raw (default raw)", DefaultValueFactory = _ => "raw" };
+        command.Arguments.Add(path);
+        command.Options.Add(outOption);
+        command.Options.Add(space);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            Workbench.Studies.Diagnostics.Diagnose.Execute(new(r.GetValue(path)!, r.GetValue(outOption), r.GetValue(space)!), output);
             return 0;
         }));
         return command;

@@ -1,0 +1,238 @@
+using System.Globalization;
+using Parquet;
+using Parquet.Schema;
+using Workbench.Studies.Data;
+using Workbench.Studies.Storage;
+
+namespace Workbench.Studies.Diagnostics;
+
+/// <summary>
+/// Draws in long form, one row per (chain, draw), read one variable at a time: a Workbench run folder's
+/// <c>draws.parquet</c> (or its parts while the run is unfinished), or any Parquet or CSV file with <c>chain</c> and
+/// <c>draw</c> columns. Every other numeric column except <c>iteration</c> is a variable. Only the chain and draw
+/// columns and one variable are in memory at a time. Problems a user can fix throw <see cref="DataFormatException"/>.
+/// </summary>
+public sealed class DrawsSource
+{
+    private const string DrawsTable = "draws.parquet";
+    private static readonly string[] IndexColumns = ["chain", "draw", "iteration"];
+
+    private readonly Func<string, double[]> _readColumn;
+    private readonly int[] _chainOfRow;
+    private readonly int[] _positionOfRow;
+    private readonly int[] _chainLengths;
+
+    private DrawsSource(string path, IReadOnlyList<string> variables, Func<string, double[]> readColumn, string? unfinished, string? runFolder = null)
+    {
+        Path = path;
+        RunFolder = runFolder;
+        Variables = variables;
+        _readColumn = readColumn;
+        Unfinished = unfinished;
+        var chain = readColumn("chain");
+        var draw = readColumn("draw");
+        // Chains in ascending id order; within a chain, rows in ascending draw order.
+        var ids = chain.Distinct().Order().ToArray();
+        var chainIndex = ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
+        _chainOfRow = chain.Select(c => chainIndex[c]).ToArray();
+        _positionOfRow = new int[chain.Length];
+        _chainLengths = new int[ids.Length];
+        foreach (var group in Enumerable.Range(0, chain.Length).GroupBy(r => _chainOfRow[r]))
+        {
+            var rows = group.OrderBy(r => draw[r]).ToArray();
+            for (int k = 0; k < rows.Length; k++)
+            {
+                if (k > 0 && draw[rows[k]] == draw[rows[k - 1]])
+                    throw new DataFormatException(path, $"chain {ids[group.Key]} has draw {draw[rows[k]]} twice; each (chain, draw) must appear once");
+                _positionOfRow[rows[k]] = k;
+            }
+            _chainLengths[group.Key] = rows.Length;
+        }
+        ChainIds = ids;
+    }
+
+    /// <summary>The file or folder the draws came from.</summary>
+    public string Path { get; }
+    public IReadOnlyList<string> Variables { get; }
+    public IReadOnlyList<double> ChainIds { get; }
+    /// <summary>Why the draws are incomplete (a run still running or stopped before it finished); null when not.</summary>
+    public string? Unfinished { get; }
+    /// <summary>A run folder's own place for its tables; null for a plain file.</summary>
+    public string? RunFolder { get; }
+
+    /// <summary>One variable's draws as <c>double[chain][draw]</c> (chains may differ in length).</summary>
+    public double[][] Read(string variable)
+    {
+        var values = _readColumn(variable);
+        var result = _chainLengths.Select(n => new double[n]).ToArray();
+        for (int r = 0; r < values.Length; r++) result[_chainOfRow[r]][_positionOfRow[r]] = values[r];
+        return result;
+    }
+
+    /// <summary>Opens a run folder, a Parquet file (<c>.parquet</c>) or a CSV file (<c>.csv</c>).</summary>
+    public static DrawsSource Open(string path)
+    {
+        if (Directory.Exists(path)) return OpenRunFolder(path);
+        if (!File.Exists(path)) throw new DataFormatException(path, "does not exist; give a run folder or a Parquet or CSV file of draws");
+        return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".parquet" => OpenParquet(path, path, unfinished: null),
+            ".csv" => OpenCsv(path),
+            _ => throw new DataFormatException(path, "is neither a run folder nor a .parquet or .csv file of draws"),
+        };
+    }
+
+    private static DrawsSource OpenRunFolder(string folder)
+    {
+        if (!File.Exists(System.IO.Path.Combine(folder, Manifest.FileName)))
+            throw new DataFormatException(folder, $"is a folder without {Manifest.FileName}; give a Workbench run folder or a Parquet or CSV file of draws");
+        string? status;
+        try
+        {
+            status = Manifest.Load(folder).Status;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(folder, $"its manifest cannot be read ({e.Message})");
+        }
+        string table = System.IO.Path.Combine(folder, DrawsTable);
+        string parts = table + ParquetTableWriter.PartsSuffix;
+        string? unfinished = null;
+        if (!File.Exists(table))
+        {
+            if (!Directory.Exists(parts) || ParquetTableWriter.PartFiles(parts).Count == 0)
+                throw new DataFormatException(folder, $"has no {DrawsTable} (nor parts of one); the run recorded no draws yet");
+            unfinished = status == RunStatus.Running
+                ? "run unfinished (status 'running': still running or interrupted); diagnosing the draws written so far"
+                : $"run unfinished (status '{status}'); diagnosing the draws written before it stopped";
+        }
+        else if (status is not (RunStatus.Finished or RunStatus.FinishedWithDivergences))
+        {
+            unfinished = $"run unfinished (status '{status}')";
+        }
+        return OpenParquet(folder, File.Exists(table) ? table : parts, unfinished);
+    }
+
+    private static DrawsSource OpenParquet(string shownPath, string tablePath, string? unfinished)
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = File.Exists(tablePath) ? [tablePath] : ParquetTableWriter.PartFiles(tablePath);
+        }
+        catch (IOException e)
+        {
+            throw new DataFormatException(shownPath, e.Message);
+        }
+        IReadOnlyList<TableColumn> schema;
+        try
+        {
+            schema = ParquetTable.ReadSchema(files[0]);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ParquetException)
+        {
+            throw new DataFormatException(shownPath, $"is not a readable Parquet table of draws ({e.Message})");
+        }
+        var names = CheckColumns(shownPath, schema.Select(c => c.Name).ToArray());
+        if (schema.FirstOrDefault(c => c.Type == ColumnType.String) is { } text)
+            throw new DataFormatException(shownPath, $"column '{text.Name}' holds text, not numbers; diagnose needs numeric columns only");
+
+        double[] ReadColumn(string name) => ReadParquetColumn(shownPath, files, name).GetAwaiter().GetResult();
+        return new DrawsSource(shownPath, names, ReadColumn, unfinished, Directory.Exists(shownPath) ? shownPath : null);
+    }
+
+    private static async Task<double[]> ReadParquetColumn(string shownPath, IReadOnlyList<string> files, string name)
+    {
+        var values = new List<double>();
+        foreach (var file in files)
+        {
+            await using var reader = await ParquetReader.CreateAsync(file);
+            var field = reader.Schema.GetDataFields().FirstOrDefault(f => f.Name == name)
+                ?? throw new DataFormatException(shownPath, $"part '{file}' has no column '{name}'");
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var rowGroup = reader.OpenRowGroupReader(g);
+                int rows = checked((int)rowGroup.RowCount);
+                if (field.ClrType == typeof(double))
+                {
+                    var d = new double[rows];
+                    await rowGroup.ReadAsync(field, d.AsMemory());
+                    values.AddRange(d);
+                }
+                else if (field.ClrType == typeof(float))
+                {
+                    var f = new float[rows];
+                    await rowGroup.ReadAsync(field, f.AsMemory());
+                    values.AddRange(f.Select(v => (double)v));
+                }
+                else if (field.ClrType == typeof(int))
+                {
+                    var i = new int[rows];
+                    await rowGroup.ReadAsync(field, i.AsMemory());
+                    values.AddRange(i.Select(v => (double)v));
+                }
+                else if (field.ClrType == typeof(long))
+                {
+                    var l = new long[rows];
+                    await rowGroup.ReadAsync(field, l.AsMemory());
+                    values.AddRange(l.Select(v => (double)v));
+                }
+                else throw new DataFormatException(shownPath, $"column '{name}' holds {field.ClrType.Name}, not numbers");
+            }
+        }
+        return values.ToArray();
+    }
+
+    private static DrawsSource OpenCsv(string path)
+    {
+        string[] header;
+        try
+        {
+            header = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.Split(',').Select(h => h.Trim().Trim('"')).ToArray()
+                ?? throw new DataFormatException(path, "is empty; expected a header row with chain, draw and variable columns");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(path, $"cannot be read ({e.Message})");
+        }
+        var names = CheckColumns(path, header);
+        // One pass over the file per column keeps one variable in memory, never the whole table.
+        double[] ReadColumn(string name)
+        {
+            int index = Array.IndexOf(header, name);
+            var values = new List<double>();
+            int lineNo = 0;
+            bool headerSeen = false;
+            foreach (var line in File.ReadLines(path))
+            {
+                lineNo++;
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                if (!headerSeen)
+                {
+                    headerSeen = true;
+                    continue;
+                }
+                var fields = line.Split(',');
+                if (fields.Length != header.Length)
+                    throw new DataFormatException(path, $"line {lineNo} has {fields.Length} fields; the header has {header.Length}");
+                string cell = fields[index].Trim().Trim('"');
+                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                    throw new DataFormatException(path, $"line {lineNo}, column '{name}': '{cell}' is not a number; diagnose needs numeric columns only");
+                values.Add(v);
+            }
+            return values.ToArray();
+        }
+        return new DrawsSource(path, names, ReadColumn, unfinished: null);
+    }
+
+    /// <summary>The variable columns, after checking that chain and draw are there.</summary>
+    private static string[] CheckColumns(string path, string[] columns)
+    {
+        foreach (var required in new[] { "chain", "draw" })
+            if (!columns.Contains(required))
+                throw new DataFormatException(path, $"has no '{required}' column (columns: {string.Join(", ", columns)}); draws need 'chain' and 'draw' columns, one row per draw");
+        var variables = columns.Where(c => !IndexColumns.Contains(c)).ToArray();
+        if (variables.Length == 0) throw new DataFormatException(path, "has no variable columns besides chain, draw and iteration");
+        return variables;
+    }
+}
