@@ -90,6 +90,15 @@ public static class SamplingRun
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,
             }).ToArray()));
             manifest.Finish(result.Diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences);
+            // Every run folder gets its convergence table (derived data: `workbench diagnose` rebuilds it).
+            try
+            {
+                Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), log);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                log.WriteLine($"warning: the run finished, but its diagnostics table could not be written ({e.Message}); run 'workbench diagnose {folder.Path}'");
+            }
             return result with { Folder = folder.Path };
         }
         catch (Exception e)

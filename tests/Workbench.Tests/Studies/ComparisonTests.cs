@@ -48,6 +48,9 @@ public sealed class ComparisonTests : IDisposable
                 Assert.False(Directory.Exists(Path.Combine(run, $"{table}.parquet.parts")));
             }
             Assert.True(File.Exists(Path.Combine(run, "trace.png")) && File.Exists(Path.Combine(run, "trace.svg")));
+            var diagnostics = ParquetTable.Read(Path.Combine(run, "diagnostics.parquet"));
+            Assert.Equal(4, diagnostics.RowCount); // one row per tracked parameter
+            Assert.All(diagnostics.Column<string>("space"), s => Assert.Equal("raw", s));
 
             var stats = ParquetTable.Read(Path.Combine(run, "stats.parquet"));
             Assert.Equal(2 * 40, stats.RowCount);
