@@ -99,6 +99,11 @@ public static class Calibration
         using var _ = no_grad();
         var logp = logMeanProbabilities.detach().to(ScalarType.Float64).cpu();
         var (maxLog, argmax) = logp.max(2);
+        // A running float32 log-sum-exp minus log S can end a hair above 0 for a certain prediction (rounding grows
+        // with S): treat log p̄ ≤ tolerance as confidence 1. Anything larger (e.g. log 2 from a forgotten − log S)
+        // stays above 1 and is rejected below.
+        var tolerance = logMeanProbabilities.dtype == ScalarType.Float64 ? 1e-9 : 1e-3;
+        maxLog = where(maxLog.le(tolerance), maxLog.clamp_max(0.0), maxLog);
         var confidence = maxLog.exp().contiguous().data<double>().ToArray();
         var correct = argmax.eq(labels.to(ScalarType.Int64).cpu().unsqueeze(0)).contiguous().data<bool>().ToArray();
 

@@ -133,6 +133,23 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void Float32_rounding_just_above_certainty_counts_as_confidence_one()
+    {
+        // A float32 running log-sum-exp minus log S may give log p̄ = +1e-6 for a certain prediction: confidence 1,
+        // last bin, right (gap 0). Row 2 is certain and wrong: gap 1. ECE = ½·0 + ½·1 = 0.5.
+        using var scope = NewDisposeScope();
+        var logp = tensor(new[] { 1e-6f, -20f, -20f, 1e-6f }, [2, 2]);
+
+        var result = Calibration.Compute(logp, tensor(new long[] { 0, 0 }));
+
+        Assert.Equal(2, result.Bins[^1].Count);
+        Assert.Equal(1.0, result.Bins[^1].Confidence);
+        Assert.Equal(0.5, result.Ece, Tight);
+        // log 2 above certainty is a log-sum without − log S, not rounding.
+        Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.Compute(logp.add(MathF.Log(2)), tensor(new long[] { 0, 0 })));
+    }
+
+    [Fact]
     public void Per_chain_overloads_equal_one_call_per_chain()
     {
         var generator = new Generator(17);
