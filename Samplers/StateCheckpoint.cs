@@ -199,6 +199,8 @@ public sealed class StateReader
             long length = header.ReadInt64();
             var hash = header.ReadBytes(32);
             if (length < 0 || length > int.MaxValue) throw new InvalidDataException($"{source}: corrupt checkpoint (payload length {length})");
+            if (stream.CanSeek && length > stream.Length - stream.Position)
+                throw new InvalidDataException($"{source}: checkpoint is truncated ({stream.Length - stream.Position} of {length} payload bytes); it was not written completely");
             var body = header.ReadBytes((int)length);
             if (hash.Length != 32 || body.Length != length)
                 throw new InvalidDataException($"{source}: checkpoint is truncated ({body.Length} of {length} payload bytes); it was not written completely");
@@ -236,6 +238,7 @@ public sealed class StateReader
 /// (1 tensor, 2 value), int32 dtype (TorchSharp's ScalarType code), int32 rank, int64 per dimension, int64 byte count,
 /// the raw bytes in row-major order. Our own format rather than TorchSharp's save/load: it also carries scalars and
 /// generator states, names the entry that does not fit, and detects a truncated or corrupt file by its hash.
+/// The payload is assembled in memory, so one checkpoint holds at most 2 GiB.
 /// </summary>
 public static class StateCheckpointFormat
 {

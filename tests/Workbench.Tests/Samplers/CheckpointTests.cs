@@ -110,8 +110,10 @@ public class CheckpointTests
         using var state = sampler.Init(ones(2, 4));
         var writer = new StateWriter();
         state.Save(writer);
-        CheckpointFile.Write(path, writer);
+        File.WriteAllText(path, "an older checkpoint");
+        CheckpointFile.Write(path, writer); // replaces it
         var bytes = File.ReadAllBytes(path);
+        Assert.Equal(["iteration", "position", "velocity"], CheckpointFile.Read(path).Names.Order(StringComparer.Ordinal));
         Assert.Empty(Directory.GetFiles(folder.Path, "*.tmp"));
 
         File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
