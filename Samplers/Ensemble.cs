@@ -75,6 +75,21 @@ public sealed class Ensemble : ISampler
         public Tensor SecondMoment { get; } = zeros_like(position);
         public Tensor Denominator { get; } = zeros_like(position);
 
+        // Adam's step counter t is the iteration; the denominator is scratch.
+        public override void Save(StateWriter writer)
+        {
+            base.Save(writer);
+            writer.Tensor("first_moment", FirstMoment);
+            writer.Tensor("second_moment", SecondMoment);
+        }
+
+        public override void Load(StateReader reader)
+        {
+            base.Load(reader);
+            reader.Tensor("first_moment", FirstMoment);
+            reader.Tensor("second_moment", SecondMoment);
+        }
+
         public override void Dispose()
         {
             FirstMoment.Dispose();

@@ -200,6 +200,18 @@ public abstract class GaussianVariationalFit : ISampler
             value.addcdiv_(_first, denominator, value: correctedStep);
         }
 
+        public void Save(StateWriter writer, string name)
+        {
+            writer.Tensor($"{name}.first", _first);
+            writer.Tensor($"{name}.second", _second);
+        }
+
+        public void Load(StateReader reader, string name)
+        {
+            reader.Tensor($"{name}.first", _first);
+            reader.Tensor($"{name}.second", _second);
+        }
+
         public void Dispose()
         {
             _first.Dispose();
@@ -218,6 +230,61 @@ public sealed class VariationalState(Tensor mean, Tensor rho) : SamplerState(mea
     internal GaussianVariationalFit.AdamMoments MeanMoments { get; } = new(mean);
     internal GaussianVariationalFit.AdamMoments? RhoMoments { get; set; }
     internal GaussianVariationalFit.AdamMoments? FactorMoments { get; set; }
+
+    /// <summary>μ, ρ, Adam's moments (its step counter is the iteration) and, once fitting has started, the blocks, the
+    /// factors and their moments.</summary>
+    public override void Save(StateWriter writer)
+    {
+        base.Save(writer);
+        writer.Tensor("rho", Rho);
+        MeanMoments.Save(writer, "mean_moments");
+        if (Blocks is not null) writer.Longs("blocks", Blocks);
+        RhoMoments?.Save(writer, "rho_moments");
+        if (Factors is not null)
+        {
+            writer.Tensor("factors", Factors);
+            FactorMoments!.Save(writer, "factor_moments");
+        }
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote; buffers created at the first step (factors, ρ's moments) are
+    /// created here when the checkpoint has them and the state does not.</summary>
+    public override void Load(StateReader reader)
+    {
+        base.Load(reader);
+        reader.Tensor("rho", Rho);
+        MeanMoments.Load(reader, "mean_moments");
+        Blocks = reader.Has("blocks") ? reader.Longs("blocks") : null;
+
+        if (reader.Has("rho_moments.first"))
+        {
+            RhoMoments ??= new GaussianVariationalFit.AdamMoments(Rho);
+            RhoMoments.Load(reader, "rho_moments");
+        }
+        else
+        {
+            RhoMoments?.Dispose();
+            RhoMoments = null;
+        }
+
+        if (reader.Has("factors"))
+        {
+            if (Factors is null)
+            {
+                Factors = reader.NewTensor("factors", Position.device);
+                FactorMoments = new GaussianVariationalFit.AdamMoments(Factors);
+            }
+            else reader.Tensor("factors", Factors);
+            FactorMoments!.Load(reader, "factor_moments");
+        }
+        else
+        {
+            Factors?.Dispose();
+            FactorMoments?.Dispose();
+            Factors = null;
+            FactorMoments = null;
+        }
+    }
 
     public override void Dispose()
     {

@@ -188,6 +188,35 @@ public sealed class Hmc : ISampler
             LogLikelihood = evaluation.LogLikelihood;
         }
 
+        // The cache (U, ℓ, ∇U at θ) carries over; momentum, proposal and uniform are redrawn or recopied every step.
+        // Without the cache a resumed chain would re-evaluate the batch once (same θ, but one more gradient evaluation).
+        public override void Save(StateWriter writer)
+        {
+            base.Save(writer);
+            if (Potential is null) return;
+            writer.Tensor("gradient", Gradient);
+            writer.Doubles("potential", Potential);
+            writer.Doubles("log_likelihood", LogLikelihood!);
+        }
+
+        public override void Load(StateReader reader)
+        {
+            base.Load(reader);
+            if (!reader.Has("potential"))
+            {
+                Potential = LogLikelihood = null;
+                return;
+            }
+            reader.Tensor("gradient", Gradient);
+            var potential = reader.Doubles("potential");
+            var logLikelihood = reader.Doubles("log_likelihood");
+            if (potential.Length != Position.shape[0] || logLikelihood.Length != Position.shape[0])
+                throw new InvalidDataException($"{reader.Source}: checkpoint entries 'potential' and 'log_likelihood' hold " +
+                    $"{potential.Length} and {logLikelihood.Length} chains, the state has {Position.shape[0]}");
+            Potential = potential;
+            LogLikelihood = logLikelihood;
+        }
+
         public override void Dispose()
         {
             foreach (var t in new[] { Gradient, Momentum, ProposalPosition, ProposalGradient, Uniform }) t.Dispose();

@@ -19,6 +19,25 @@ public class SamplerState(Tensor position) : IDisposable
     public Tensor Position { get; } = position;
     public long Iteration { get; set; }
 
+    /// <summary>
+    /// Writes everything a step reads that an earlier step wrote, so that a state restored by <see cref="Load"/> into a
+    /// fresh <see cref="ISampler.Init"/> continues bit-identically (with the generators restored too). Scratch buffers
+    /// a step overwrites before reading are left out. Each subclass adds its own entries and calls the base.
+    /// </summary>
+    public virtual void Save(StateWriter writer)
+    {
+        writer.Tensor("position", Position);
+        writer.Long("iteration", Iteration);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote, in place: the tensors' dtypes and shapes must match (a mismatch
+    /// throws naming the entry).</summary>
+    public virtual void Load(StateReader reader)
+    {
+        reader.Tensor("position", Position);
+        Iteration = reader.Long("iteration");
+    }
+
     public virtual void Dispose()
     {
         Position.Dispose();

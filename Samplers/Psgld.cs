@@ -55,6 +55,19 @@ public sealed class Psgld : ISampler, ISgmcmcKernel
         public Tensor SquareAverage { get; } = zeros_like(position);
         public Tensor Scratch { get; } = zeros_like(position);
 
+        // Scratch is rewritten before it is read: only V carries over.
+        public override void Save(StateWriter writer)
+        {
+            base.Save(writer);
+            writer.Tensor("square_average", SquareAverage);
+        }
+
+        public override void Load(StateReader reader)
+        {
+            base.Load(reader);
+            reader.Tensor("square_average", SquareAverage);
+        }
+
         public override void Dispose()
         {
             SquareAverage.Dispose();

@@ -49,6 +49,18 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
     {
         public Tensor Velocity { get; } = zeros_like(position);
 
+        public override void Save(StateWriter writer)
+        {
+            base.Save(writer);
+            writer.Tensor("velocity", Velocity);
+        }
+
+        public override void Load(StateReader reader)
+        {
+            base.Load(reader);
+            reader.Tensor("velocity", Velocity);
+        }
+
         public override void Dispose()
         {
             Velocity.Dispose();

@@ -70,7 +70,8 @@ public static class SgmcmcStep
             : throw new ArgumentException($"{method}: step size must be a positive number, got {stepSize}");
 }
 
-/// <summary>θ plus a preallocated noise buffer, so a step allocates no new [K, P] tensor for the noise.</summary>
+/// <summary>θ plus a preallocated noise buffer, so a step allocates no new [K, P] tensor for the noise. The buffer is
+/// refilled before every read, so a checkpoint leaves it out (<see cref="SamplerState.Save"/> suffices).</summary>
 public class NoiseBufferState(Tensor position) : SamplerState(position)
 {
     public Tensor Noise { get; } = zeros_like(position);

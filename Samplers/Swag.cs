@@ -130,6 +130,27 @@ public sealed class SwagState : SamplerState
     /// <summary>Deviations stored in D̂: min(Collected, Rank).</summary>
     public int Stored => (int)Math.Min(Collected, Rank);
 
+    // The draw buffers (_z1, _z2, _scratch) are refilled before every read.
+    public override void Save(StateWriter writer)
+    {
+        base.Save(writer);
+        writer.Tensor("velocity", Velocity);
+        writer.Tensor("mean", Mean);
+        writer.Tensor("second_moment", SecondMoment);
+        writer.Tensor("deviations", Deviations);
+        writer.Long("collected", Collected);
+    }
+
+    public override void Load(StateReader reader)
+    {
+        base.Load(reader);
+        reader.Tensor("velocity", Velocity);
+        reader.Tensor("mean", Mean);
+        reader.Tensor("second_moment", SecondMoment);
+        reader.Tensor("deviations", Deviations);
+        Collected = reader.Long("collected");
+    }
+
     /// <summary>Adds θ [K, P] as a snapshot: θ̄ ← θ̄ + (θ − θ̄)/n, m₂ ← m₂ + (θ² − m₂)/n, then D̂ slot ← θ − θ̄ (new θ̄).</summary>
     public void Collect(Tensor position)
     {

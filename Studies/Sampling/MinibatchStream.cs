@@ -1,4 +1,5 @@
 using TorchSharp;
+using Workbench.Samplers;
 using static TorchSharp.torch;
 
 namespace Workbench.Studies.Sampling;
@@ -44,6 +45,32 @@ public sealed class MinibatchStream : IDisposable
         var result = stack(rows);
         foreach (var r in rows) r.Dispose();
         return result;
+    }
+
+    /// <summary>Entries <c>{name}.*</c>: each chain's generator state, current permutation and cursor, so a stream
+    /// restored by <see cref="Load"/> yields the batches this one would have yielded next.</summary>
+    public void Save(StateWriter writer, string name = "minibatch")
+    {
+        writer.Long($"{name}.training_size", _n);
+        writer.Long($"{name}.batch_size", _batch);
+        GeneratorState.Save(writer, $"{name}.generator", _generators);
+        for (int k = 0; k < _orders.Length; k++) writer.Tensor($"{name}.order.{k}", _orders[k]);
+        writer.Longs($"{name}.cursor", _cursors);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into a stream of the same training size, batch size and chain count.</summary>
+    public void Load(StateReader reader, string name = "minibatch")
+    {
+        long n = reader.Long($"{name}.training_size"), batch = reader.Long($"{name}.batch_size");
+        if (n != _n || batch != _batch)
+            throw new InvalidDataException($"{reader.Source}: checkpoint entry '{name}' walks {n} examples in batches of {batch}, " +
+                $"this run {_n} in batches of {_batch}; resume with the data and batch size of the checkpointed run");
+        var cursors = reader.Longs($"{name}.cursor");
+        if (cursors.Length != _cursors.Length)
+            throw new InvalidDataException($"{reader.Source}: checkpoint entry '{name}.cursor' holds {cursors.Length} chains, the stream has {_cursors.Length}");
+        GeneratorState.Load(reader, $"{name}.generator", _generators);
+        for (int k = 0; k < _orders.Length; k++) reader.Tensor($"{name}.order.{k}", _orders[k]);
+        cursors.CopyTo(_cursors, 0);
     }
 
     public void Dispose()
