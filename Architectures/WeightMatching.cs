@@ -123,24 +123,30 @@ public static class WeightMatching
 
     private static Tensor Index(int[] permutation) => tensor(permutation.Select(i => (long)i).ToArray());
 
-    /// <summary>METHODS: assert f_{π(B)}(x) = f_B(x) on a batch, within float32 rounding of reordered sums.</summary>
-    private static void CheckSameFunction(Mlp mlp, Tensor thetaB, Tensor alignedB, ulong seed, Tensor? checkInputs)
+    /// <summary>
+    /// METHODS: assert f_{π(B)}(x) = f_B(x) on a batch. <paramref name="inputs"/> is [B, …sample shape] for one chain;
+    /// outputs must agree within float32 rounding of reordered sums, 10⁻⁴·(1 + max |f_B|), else an
+    /// <see cref="InvalidOperationException"/> names the gap.
+    /// </summary>
+    public static void AssertSameFunction(Mlp mlp, Tensor theta, Tensor permutedTheta, Tensor inputs)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        Tensor x;
-        if (checkInputs is null)
-        {
-            using var generator = new Generator(seed);
-            x = randn([64, mlp.Spec.Inputs], generator: generator).to(thetaB.dtype, thetaB.device);
-        }
-        else x = checkInputs;
-        var before = mlp.Forward(thetaB.detach().unsqueeze(0), x.unsqueeze(0));
-        var after = mlp.Forward(alignedB.unsqueeze(0), x.unsqueeze(0));
+        var before = mlp.Forward(theta.detach().unsqueeze(0), inputs.unsqueeze(0));
+        var after = mlp.Forward(permutedTheta.detach().unsqueeze(0), inputs.unsqueeze(0));
         double gap = (before - after).abs().max().to(ScalarType.Float64).item<double>();
         double scale = before.abs().max().to(ScalarType.Float64).item<double>();
         if (!(gap <= 1e-4 * (1 + scale)))
-            throw new InvalidOperationException($"{mlp.Name}: weight matching changed the function: max |f_π(B)(x) − f_B(x)| = {gap:G3} " +
-                $"on {x.shape[0]} inputs (max |f_B| = {scale:G3}); the permutation of θ_B is not a symmetry of this network");
+            throw new InvalidOperationException($"{mlp.Name}: the permuted parameters compute a different function: max |f_π(B)(x) − f_B(x)| = {gap:G3} " +
+                $"on {inputs.shape[0]} inputs (max |f_B| = {scale:G3}); the permutation is not a symmetry of this network");
+    }
+
+    private static void CheckSameFunction(Mlp mlp, Tensor thetaB, Tensor alignedB, ulong seed, Tensor? checkInputs)
+    {
+        if (checkInputs is not null) { AssertSameFunction(mlp, thetaB, alignedB, checkInputs); return; }
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(seed);
+        var x = randn([64, mlp.Spec.Inputs], generator: generator).to(thetaB.dtype, thetaB.device);
+        AssertSameFunction(mlp, thetaB, alignedB, x);
     }
 }

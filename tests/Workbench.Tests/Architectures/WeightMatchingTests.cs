@@ -1,6 +1,7 @@
 using TorchSharp;
 using Workbench.Architectures;
 using Workbench.Architectures.Layers;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Workbench.Tests.Architectures;
@@ -98,7 +99,7 @@ public class LinearAssignmentTests
     }
 }
 
-public class WeightMatchingTests
+public class WeightMatchingTests(ITestOutputHelper output)
 {
     private static Mlp Net(Variant variant, bool layerNorm) => new(new MlpSpec("wm", 10, [16, 12, 14], 5, layerNorm,
         Activation.Relu, variant, [new WAsymSetting(3, 1.0)], 1.0, 7));
@@ -145,6 +146,7 @@ public class WeightMatchingTests
                 for (int i = 0; i < applied[l].Length; i++)
                     Assert.Equal(i, applied[l][found[l][i]]); // found ∘ applied = identity: found inverts applied
             Assert.InRange(sweeps, 1, WeightMatching.MaxSweeps);
+            output.WriteLine($"layerNorm={layerNorm} seed={seed}: sweeps={sweeps}, distance before {WeightMatching.Distance(thetaA, thetaB):G4}, after {WeightMatching.Distance(thetaA, aligned):G4}");
             using var g = new Generator(5);
             using var x = randn([1, 32, 10], generator: g);
             using var original = net.Forward(thetaA.unsqueeze(0), x);
@@ -170,6 +172,7 @@ public class WeightMatchingTests
         {
             double identity = thetaA.to(ScalarType.Float64).dot(thetaB.to(ScalarType.Float64)).item<double>();
             double matched = thetaA.to(ScalarType.Float64).dot(aligned.to(ScalarType.Float64)).item<double>();
+            output.WriteLine($"layerNorm={layerNorm}: Σ⟨θ_A, θ_B⟩ {identity:G6} → Σ⟨θ_A, π(θ_B)⟩ {matched:G6}, distance {WeightMatching.Distance(thetaA, thetaB):G4} → {WeightMatching.Distance(thetaA, aligned):G4}, sweeps={sweeps}");
             Assert.True(matched > identity, $"Σ⟨θ_A, π(θ_B)⟩ = {matched} should exceed the unaligned {identity}");
             Assert.True(WeightMatching.Distance(thetaA, aligned) < WeightMatching.Distance(thetaA, thetaB), "alignment should bring B closer to A");
             Assert.Contains(found, p => !p.SequenceEqual(Enumerable.Range(0, p.Length).Select(i => (long)i)));
@@ -197,6 +200,25 @@ public class WeightMatchingTests
         var error = Assert.Throws<ArgumentException>(() => WeightMatching.Align(net, a, b, seed: 1));
         Assert.Contains(name, error.Message);
         Assert.Contains("standard", error.Message);
+    }
+
+    [Fact]
+    public void Function_check_passes_for_symmetries_and_fails_when_a_permutation_changes_the_function()
+    {
+        using var g = new Generator(2);
+        using var x = randn([32, 10], generator: g);
+        foreach (var variant in new[] { Variant.Standard, Variant.WAsym })
+        {
+            using var net = Net(variant, layerNorm: true);
+            using var theta = net.InitialPosition(g);
+            using var permuted = HiddenUnitPermutation.Apply(net, theta, 1, Shuffled(12, 4));
+            if (variant == Variant.Standard) WeightMatching.AssertSameFunction(net, theta, permuted, x);
+            else
+            {
+                var error = Assert.Throws<InvalidOperationException>(() => WeightMatching.AssertSameFunction(net, theta, permuted, x));
+                Assert.Contains("different function", error.Message);
+            }
+        }
     }
 
     [Fact]
