@@ -8,7 +8,7 @@ namespace Workbench.Tests.Architectures;
 
 public class LinearAssignmentTests
 {
-    private static IEnumerable<int[]> Permutations(int n)
+    internal static IEnumerable<int[]> Permutations(int n)
     {
         var p = Enumerable.Range(0, n).ToArray();
         return Permute(p, 0);
@@ -200,6 +200,37 @@ public class WeightMatchingTests(ITestOutputHelper output)
         var error = Assert.Throws<ArgumentException>(() => WeightMatching.Align(net, a, b, seed: 1));
         Assert.Contains(name, error.Message);
         Assert.Contains("standard", error.Message);
+    }
+
+    /// <summary>
+    /// Every term of the objective counts: at the end no single layer's permutation — all of them, by brute force —
+    /// raises Σ⟨θ_A, π(θ_B)⟩. With one hidden layer that is the global optimum.
+    /// </summary>
+    [Theory]
+    [InlineData(false, new[] { 6 })]
+    [InlineData(true, new[] { 6 })]
+    [InlineData(true, new[] { 5, 6 })]
+    [InlineData(false, new[] { 6, 5, 4 })]
+    public void Weight_matching_ends_where_no_single_layer_permutation_improves(bool layerNorm, int[] hidden)
+    {
+        using var net = new Mlp(new MlpSpec("tiny", 4, hidden, 3, layerNorm, Activation.Gelu, Variant.Standard, [new WAsymSetting(1, 1.0)], 1.0, 1));
+        using var thetaA = Initial(net, 21);
+        using var thetaB = Initial(net, 22);
+        var (aligned, _, sweeps) = WeightMatching.Align(net, thetaA, thetaB, seed: 3);
+        using var a = thetaA.to(ScalarType.Float64);
+        using (aligned)
+        {
+            double matched = a.dot(aligned.to(ScalarType.Float64)).item<double>();
+            double best = double.NegativeInfinity;
+            for (int l = 0; l < hidden.Length; l++)
+                foreach (var q in LinearAssignmentTests.Permutations(hidden[l]))
+                {
+                    using var moved = HiddenUnitPermutation.Apply(net, aligned, l, q.Select(i => (long)i).ToArray());
+                    best = Math.Max(best, a.dot(moved.to(ScalarType.Float64)).item<double>());
+                }
+            output.WriteLine($"hidden=[{string.Join(",", hidden)}] layerNorm={layerNorm}: Σ⟨θ_A, π(θ_B)⟩ {matched:G10}, best one-layer move {best:G10}, sweeps={sweeps}");
+            Assert.True(best <= matched + 1e-9, $"a single-layer permutation reaches {best}, above the matched {matched}");
+        }
     }
 
     [Fact]
