@@ -112,14 +112,18 @@ public class WeightMatchingTests(ITestOutputHelper output)
         return p;
     }
 
-    /// <summary>LayerNorm affines start at (1, 0); move them so matching has to use them like any other weight.</summary>
-    private static Tensor Initial(Mlp net, ulong seed)
+    /// <summary>LayerNorm affines start at (1, 0); move them so matching has to use them like any other weight.
+    /// <paramref name="biasNoise"/> &gt; 0 also makes biases large enough to decide assignments on their own.</summary>
+    private static Tensor Initial(Mlp net, ulong seed, double biasNoise = 0)
     {
         using var g = new Generator(seed);
         var theta = net.InitialPosition(g);
         using var noise = randn([net.Layout.Count], generator: g);
         foreach (var s in net.Layout.Segments.Where(s => s.Name.StartsWith("ln")))
-            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: 0.3);
+            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: 1.0);
+        if (biasNoise > 0)
+            foreach (var s in net.Layout.Segments.Where(s => s.Name.StartsWith("fc") && s.Name.EndsWith(".bias")))
+                theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: biasNoise);
         return theta;
     }
 
@@ -214,8 +218,8 @@ public class WeightMatchingTests(ITestOutputHelper output)
     public void Weight_matching_ends_where_no_single_layer_permutation_improves(bool layerNorm, int[] hidden)
     {
         using var net = new Mlp(new MlpSpec("tiny", 4, hidden, 3, layerNorm, Activation.Gelu, Variant.Standard, [new WAsymSetting(1, 1.0)], 1.0, 1));
-        using var thetaA = Initial(net, 21);
-        using var thetaB = Initial(net, 22);
+        using var thetaA = Initial(net, 21, biasNoise: 1.0);
+        using var thetaB = Initial(net, 22, biasNoise: 1.0);
         var (aligned, _, sweeps) = WeightMatching.Align(net, thetaA, thetaB, seed: 3);
         using var a = thetaA.to(ScalarType.Float64);
         using (aligned)
