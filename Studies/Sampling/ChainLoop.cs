@@ -62,7 +62,19 @@ internal sealed class ChainLoop : IDisposable
              TableColumn.Long("grad_evals"), TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
     }
 
-    private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"] : ["nll", "accuracy", "bma_nll", "bma_accuracy"];
+    private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"]
+        : ["nll", "accuracy", "brier", "ece", "bma_nll", "bma_accuracy", "bma_brier", "bma_ece", "bma_mce"];
+
+    /// <summary>Each chain's final test-split BMA log p̄ [1, N, C] (classification), for the run's calibration table.</summary>
+    private readonly Dictionary<int, Tensor> _finalTestBma = new();
+
+    /// <summary>Final test BMA of every chain that did not diverge, [K', N, C], with the chain ids; null for regression.</summary>
+    public (Tensor LogMean, int[] Chains, Tensor Labels)? FinalTestBma()
+    {
+        var chains = _finalTestBma.Keys.Where(k => !_diverged.Any(d => d.Chain == k)).Order().ToArray();
+        if (_o.IsRegression || chains.Length == 0) return null;
+        return (cat(chains.Select(k => _finalTestBma[k]).ToArray(), 0), chains, _testY.cpu());
+    }
     private long TrainingSize => _trainX.shape[0];
     private int BatchSize => _sampler.FullBatch ? (int)TrainingSize : _o.BatchSize;
 
@@ -165,6 +177,12 @@ internal sealed class ChainLoop : IDisposable
                 string quality = finals.Length == 0 ? "" : _o.IsRegression ? $": test BMA rmse {finals.Average():F4}" : $": test BMA acc {finals.Average():P1}";
                 _log.WriteLine($"  [{label}] {_o.Draws} draws from the fitted {_sampler.Name} distribution{quality}");
             }
+
+            // Keep each chain's final test BMA for the run's calibration table and reliability diagram.
+            if (evaluators[0].Evaluator.LogMeanProbabilities() is { } final)
+                using (final)
+                    for (int k = 0; k < chains.Length; k++)
+                        _finalTestBma[chains[k]] = final.narrow(0, k, 1).cpu().clone().DetachFromDisposeScope();
         }
         finally
         {
@@ -205,8 +223,13 @@ internal sealed class ChainLoop : IDisposable
                 foreach (int k in active)
                 {
                     var m = metrics[k];
-                    double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse] : [m.Nll, m.Accuracy, m.BmaNll, m.BmaAccuracy];
-                    _eval.Append(chains[k], drawCount[k], iteration, epoch, gradEvals, _clock.Elapsed.TotalSeconds, split, v[0], v[1], v[2], v[3]);
+                    double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse]
+                        : [m.Nll, m.Accuracy, m.Brier, m.Ece, m.BmaNll, m.BmaAccuracy, m.BmaBrier, m.BmaEce, m.BmaMce];
+                    var row = new object[7 + v.Length];
+                    row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration; row[3] = epoch; row[4] = gradEvals;
+                    row[5] = _clock.Elapsed.TotalSeconds; row[6] = split;
+                    for (int j = 0; j < v.Length; j++) row[7 + j] = v[j];
+                    _eval.Append(row);
                     if (split == "test")
                     {
                         _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
@@ -241,6 +264,7 @@ internal sealed class ChainLoop : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in _finalTestBma.Values) t.Dispose();
         _draws.Dispose();
         _stats.Dispose();
         _eval.Dispose();

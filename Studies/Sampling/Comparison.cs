@@ -77,6 +77,15 @@ public static class Comparison
             loss.Add(variant, epochs, mean, Subtract(mean, sd), Add(mean, sd));
         }
         loss.Save(Path.Combine(studyFolder, "training-loss"));
+
+        // Calibration side by side: each variant's final test BMA, pooled over its chains.
+        var reliability = new ReliabilityFigure($"Reliability of the final BMA on the test split ({o.Model.Model}, {o.Sampler})");
+        foreach (var variant in variants)
+        {
+            string table = Path.Combine(studyFolder, variant, Metrics.CalibrationTable.FileName);
+            if (File.Exists(table)) reliability.Add(variant, Metrics.CalibrationTable.Read(table));
+        }
+        if (reliability.Panels.Count > 0) reliability.Save(Path.Combine(studyFolder, "reliability"));
     }
 
     /// <summary>Per draw: epoch, mean and sd over chains of the running-BMA test accuracy and NLL.</summary>
@@ -131,7 +140,7 @@ public static class Comparison
         s.AppendLine();
         s.AppendLine("Training loss is the mean minibatch NLL per datum over an epoch (first and last epoch shown), averaged over chains.");
         s.AppendLine();
-        s.AppendLine("Figures: `bma-test-accuracy.png`, `bma-test-nll.png`, `training-loss.png` (and `.svg`); per-run trace plots in `<variant>/trace.png`.");
+        s.AppendLine("Figures: `bma-test-accuracy.png`, `bma-test-nll.png`, `training-loss.png`, `reliability.png` (and `.svg`); per run `<variant>/trace.png` and `<variant>/reliability.png`.");
         s.AppendLine("Tables per run: `draws.parquet`, `stats.parquet`, `eval.parquet` (schema in the README).");
         return s.ToString();
     }

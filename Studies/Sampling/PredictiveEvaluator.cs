@@ -4,7 +4,15 @@ using static TorchSharp.torch;
 namespace Workbench.Studies.Sampling;
 
 /// <summary>Metrics of one draw and of the running Bayesian model average, per chain, on one split.</summary>
-public sealed record DrawMetrics(double Nll, double Accuracy, double Rmse, double BmaNll, double BmaAccuracy, double BmaRmse);
+public sealed record DrawMetrics(double Nll, double Accuracy, double Rmse, double BmaNll, double BmaAccuracy, double BmaRmse)
+{
+    /// <summary>Classification only (NaN otherwise): Brier score and ECE (15 bins) of the draw and of the running BMA, MCE of the BMA.</summary>
+    public double Brier { get; init; } = double.NaN;
+    public double Ece { get; init; } = double.NaN;
+    public double BmaBrier { get; init; } = double.NaN;
+    public double BmaEce { get; init; } = double.NaN;
+    public double BmaMce { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// Evaluates draws on a fixed split and keeps, per chain, the running Bayesian model average
@@ -57,7 +65,23 @@ public sealed class PredictiveEvaluator : IDisposable
             var acc = logp.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
             var bmaNll = bma.gather(2, y).squeeze(2).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
             var bmaAcc = bma.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
-            for (int c = 0; c < k; c++) metrics[c] = new DrawMetrics(nll[c], acc[c], double.NaN, bmaNll[c], bmaAcc[c], double.NaN);
+            var labels = _y.cpu();
+            // A chain whose draw is not finite (it diverged) gets NaN metrics rather than an error for the others.
+            var finite = logp.isfinite().all(2).all(1).logical_and(bma.isfinite().all(2).all(1)).cpu().data<bool>().ToArray();
+            for (int c = 0; c < k; c++)
+            {
+                metrics[c] = new DrawMetrics(nll[c], acc[c], double.NaN, bmaNll[c], bmaAcc[c], double.NaN);
+                if (!finite[c]) continue;
+                var draw = logp[c].cpu();
+                var average = bma[c].cpu();
+                var calibration = Metrics.Calibration.Compute(draw, labels);
+                var bmaCalibration = Metrics.Calibration.Compute(average, labels);
+                metrics[c] = metrics[c] with
+                {
+                    Brier = Metrics.Brier.Compute(draw, labels), Ece = calibration.Ece,
+                    BmaBrier = Metrics.Brier.Compute(average, labels), BmaEce = bmaCalibration.Ece, BmaMce = bmaCalibration.Mce,
+                };
+            }
         }
         else
         {
@@ -76,6 +100,11 @@ public sealed class PredictiveEvaluator : IDisposable
         }
         return metrics;
     }
+
+    /// <summary>log p̄(y|x) of each chain's running BMA so far, [K, N, C] (classification; null before the first draw).</summary>
+    public Tensor? LogMeanProbabilities() => _logSum is null || !_classification ? null : _logSum.sub(Math.Log(_draws));
+
+    public Tensor Labels => _y;
 
     private static void Accumulate(ref Tensor? logSum, Tensor logp)
     {

@@ -83,6 +83,8 @@ public static class SamplingRun
             manifest.SetTable("draws", result.Tables["draws"]);
             manifest.SetTable("stats", result.Tables["stats"]);
             manifest.SetTable("eval", result.Tables["eval"]);
+            if (chains.FinalTestBma() is { } final)
+                manifest.SetTable("calibration", WriteCalibration(folder, o, final.LogMean, final.Chains, final.Labels));
             DrawTrace(folder, o, chains.TrackedNames);
             manifest.Set("timing", new JsonObject { ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond });
             manifest.Set("divergences", new JsonArray(result.Diverged.Select(d => (JsonNode)new JsonObject
@@ -106,6 +108,24 @@ public static class SamplingRun
             manifest.Fail(e);
             throw;
         }
+    }
+
+    /// <summary>
+    /// calibration.parquet (per chain and pooled) and reliability.png/svg of the final test BMA pooled over chains:
+    /// p̄ = (1/K) Σ_k p̄_k, every chain having the same number of evaluated draws.
+    /// </summary>
+    private static long WriteCalibration(RunFolder folder, SampleOptions o, Tensor logMean, int[] chainIds, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var perChain = Metrics.Calibration.ComputePerChain(logMean, labels);
+        var pooledLog = logMean.logsumexp(0, keepdim: false).sub(Math.Log(chainIds.Length));
+        var pooled = Metrics.Calibration.Compute(pooledLog, labels);
+        long rows = Metrics.CalibrationTable.Write(folder.File(Metrics.CalibrationTable.FileName),
+            [(Metrics.CalibrationTable.Pooled, pooled), .. chainIds.Select((c, i) => (c, perChain[i]))]);
+        new ReliabilityFigure($"Reliability of the final BMA on the test split — {o.Study}")
+            .Add($"{chainIds.Length} chain(s) pooled", pooled)
+            .Save(folder.File("reliability"));
+        return rows;
     }
 
     /// <summary>Trace plots of up to 6 tracked parameters, one line per chain, read back from draws.parquet.</summary>

@@ -38,7 +38,7 @@ public sealed class ComparisonTests : IDisposable
             {
                 ["draws"] = ["chain", "draw", "iteration"],
                 ["stats"] = ["chain", "iteration", "epoch", "loss", "lp", "step_size", "grad_norm", "diverging", "wall_time_s", "grad_evals"],
-                ["eval"] = ["chain", "draw", "iteration", "epoch", "grad_evals", "wall_time_s", "split", "nll", "accuracy", "bma_nll", "bma_accuracy"],
+                ["eval"] = ["chain", "draw", "iteration", "epoch", "grad_evals", "wall_time_s", "split", "nll", "accuracy", "brier", "ece", "bma_nll", "bma_accuracy", "bma_brier", "bma_ece", "bma_mce"],
             };
             foreach (var (table, columns) in expected)
             {
@@ -48,6 +48,11 @@ public sealed class ComparisonTests : IDisposable
                 Assert.False(Directory.Exists(Path.Combine(run, $"{table}.parquet.parts")));
             }
             Assert.True(File.Exists(Path.Combine(run, "trace.png")) && File.Exists(Path.Combine(run, "trace.svg")));
+            // The final BMA's bin table, per chain and pooled (chain −1): 15 bins each; its reliability diagram.
+            var calibration = ParquetTable.Read(Path.Combine(run, "calibration.parquet"));
+            Assert.Equal(3 * 15, calibration.RowCount);
+            Assert.Equal(2000L, calibration.Column<long>("count").Where((_, i) => calibration.Column<int>("chain")[i] == -1).Sum());
+            Assert.True(File.Exists(Path.Combine(run, "reliability.png")) && File.Exists(Path.Combine(run, "reliability.svg")));
             var diagnostics = ParquetTable.Read(Path.Combine(run, "diagnostics.parquet"));
             Assert.Equal(4, diagnostics.RowCount); // one row per tracked parameter
             Assert.All(diagnostics.Column<string>("space"), s => Assert.Equal("raw", s));
@@ -60,7 +65,7 @@ public sealed class ComparisonTests : IDisposable
             var eval = ParquetTable.Read(Path.Combine(run, "eval.parquet"));
             Assert.All(eval.Column<double>("bma_accuracy"), a => Assert.InRange(a, 0.0, 1.0));
         }
-        foreach (var figure in new[] { "bma-test-accuracy", "bma-test-nll", "training-loss" })
+        foreach (var figure in new[] { "bma-test-accuracy", "bma-test-nll", "training-loss", "reliability" })
             foreach (var ext in new[] { ".png", ".svg" })
                 Assert.True(File.Exists(Path.Combine(_dir, "study", figure + ext)), figure + ext);
         Assert.Contains("w-asym", File.ReadAllText(Path.Combine(_dir, "study", "summary.md")));
