@@ -248,7 +248,7 @@ public static class WorkbenchCli
             int code = results.Select(r => DivergenceExit(r, error)).DefaultIfEmpty(0).Max();
             output.WriteLine();
             output.WriteLine($"finished: {results.Count} runs in {o.Out}");
-            output.WriteLine($"  figures: {Path.Combine(o.Out, "bma-test-accuracy.png")}, {Path.Combine(o.Out, "bma-test-nll.png")}, {Path.Combine(o.Out, "training-loss.png")} (and .svg)");
+            output.WriteLine($"  figures: {Path.Combine(o.Out, "bma-test-accuracy.png")}, {Path.Combine(o.Out, "bma-test-nll.png")}, {Path.Combine(o.Out, "training-loss.png")}, {Path.Combine(o.Out, "reliability.png")} (and .svg)");
             output.WriteLine($"  summary: {Path.Combine(o.Out, "summary.md")}");
             return code;
         }));
