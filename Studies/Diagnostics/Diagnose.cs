@@ -9,7 +9,7 @@ namespace Workbench.Studies.Diagnostics;
 /// <param name="Path">A run folder, or a Parquet or CSV file with chain and draw columns.</param>
 /// <param name="Out">The diagnostics table; default <c>diagnostics.parquet</c> in the run folder, or <c>{file}.diagnostics.parquet</c> next to a file.</param>
 /// <param name="Space">Parameter space of the draws; only "raw" so far (canonicalised and function space come with weight matching and predictive metrics).</param>
-public sealed record DiagnoseOptions(string Path, string? Out = null, string Space = "raw");
+public sealed record DiagnoseOptions(string Path, string? Out = null, string Space = "all");
 
 /// <summary>What <see cref="Diagnose.Execute"/> produced.</summary>
 public sealed record DiagnoseResult(string Table, IReadOnlyList<DiagnosticsResult> Variables, string? Unfinished);
@@ -21,7 +21,13 @@ public sealed record DiagnoseResult(string Table, IReadOnlyList<DiagnosticsResul
 public static class Diagnose
 {
     public const string TableName = "diagnostics.parquet";
-    public static readonly IReadOnlyList<string> Spaces = ["raw"];
+    /// <summary>
+    /// The three views of METHODS (Diagnostics): raw tracked parameters; the same parameters after each draw of a
+    /// standard MLP was aligned to a reference by weight matching (canonical.parquet); and function space — per test
+    /// point the probability of the true class (function.parquet), summarised by the median and 90th percentile over
+    /// points. "all" takes every view a run folder has.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Spaces = ["all", "raw", "canonical", "function"];
 
     public static readonly IReadOnlyList<TableColumn> Columns =
     [
@@ -34,39 +40,97 @@ public static class Diagnose
     public static DiagnoseResult Execute(DiagnoseOptions options, TextWriter output)
     {
         if (!Spaces.Contains(options.Space))
-            throw new OptionException($"--space must be {string.Join(" or ", Spaces)}, got '{options.Space}' (canonicalised and function-space diagnostics are not available yet)");
+            throw new OptionException($"--space must be one of {string.Join(", ", Spaces)}, got '{options.Space}'");
         var source = DrawsSource.Open(options.Path);
-        string table = Path.GetFullPath(options.Out ?? (source.RunFolder is { } folder
-            ? Path.Combine(folder, TableName)
+        bool folder = source.RunFolder is not null;
+        if (!folder && options.Space is "canonical" or "function")
+            throw new OptionException($"--space {options.Space} needs a Workbench run folder (it reads its {(options.Space == "canonical" ? "canonical" : "function")}.parquet); a plain file has raw draws only");
+        string table = Path.GetFullPath(options.Out ?? (source.RunFolder is { } runFolder
+            ? Path.Combine(runFolder, TableName)
             : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(source.Path))!, Path.GetFileNameWithoutExtension(source.Path) + "." + TableName)));
         if (Path.GetFullPath(source.Path) == table) throw new OptionException($"--out '{options.Out}' is the input itself; choose another file");
 
         if (source.Unfinished is { } unfinished) output.WriteLine($"warning: {source.Path}: {unfinished}");
-        output.WriteLine($"{source.Path}: {source.ChainIds.Count} chain(s), {source.Variables.Count} variable(s), space {options.Space}");
-        output.WriteLine($"{"variable",-24} {"R̂",8} {"bulk-ESS",9} {"tail-ESS",9} {"MCSE",10}  flag");
-        var results = new List<DiagnosticsResult>();
+        output.WriteLine($"{source.Path}: {source.ChainIds.Count} chain(s), {source.Variables.Count} variable(s)");
+        output.WriteLine($"{"variable",-32} {"space",-9} {"R̂",8} {"bulk-ESS",9} {"tail-ESS",9} {"MCSE",10}  flag");
+        var rows = new List<(DiagnosticsResult Result, string Space)>();
+        if (options.Space is "all" or "raw")
+            foreach (var r in PerVariable(source)) rows.Add((Print(r, "raw", output), "raw"));
+        if (folder && options.Space is "all" or "canonical")
+        {
+            if (Exists(source.RunFolder!, "canonical.parquet"))
+                foreach (var r in PerVariable(DrawsSource.Open(source.RunFolder!, "canonical.parquet"))) rows.Add((Print(r, "canonical", output), "canonical"));
+            else if (options.Space == "canonical")
+                throw new OptionException($"{source.RunFolder} has no canonical.parquet (only standard MLPs have a canonical view; W-Asym and σ-Asym networks have no permutation symmetry to remove)");
+        }
+        if (folder && options.Space is "all" or "function")
+        {
+            if (Exists(source.RunFolder!, "function.parquet"))
+                foreach (var r in FunctionSummary(DrawsSource.Open(source.RunFolder!, "function.parquet"))) rows.Add((Print(r, "function", output), "function"));
+            else if (options.Space == "function")
+                throw new OptionException($"{source.RunFolder} has no function.parquet (the run was made with --function-points 0)");
+        }
+        Write(table, rows);
+        output.WriteLine($"wrote {table}");
+        return new DiagnoseResult(table, rows.Select(r => r.Result).ToList(), source.Unfinished);
+    }
+
+    private static bool Exists(string folder, string table) =>
+        File.Exists(Path.Combine(folder, table)) || Directory.Exists(Path.Combine(folder, table) + ParquetTableWriter.PartsSuffix);
+
+    private static IEnumerable<DiagnosticsResult> PerVariable(DrawsSource source)
+    {
         foreach (var variable in source.Variables)
         {
             var r = ConvergenceDiagnostics.Of(variable, source.Read(variable));
-            if (source.Unfinished is not null) r = r with { Flag = r.Flag.Length == 0 ? "run unfinished" : $"run unfinished; {r.Flag}" };
-            results.Add(r);
-            string note = string.Join("; ", new[] { r.Flag, r.Rhat > DiagnosticsResult.RhatThreshold ? "R̂ > 1.01" : "" }.Where(s => s.Length > 0));
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{variable,-24} {r.Rhat,8:F4} {r.EssBulk,9:F0} {r.EssTail,9:F0} {r.McseMean,10:G4}  {note}"));
+            yield return source.Unfinished is null ? r : r with { Flag = r.Flag.Length == 0 ? "run unfinished" : $"run unfinished; {r.Flag}" };
         }
-        Write(table, results, options.Space);
-        output.WriteLine($"wrote {table}");
-        return new DiagnoseResult(table, results, source.Unfinished);
     }
 
-    private static void Write(string table, IReadOnlyList<DiagnosticsResult> results, string space)
+    /// <summary>Function space: diagnostics per test point, summarised as the median and the 90th percentile over points.</summary>
+    private static IEnumerable<DiagnosticsResult> FunctionSummary(DrawsSource source)
+    {
+        var perPoint = PerVariable(source).ToList();
+        int above = perPoint.Count(r => r.Rhat > DiagnosticsResult.RhatThreshold);
+        string flag = string.Join("; ", new[]
+        {
+            source.Unfinished is null ? "" : "run unfinished",
+            $"{above} of {perPoint.Count} points with R̂ > {DiagnosticsResult.RhatThreshold}",
+        }.Where(f => f.Length > 0));
+        foreach (var (name, q) in new[] { ("median", 0.5), ("q90", 0.9) })
+        {
+            double Summary(Func<DiagnosticsResult, double> pick)
+            {
+                var values = perPoint.Select(pick).Where(double.IsFinite).ToArray();
+                // ESS and MCSE: the 90th percentile of R̂ pairs with the 10th percentile of ESS (the worse end).
+                return values.Length == 0 ? double.NaN : Chains.Quantile([values], q);
+            }
+            double WorseEss(Func<DiagnosticsResult, double> pick)
+            {
+                var values = perPoint.Select(pick).Where(double.IsFinite).ToArray();
+                return values.Length == 0 ? double.NaN : Chains.Quantile([values], 1 - q);
+            }
+            yield return new DiagnosticsResult($"p_true[{name} over {perPoint.Count} points]", Summary(r => r.Rhat), Summary(r => r.RhatClassic),
+                Summary(r => r.RhatWithin), WorseEss(r => r.EssBulk), WorseEss(r => r.EssTail), Summary(r => r.McseMean), flag);
+        }
+    }
+
+    private static DiagnosticsResult Print(DiagnosticsResult r, string space, TextWriter output)
+    {
+        string note = string.Join("; ", new[] { r.Flag, r.Rhat > DiagnosticsResult.RhatThreshold ? "R̂ > 1.01" : "" }.Where(s => s.Length > 0));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.Variable,-32} {space,-9} {r.Rhat,8:F4} {r.EssBulk,9:F0} {r.EssTail,9:F0} {r.McseMean,10:G4}  {note}"));
+        return r;
+    }
+
+    private static void Write(string table, IReadOnlyList<(DiagnosticsResult Result, string Space)> results)
     {
         // A diagnostics table is derived data: a second diagnose of the same draws replaces it.
         if (File.Exists(table)) File.Delete(table);
         if (Directory.Exists(table + ParquetTableWriter.PartsSuffix)) Directory.Delete(table + ParquetTableWriter.PartsSuffix, recursive: true);
         Directory.CreateDirectory(Path.GetDirectoryName(table)!);
         using var writer = new ParquetTableWriter(table, Columns, new ParquetTableWriterOptions { FlushEvery = Math.Max(1, results.Count) });
-        foreach (var r in results)
+        foreach (var (r, space) in results)
             writer.Append(r.Variable, space, r.Rhat, r.RhatClassic, r.RhatWithin, r.EssBulk, r.EssTail, r.McseMean, r.Flag);
         writer.Complete();
     }

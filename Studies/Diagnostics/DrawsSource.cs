@@ -70,9 +70,13 @@ public sealed class DrawsSource
     }
 
     /// <summary>Opens a run folder, a Parquet file (<c>.parquet</c>) or a CSV file (<c>.csv</c>).</summary>
-    public static DrawsSource Open(string path)
+    public static DrawsSource Open(string path) => Open(path, DrawsTable);
+
+    /// <summary>Like <see cref="Open(string)"/>, reading table <paramref name="runTable"/> when the path is a run folder
+    /// (draws.parquet, canonical.parquet or function.parquet).</summary>
+    public static DrawsSource Open(string path, string runTable)
     {
-        if (Directory.Exists(path)) return OpenRunFolder(path);
+        if (Directory.Exists(path)) return OpenRunFolder(path, runTable);
         if (!File.Exists(path)) throw new DataFormatException(path, "does not exist; give a run folder or a Parquet or CSV file of draws");
         return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
         {
@@ -82,7 +86,7 @@ public sealed class DrawsSource
         };
     }
 
-    private static DrawsSource OpenRunFolder(string folder)
+    private static DrawsSource OpenRunFolder(string folder, string runTable)
     {
         if (!File.Exists(System.IO.Path.Combine(folder, Manifest.FileName)))
             throw new DataFormatException(folder, $"is a folder without {Manifest.FileName}; give a Workbench run folder or a Parquet or CSV file of draws");
@@ -95,13 +99,13 @@ public sealed class DrawsSource
         {
             throw new DataFormatException(folder, $"its manifest cannot be read ({e.Message})");
         }
-        string table = System.IO.Path.Combine(folder, DrawsTable);
+        string table = System.IO.Path.Combine(folder, runTable);
         string parts = table + ParquetTableWriter.PartsSuffix;
         string? unfinished = null;
         if (!File.Exists(table))
         {
             if (!Directory.Exists(parts) || ParquetTableWriter.PartFiles(parts).Count == 0)
-                throw new DataFormatException(folder, $"has no {DrawsTable} (nor parts of one); the run recorded no draws yet");
+                throw new DataFormatException(folder, $"has no {runTable} (nor parts of one); the run recorded no draws yet");
             unfinished = status == RunStatus.Running
                 ? "run unfinished (status 'running': still running or interrupted); diagnosing the draws written so far"
                 : $"run unfinished (status '{status}'); diagnosing the draws written before it stopped";

@@ -60,7 +60,26 @@ internal sealed class ChainLoop : IDisposable
         _eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
             [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
              TableColumn.Long("grad_evals"), TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
+        _functionPoints = (int)Math.Min(o.FunctionPoints, _testX.shape[0]);
+        if (_functionPoints > 0)
+            _function = new ParquetTableWriter(Path.Combine(folder.Path, FunctionTable),
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
+                 .. Enumerable.Range(0, _functionPoints).Select(i => TableColumn.Double($"point[{i}]"))]);
+        // Permutations are symmetries of standard MLPs only; W-Asym and σ-Asym networks have no canonical form to find.
+        if (o.Canonical && network is Mlp { Variant: Variant.Standard } mlp && mlp.Spec.Hidden.Length > 0)
+        {
+            _canonicalMlp = mlp;
+            _canonical = new ParquetTableWriter(Path.Combine(folder.Path, CanonicalTable),
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)]);
+        }
     }
+
+    public const string FunctionTable = "function.parquet";
+    public const string CanonicalTable = "canonical.parquet";
+    private readonly int _functionPoints;
+    private readonly ParquetTableWriter? _function, _canonical;
+    private readonly Mlp? _canonicalMlp;
+    private Tensor? _canonicalReference;
 
     private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"]
         : ["nll", "accuracy", "brier", "ece", "bma_nll", "bma_accuracy", "bma_brier", "bma_ece", "bma_mce"];
@@ -93,6 +112,8 @@ internal sealed class ChainLoop : IDisposable
                 : "no draws were collected");
         double seconds = _clock.Elapsed.TotalSeconds;
         var tables = new Dictionary<string, long> { ["draws"] = _draws.Complete(), ["stats"] = _stats.Complete(), ["eval"] = _eval.Complete() };
+        if (_function is not null) tables["function"] = _function.Complete();
+        if (_canonical is not null) tables["canonical"] = _canonical.Complete();
         return new RunResult("", _diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences, seconds,
             _o.Steps * (double)groups.Length / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables);
     }
@@ -105,7 +126,7 @@ internal sealed class ChainLoop : IDisposable
         using var batches = new MinibatchStream(TrainingSize, BatchSize, groupSeeds.Select(s => s.DataOrder).ToArray());
         var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>
         {
-            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd)),
+            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd) { TrackedPoints = _functionPoints }),
         };
         if (_o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
         try
@@ -216,6 +237,7 @@ internal sealed class ChainLoop : IDisposable
             for (int j = 0; j < _tracked.Length; j++) row[3 + j] = values[k * _tracked.Length + j];
             _draws.Append(row);
         }
+        if (evaluate && _canonical is not null) RecordCanonical(position, chains, active, drawCount, iteration, index);
         if (evaluate)
             foreach (var (split, evaluator) in evaluators)
             {
@@ -230,6 +252,13 @@ internal sealed class ChainLoop : IDisposable
                     row[5] = _clock.Elapsed.TotalSeconds; row[6] = split;
                     for (int j = 0; j < v.Length; j++) row[7 + j] = v[j];
                     _eval.Append(row);
+                    if (split == "test" && _function is not null)
+                    {
+                        var point = new object[3 + _functionPoints];
+                        point[0] = chains[k]; point[1] = drawCount[k]; point[2] = iteration;
+                        for (int j = 0; j < _functionPoints; j++) point[3 + j] = evaluator.LastPointValues[k][j];
+                        _function.Append(point);
+                    }
                     if (split == "test")
                     {
                         _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
@@ -238,6 +267,32 @@ internal sealed class ChainLoop : IDisposable
                 }
             }
         foreach (int k in active) drawCount[k]++;
+    }
+
+    /// <summary>
+    /// The canonical view (METHODS: Diagnostics): each draw of a standard MLP aligned by weight matching to a fixed
+    /// reference — chain 0's first recorded draw — so that R̂ is not inflated by chains sitting in permuted copies of
+    /// the same mode.
+    /// </summary>
+    private void RecordCanonical(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, Tensor index)
+    {
+        using var scope = NewDisposeScope();
+        var cpu = position.detach().to_type(ScalarType.Float32).cpu();
+        if (_canonicalReference is null)
+        {
+            int first = active.Contains(0) && chains[0] == 0 ? 0 : active[0];
+            _canonicalReference = cpu[first].clone().DetachFromDisposeScope();
+        }
+        using var cpuIndex = index.cpu();
+        foreach (int k in active)
+        {
+            var (aligned, _, _) = WeightMatching.Align(_canonicalMlp!, _canonicalReference, cpu[k], seed: (ulong)_seeds[chains[k]].Init);
+            var values = aligned.index_select(0, cpuIndex).to_type(ScalarType.Float64).data<double>().ToArray();
+            var row = new object[3 + values.Length];
+            row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration;
+            for (int j = 0; j < values.Length; j++) row[3 + j] = values[j];
+            _canonical!.Append(row);
+        }
     }
 
     private void Report(string label, int iteration, double loss, int draws, int[] chains)
@@ -265,6 +320,9 @@ internal sealed class ChainLoop : IDisposable
     public void Dispose()
     {
         foreach (var t in _finalTestBma.Values) t.Dispose();
+        _canonicalReference?.Dispose();
+        _function?.Dispose();
+        _canonical?.Dispose();
         _draws.Dispose();
         _stats.Dispose();
         _eval.Dispose();

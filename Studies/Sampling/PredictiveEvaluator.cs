@@ -38,6 +38,15 @@ public sealed class PredictiveEvaluator : IDisposable
 
     public long Examples => _x.shape[0];
 
+    /// <summary>How many leading examples <see cref="LastPointValues"/> reports (0: none).</summary>
+    public int TrackedPoints { get; init; }
+
+    /// <summary>
+    /// Per chain, for the first <see cref="TrackedPoints"/> examples, the last added draw's probability of the true
+    /// class (classification) or log-density of the observed y (regression): the function-space view of a draw.
+    /// </summary>
+    public double[][] LastPointValues { get; private set; } = [];
+
     /// <summary>Adds the draws θ [K, P] to the running averages and returns per-chain metrics.</summary>
     public DrawMetrics[] Add(Tensor theta)
     {
@@ -52,6 +61,7 @@ public sealed class PredictiveEvaluator : IDisposable
             outputs.Add(_network.Forward(theta, xs));
         }
         var f = cat(outputs, 1); // [K, N, outputs]
+        int points = (int)Math.Min(TrackedPoints, Examples);
         _draws++;
         double logDraws = Math.Log(_draws);
         var metrics = new DrawMetrics[k];
@@ -65,6 +75,7 @@ public sealed class PredictiveEvaluator : IDisposable
             var acc = logp.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
             var bmaNll = bma.gather(2, y).squeeze(2).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
             var bmaAcc = bma.argmax(2).eq(y.squeeze(2)).to_type(ScalarType.Float64).mean([1]).data<double>().ToArray();
+            if (points > 0) LastPointValues = Rows(logp.narrow(1, 0, points).gather(2, y.narrow(1, 0, points)).squeeze(2).exp(), k);
             var labels = _y.cpu();
             // A chain whose draw is not finite (it diverged) gets NaN metrics rather than an error for the others.
             var finite = logp.isfinite().all(2).all(1).logical_and(bma.isfinite().all(2).all(1)).cpu().data<bool>().ToArray();
@@ -90,6 +101,7 @@ public sealed class PredictiveEvaluator : IDisposable
             var residual = pred - y;
             var logp = residual.square().mul(-0.5 / (_noiseStd * _noiseStd)).add(-Math.Log(_noiseStd * Math.Sqrt(2 * Math.PI)));
             Accumulate(ref _logSum, logp);
+            if (points > 0) LastPointValues = Rows(logp.narrow(1, 0, points), k);
             if (_meanSum is null) { _meanSum = pred.detach().clone(); _meanSum.DetachFromDisposeScope(); }
             else _meanSum.add_(pred);
             var nll = logp.mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
@@ -105,6 +117,13 @@ public sealed class PredictiveEvaluator : IDisposable
     public Tensor? LogMeanProbabilities() => _logSum is null || !_classification ? null : _logSum.sub(Math.Log(_draws));
 
     public Tensor Labels => _y;
+
+    private static double[][] Rows(Tensor values, long chains)
+    {
+        var flat = values.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        int width = (int)(flat.Length / chains);
+        return Enumerable.Range(0, (int)chains).Select(c => flat.AsSpan(c * width, width).ToArray()).ToArray();
+    }
 
     private static void Accumulate(ref Tensor? logSum, Tensor logp)
     {

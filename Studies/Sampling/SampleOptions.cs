@@ -21,6 +21,12 @@ public sealed record SampleOptions
     /// <summary>batched: all chains as one computation; sequential: one chain after another (same draws).</summary>
     public string ChainMode { get; init; } = "batched";
     public string Dtype { get; init; } = "float32";
+    /// <summary>Function-space view: per evaluated draw, the probability of the true class (or the log-density of y) at
+    /// the first n test points, written to function.parquet (0: off).</summary>
+    public int FunctionPoints { get; init; } = 128;
+    /// <summary>Canonical view of a standard MLP: each draw aligned by weight matching to chain 0's first draw
+    /// before its tracked parameters are written to canonical.parquet.</summary>
+    public bool Canonical { get; init; } = true;
     /// <summary>--lr: the sampler's step_size; null takes the sampler's own default (see `workbench samplers`).</summary>
     public double? StepSize { get; init; }
     public int Chains { get; init; } = 2;
@@ -66,6 +72,7 @@ public sealed record SampleOptions
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
         Require(SplitSeed >= 0, $"--split-seed must be ≥ 0, got {SplitSeed}");
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
+        Require(FunctionPoints >= 0, $"--function-points must be ≥ 0, got {FunctionPoints}");
         Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");
         Require(ChainMode is "batched" or "sequential", $"--chain-mode must be batched or sequential, got '{ChainMode}'");
         Require(Dtype is "float32" or "float64", $"--dtype must be float32 or float64, got '{Dtype}'");

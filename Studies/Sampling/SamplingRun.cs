@@ -80,9 +80,7 @@ public static class SamplingRun
         {
             using var chains = new ChainLoop(o, log, data, network, sampler, seeds, tracked, likelihood, folder, device, dtype);
             var result = chains.Run();
-            manifest.SetTable("draws", result.Tables["draws"]);
-            manifest.SetTable("stats", result.Tables["stats"]);
-            manifest.SetTable("eval", result.Tables["eval"]);
+            foreach (var (table, rows) in result.Tables) manifest.SetTable(table, rows);
             if (chains.FinalTestBma() is { } final)
                 manifest.SetTable("calibration", WriteCalibration(folder, o, final.LogMean, final.Chains, final.Labels));
             DrawTrace(folder, o, chains.TrackedNames);
@@ -208,6 +206,8 @@ public static class SamplingRun
         ["draws"] = o.Draws,
         ["chain_mode"] = o.ChainMode,
         ["dtype"] = o.Dtype,
+        ["function_points"] = o.FunctionPoints,
+        ["canonical"] = o.Canonical,
         ["sampler_parameters"] = JsonSerializerNode(o.SamplerParameters),
         ["split_seed"] = o.SplitSeed,
         ["test_fraction"] = o.TestFraction,

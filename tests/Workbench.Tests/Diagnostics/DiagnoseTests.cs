@@ -38,12 +38,14 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         return path;
     }
 
-    private static Dictionary<string, DiagnosticsResult> ReadTable(string path)
+    /// <summary>The rows of one view (space) of a diagnostics table, by variable.</summary>
+    private static Dictionary<string, DiagnosticsResult> ReadTable(string path, string space = "raw")
     {
         var t = ParquetTable.Read(path);
         Assert.Equal(Diagnose.Columns.Select(c => c.Name), t.Columns);
         var names = t.Column<string>("variable");
-        Assert.All(t.Column<string>("space"), s => Assert.Equal("raw", s));
+        var spaces = t.Column<string>("space");
+        Assert.All(spaces, s => Assert.Contains(s, new[] { "raw", "canonical", "function" }));
         var rhat = t.Column<double>("rhat");
         var classic = t.Column<double>("rhat_classic");
         var within = t.Column<double>("rhat_within");
@@ -51,7 +53,7 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         var tail = t.Column<double>("ess_tail");
         var mcse = t.Column<double>("mcse_mean");
         var flag = t.Column<string>("flag");
-        return Enumerable.Range(0, t.RowCount).ToDictionary(i => names[i],
+        return Enumerable.Range(0, t.RowCount).Where(i => spaces[i] == space).ToDictionary(i => names[i],
             i => new DiagnosticsResult(names[i], rhat[i], classic[i], within[i], bulk[i], tail[i], mcse[i], flag[i]));
     }
 
@@ -121,6 +123,49 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         var draws = ParquetTable.Read(Path.Combine(run.Folder, "draws.parquet"));
         Assert.Equal(draws.Columns.Skip(3), rows.Keys); // every tracked parameter, not chain/draw/iteration
         Assert.All(rows.Values, r => Assert.True(double.IsFinite(r.EssBulk), r.ToString())); // 12 draws per chain
+        // A standard MLP also gets the canonical view (same parameters after weight matching) and the function view.
+        Assert.Equal(draws.Columns.Skip(3), ReadTable(Path.Combine(run.Folder, "diagnostics.parquet"), "canonical").Keys);
+        var function = ReadTable(Path.Combine(run.Folder, "diagnostics.parquet"), "function");
+        Assert.Equal(["p_true[median over 128 points]", "p_true[q90 over 128 points]"], function.Keys);
+        Assert.True(function.Values.Last().Rhat >= function.Values.First().Rhat);
+    }
+
+    [Fact]
+    public void Canonical_view_undoes_a_permutation_between_chains()
+    {
+        // Two chains jitter around the same network, chain 1 in a copy with its hidden units permuted: the same
+        // function, so one mode. Raw R̂ sees two places; aligned to chain 0's first draw (the canonical view) it
+        // sees one. Jitter sd 0.01 against weights of size ~0.3 keeps the matching unambiguous.
+        using var mlp = new Workbench.Architectures.Mlp(new Workbench.Architectures.MlpSpec("m", 6, [5], 3, false,
+            Workbench.Architectures.Layers.Activation.Relu, Workbench.Architectures.Variant.Standard, [new(0, 0)], 1, 0));
+        using var g = new TorchSharp.torch.Generator(1);
+        using var theta = mlp.InitialPosition(g);
+        long entry = mlp.Layout["fc1.weight"].Offset; // fc1.weight[0,0]
+        var raw = new double[2][];
+        var canonical = new double[2][];
+        TorchSharp.torch.Tensor? reference = null;
+        for (int chain = 0; chain < 2; chain++)
+        {
+            raw[chain] = new double[200];
+            canonical[chain] = new double[200];
+            for (int d = 0; d < 200; d++)
+            {
+                using var jitter = TorchSharp.torch.randn(theta.shape, generator: g).mul_(0.01).add_(theta);
+                using var draw = chain == 0 ? jitter.clone() : Workbench.Architectures.HiddenUnitPermutation.Apply(mlp, jitter, 0, [4, 3, 2, 1, 0]);
+                reference ??= draw.clone();
+                var (aligned, _, _) = Workbench.Architectures.WeightMatching.Align(mlp, reference, draw, seed: 1);
+                using (aligned)
+                {
+                    raw[chain][d] = draw[entry].item<float>();
+                    canonical[chain][d] = aligned[entry].item<float>();
+                }
+            }
+        }
+        reference!.Dispose();
+        double rawRhat = ConvergenceDiagnostics.Of("w", raw).Rhat, canonicalRhat = ConvergenceDiagnostics.Of("w", canonical).Rhat;
+        Assert.True(rawRhat > 1.1, $"raw R̂ {rawRhat}"); // far above the 1.01 threshold
+        // Aligned, both chains are i.i.d. jitter around one point: R̂ within sampling error of 1 (sd ≈ 0.005 here).
+        Assert.True(canonicalRhat < 1.03, $"canonical R̂ {canonicalRhat}");
     }
 
     [Fact]

@@ -54,8 +54,11 @@ public sealed class ComparisonTests : IDisposable
             Assert.Equal(2000L, calibration.Column<long>("count").Where((_, i) => calibration.Column<int>("chain")[i] == -1).Sum());
             Assert.True(File.Exists(Path.Combine(run, "reliability.png")) && File.Exists(Path.Combine(run, "reliability.svg")));
             var diagnostics = ParquetTable.Read(Path.Combine(run, "diagnostics.parquet"));
-            Assert.Equal(4, diagnostics.RowCount); // one row per tracked parameter
-            Assert.All(diagnostics.Column<string>("space"), s => Assert.Equal("raw", s));
+            // raw: one row per tracked parameter; canonical: the same for the standard MLP only; function: 2 summaries.
+            var spaces = diagnostics.Column<string>("space");
+            Assert.Equal(4, spaces.Count(s => s == "raw"));
+            Assert.Equal(variant == "standard" ? 4 : 0, spaces.Count(s => s == "canonical"));
+            Assert.Equal(2, spaces.Count(s => s == "function"));
 
             var stats = ParquetTable.Read(Path.Combine(run, "stats.parquet"));
             Assert.Equal(2 * 40, stats.RowCount);
