@@ -55,7 +55,10 @@ public static class Diagnose
         output.WriteLine($"{"variable",-32} {"space",-9} {"R̂",8} {"bulk-ESS",9} {"tail-ESS",9} {"MCSE",10}  flag");
         var rows = new List<(DiagnosticsResult Result, string Space)>();
         if (options.Space is "all" or "raw")
+        {
             foreach (var r in PerVariable(source)) rows.Add((Print(r, "raw", output), "raw"));
+            if (folder) DrawOverTime(source);
+        }
         if (folder && options.Space is "all" or "canonical")
         {
             if (Exists(source.RunFolder!, "canonical.parquet"))
@@ -73,6 +76,40 @@ public static class Diagnose
         Write(table, rows);
         output.WriteLine($"wrote {table}");
         return new DiagnoseResult(table, rows.Select(r => r.Result).ToList(), source.Unfinished);
+    }
+
+    /// <summary>
+    /// R̂ and bulk-ESS over the course of a run: recomputed on the first n draws of every chain for ten growing n,
+    /// summarised over the tracked parameters (R̂: median and max; ESS: median and min). Written as
+    /// rhat-over-draws and ess-over-draws (PNG + SVG) into the run folder.
+    /// </summary>
+    private static void DrawOverTime(DrawsSource source)
+    {
+        var variables = source.Variables.Select(v => source.Read(v)).ToList();
+        if (variables.Count == 0) return;
+        int length = variables[0].Min(c => c.Length);
+        if (length < 8) return;
+        var steps = Enumerable.Range(1, 10).Select(i => Math.Max(8, length * i / 10)).Distinct().ToArray();
+        var rhat = new List<double[]>();
+        var ess = new List<double[]>();
+        foreach (int n in steps)
+        {
+            var prefix = variables.Select(chains => ConvergenceDiagnostics.Of("", chains.Select(c => c[..n]).ToArray())).ToList();
+            rhat.Add(prefix.Select(r => r.Rhat).Where(double.IsFinite).ToArray());
+            ess.Add(prefix.Select(r => r.EssBulk).Where(double.IsFinite).ToArray());
+        }
+        double[] x = steps.Select(n => (double)n).ToArray();
+        if (rhat.Any(v => v.Length == 0) || ess.Any(v => v.Length == 0)) return; // nothing finite to draw (constant or non-finite draws)
+        static double Pick(double[] values, Func<double[], double> f) => values.Length == 0 ? double.NaN : f(values);
+        new Figures.LineFigure("R̂ over the course of the run (tracked parameters)", "draws per chain", "rank-normalised split R̂")
+            .Add("max over parameters", x, rhat.Select(v => Pick(v, a => a.Max())).ToArray())
+            .Add("median over parameters", x, rhat.Select(v => Pick(v, a => Chains.Quantile([a], 0.5))).ToArray())
+            .Add("threshold 1.01", x, x.Select(_ => DiagnosticsResult.RhatThreshold).ToArray())
+            .Save(Path.Combine(source.RunFolder!, "rhat-over-draws"));
+        new Figures.LineFigure("Bulk-ESS over the course of the run (tracked parameters, all chains)", "draws per chain", "bulk effective sample size")
+            .Add("min over parameters", x, ess.Select(v => Pick(v, a => a.Min())).ToArray())
+            .Add("median over parameters", x, ess.Select(v => Pick(v, a => Chains.Quantile([a], 0.5))).ToArray())
+            .Save(Path.Combine(source.RunFolder!, "ess-over-draws"));
     }
 
     private static bool Exists(string folder, string table) =>
