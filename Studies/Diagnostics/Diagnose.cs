@@ -34,7 +34,7 @@ public static class Diagnose
         new("variable", ColumnType.String), new("space", ColumnType.String),
         new("rhat", ColumnType.Double), new("rhat_classic", ColumnType.Double), new("rhat_within", ColumnType.Double),
         new("ess_bulk", ColumnType.Double), new("ess_tail", ColumnType.Double), new("mcse_mean", ColumnType.Double),
-        new("flag", ColumnType.String),
+        new("flag", ColumnType.String), new("ess_bulk_per_1k_grad_evals", ColumnType.Double),
     ];
 
     public static DiagnoseResult Execute(DiagnoseOptions options, TextWriter output)
@@ -73,7 +73,7 @@ public static class Diagnose
             else if (options.Space == "function")
                 throw new OptionException($"{source.RunFolder} has no function.parquet (the run was made with --function-points 0)");
         }
-        Write(table, rows);
+        Write(table, rows, source.RunFolder is { } run ? GradientEvaluations(run) : double.NaN);
         output.WriteLine($"wrote {table}");
         return new DiagnoseResult(table, rows.Select(r => r.Result).ToList(), source.Unfinished);
     }
@@ -160,7 +160,19 @@ public static class Diagnose
         return r;
     }
 
-    private static void Write(string table, IReadOnlyList<(DiagnosticsResult Result, string Space)> results)
+    /// <summary>The cost ledger's total: gradient evaluations summed over chains (stats.parquet), NaN when unknown.</summary>
+    private static double GradientEvaluations(string runFolder)
+    {
+        string stats = Path.Combine(runFolder, "stats.parquet");
+        if (!File.Exists(stats)) return double.NaN;
+        var table = ParquetTable.Read(stats);
+        if (!table.Columns.Contains("grad_evals")) return double.NaN;
+        var chain = table.Column<int>("chain");
+        var evals = table.Column<long>("grad_evals");
+        return Enumerable.Range(0, chain.Length).GroupBy(r => chain[r]).Sum(g => (double)g.Max(r => evals[r]));
+    }
+
+    private static void Write(string table, IReadOnlyList<(DiagnosticsResult Result, string Space)> results, double gradientEvaluations)
     {
         // A diagnostics table is derived data: a second diagnose of the same draws replaces it.
         if (File.Exists(table)) File.Delete(table);
@@ -168,7 +180,8 @@ public static class Diagnose
         Directory.CreateDirectory(Path.GetDirectoryName(table)!);
         using var writer = new ParquetTableWriter(table, Columns, new ParquetTableWriterOptions { FlushEvery = Math.Max(1, results.Count) });
         foreach (var (r, space) in results)
-            writer.Append(r.Variable, space, r.Rhat, r.RhatClassic, r.RhatWithin, r.EssBulk, r.EssTail, r.McseMean, r.Flag);
+            writer.Append(r.Variable, space, r.Rhat, r.RhatClassic, r.RhatWithin, r.EssBulk, r.EssTail, r.McseMean, r.Flag,
+                1000 * r.EssBulk / gradientEvaluations);
         writer.Complete();
     }
 }

@@ -84,7 +84,11 @@ public static class SamplingRun
             if (chains.FinalTestBma() is { } final)
                 manifest.SetTable("calibration", WriteCalibration(folder, o, final.LogMean, final.Chains, final.Labels));
             DrawTrace(folder, o, chains.TrackedNames);
-            manifest.Set("timing", new JsonObject { ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond });
+            manifest.Set("timing", new JsonObject
+            {
+                ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond,
+                ["draws_per_second"] = result.Tables["draws"] / result.Seconds,
+            });
             manifest.Set("divergences", new JsonArray(result.Diverged.Select(d => (JsonNode)new JsonObject
             {
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,

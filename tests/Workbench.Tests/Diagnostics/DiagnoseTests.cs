@@ -123,6 +123,10 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         var draws = ParquetTable.Read(Path.Combine(run.Folder, "draws.parquet"));
         Assert.Equal(draws.Columns.Skip(3), rows.Keys); // every tracked parameter, not chain/draw/iteration
         Assert.All(rows.Values, r => Assert.True(double.IsFinite(r.EssBulk), r.ToString())); // 12 draws per chain
+        // The cost ledger: SGLD takes one gradient evaluation per step, 2 chains × 70 steps = 140 in all.
+        var table = ParquetTable.Read(Path.Combine(run.Folder, "diagnostics.parquet"));
+        for (int i = 0; i < table.RowCount; i++)
+            Assert.Equal(1000 * table.Column<double>("ess_bulk")[i] / 140, table.Column<double>("ess_bulk_per_1k_grad_evals")[i], 9);
         // A standard MLP also gets the canonical view (same parameters after weight matching) and the function view.
         Assert.Equal(draws.Columns.Skip(3), ReadTable(Path.Combine(run.Folder, "diagnostics.parquet"), "canonical").Keys);
         var function = ReadTable(Path.Combine(run.Folder, "diagnostics.parquet"), "function");
