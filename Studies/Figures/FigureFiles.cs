@@ -1,3 +1,6 @@
+using ScottPlot;
+using SkiaSharp;
+
 namespace Workbench.Studies.Figures;
 
 /// <summary>The two files of a figure: the same base name as PNG (for viewing) and SVG (for papers).</summary>
@@ -13,5 +16,25 @@ public sealed record FigureFiles(string Png, string Svg)
         if (Path.GetExtension(full) is ".png" or ".svg") full = full[..^4];
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         return new FigureFiles(full + ".png", full + ".svg");
+    }
+
+    /// <summary>
+    /// Saves a multi-panel figure as PNG and SVG. The SVG draws each panel onto Skia's SVG canvas over a white
+    /// background: Multiplot.Render starts with a clear, which an SVG canvas writes as an unfilled (black) rectangle.
+    /// </summary>
+    public static FigureFiles SaveMultiplot(Multiplot multiplot, string basePath, int width, int height)
+    {
+        var files = For(basePath);
+        multiplot.SavePng(files.Png, width, height);
+        using (var stream = new FileStream(files.Svg, FileMode.Create, FileAccess.Write))
+        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream))
+        {
+            using var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill };
+            canvas.DrawRect(new SKRect(0, 0, width, height), white);
+            var plots = multiplot.GetPlots();
+            var rects = multiplot.Layout.GetSubplotRectangles(multiplot.Subplots, new PixelRect(0, width, height, 0));
+            for (var i = 0; i < plots.Length; i++) plots[i].Render(canvas, rects[i]);
+        }
+        return files;
     }
 }

@@ -156,22 +156,8 @@ public sealed class ReliabilityFigure(string title)
     /// <summary>Saves <c>{basePath}.png</c> and <c>{basePath}.svg</c>.</summary>
     public FigureFiles Save(string basePath)
     {
-        var files = FigureFiles.For(basePath);
-        var multiplot = BuildMultiplot();
         var (width, height) = Size;
-        multiplot.SavePng(files.Png, width, height);
-        // As in TraceFigure: a multiplot's SVG would start with an unfilled (black) clear, so draw each plot onto
-        // Skia's SVG canvas over a white background.
-        using (var stream = new FileStream(files.Svg, FileMode.Create, FileAccess.Write))
-        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream))
-        {
-            using var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill };
-            canvas.DrawRect(new SKRect(0, 0, width, height), white);
-            var plots = multiplot.GetPlots();
-            var rects = multiplot.Layout.GetSubplotRectangles(multiplot.Subplots, new PixelRect(0, width, height, 0));
-            for (var i = 0; i < plots.Length; i++) plots[i].Render(canvas, rects[i]);
-        }
-        return files;
+        return FigureFiles.SaveMultiplot(BuildMultiplot(), basePath, width, height);
     }
 
     /// <summary>First subplot: a full-width strip on top; then, per column, a diagram of fixed height over its count histogram.</summary>

@@ -100,22 +100,8 @@ public sealed class TraceFigure(string title)
     /// <summary>Saves <c>{basePath}.png</c> and <c>{basePath}.svg</c>.</summary>
     public FigureFiles Save(string basePath)
     {
-        var files = FigureFiles.For(basePath);
-        var multiplot = BuildMultiplot();
         var (width, height) = Size;
-        multiplot.SavePng(files.Png, width, height);
-        // ScottPlot saves single plots as SVG; the panels are drawn onto Skia's SVG canvas the same way, one by one
-        // (Multiplot.Render starts with a clear, which an SVG canvas writes as an unfilled, i.e. black, rectangle).
-        using (var stream = new FileStream(files.Svg, FileMode.Create, FileAccess.Write))
-        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream))
-        {
-            using var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill };
-            canvas.DrawRect(new SKRect(0, 0, width, height), white);
-            var plots = multiplot.GetPlots();
-            var rects = multiplot.Layout.GetSubplotRectangles(multiplot.Subplots, new PixelRect(0, width, height, 0));
-            for (var i = 0; i < plots.Length; i++) plots[i].Render(canvas, rects[i]);
-        }
-        return files;
+        return FigureFiles.SaveMultiplot(BuildMultiplot(), basePath, width, height);
     }
 
     private (int Columns, int Rows) Grid()
