@@ -221,7 +221,7 @@ internal sealed class ChainLoop : IDisposable
                 if (iteration % reportEvery == 0 || iteration == _o.Steps)
                     Report(label, iteration, lastLoss, drawCount.Max(), chains);
                 if (_o.CheckpointInterval > 0 && iteration % _o.CheckpointInterval == 0) Checkpoint(iteration);
-                if (_o.CrashAfterIteration == iteration) throw new SimulatedCrashException(iteration);
+                if (_o.CrashAfterSteps == _stepsDone) throw new SimulatedCrashException(_stepsDone);
             }
 
             if (_sampler.Kind == SamplerKind.Fitted)
@@ -376,7 +376,7 @@ internal sealed class ChainLoop : IDisposable
 /// (null at a group boundary).</summary>
 public sealed record CheckpointProgress(int GroupsDone, long? Iteration, double WallSeconds);
 
-/// <summary>Tests only (<see cref="SampleOptions.CrashAfterIteration"/>): stands for a process killed after an
+/// <summary>Tests only (<see cref="SampleOptions.CrashAfterSteps"/>): stands for a process killed after an
 /// iteration; the run's manifest is left <c>running</c>, as a kill would leave it.</summary>
 internal sealed class SimulatedCrashException(long iteration) : Exception($"simulated crash after iteration {iteration}");
 

@@ -49,8 +49,8 @@ public sealed record SampleOptions
     /// <summary>The checkpoint interval in steps that the run uses (0 = no checkpoints).</summary>
     public int CheckpointInterval => CheckpointEvery ?? Math.Max(100, Steps / 20);
 
-    /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> after this iteration (and its checkpoint).</summary>
-    internal int? CrashAfterIteration { get; init; }
+    /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
+    internal int? CrashAfterSteps { get; init; }
 
     /// <summary>Tests only: builds the sampler instead of the registry (e.g. one that injects a divergence).</summary>
     internal Func<SamplerContext, IReadOnlyDictionary<string, double>, ISampler>? SamplerFactory { get; init; }

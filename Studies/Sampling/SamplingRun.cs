@@ -74,7 +74,16 @@ public static class SamplingRun
         var checkpoint = folder.File(ChainLoop.CheckpointFileName);
         bool completedTable = new[] { "draws", "stats", "eval" }.Any(t => File.Exists(folder.TablePath(t)));
         StateReader? resume = null;
-        if (File.Exists(checkpoint) && !completedTable) resume = CheckpointFile.Read(checkpoint);
+        try
+        {
+            if (File.Exists(checkpoint) && !completedTable) resume = CheckpointFile.Read(checkpoint);
+        }
+        catch (InvalidDataException e)
+        {
+            // Written atomically, so a damaged checkpoint is damage from outside: say so rather than guess.
+            manifest.Fail(e);
+            throw;
+        }
         if (resume is null)
         {
             // No checkpoint yet (or the run died while completing its tables, whose parts are gone): start over.

@@ -104,15 +104,24 @@ public sealed class RunFolder
             {
                 throw new RunFolderException($"'{path}' was just claimed by another Workbench process; choose another folder or wait.");
             }
-            if (ReadClaim(stale) != before)
+            if (ReadClaim(stale) != before || ClaimedByLiveProcess(before))
             {
-                // Another resumer replaced the stale claim between our read and our rename: give its claim back.
+                // Another resumer holds (or took between our read and our rename) the claim: give it back.
                 System.IO.File.Move(stale, claim);
                 throw new RunFolderException($"'{path}' was just claimed by another Workbench process; choose another folder or wait.");
             }
             System.IO.File.Delete(stale);
         }
         return Claim(full, path);
+    }
+
+    /// <summary>Whether claim text <c>pid@machine</c> names a live process on this machine (this one included).</summary>
+    private static bool ClaimedByLiveProcess(string claim)
+    {
+        var text = claim.Trim();
+        int at = text.IndexOf('@');
+        if (at <= 0 || !int.TryParse(text[..at], out int pid)) return false;
+        return text[(at + 1)..] == Environment.MachineName && ProcessAlive(pid);
     }
 
     private static string ReadClaim(string file)
