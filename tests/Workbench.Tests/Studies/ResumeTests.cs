@@ -81,6 +81,7 @@ public sealed class ResumeTests : IDisposable
     [InlineData("psgld", "batched", 7)]   // before the first checkpoint: starts over
     [InlineData("swag", "batched", 55)]   // a fitted method: its draws come after the last step
     [InlineData("sgld", "sequential", 95)] // inside the second chain's group
+    [InlineData("sgld", "sequential", 65)] // early in the second group: from the checkpoint at the end of the first
     public void Resumed_run_equals_an_uninterrupted_one(string sampler, string chainMode, int crashAfter)
     {
         var reference = SamplingRun.Execute(Tiny("reference", sampler, chainMode), TextWriter.Null);
@@ -97,6 +98,29 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(2, manifest.Get("resumed_utc")!.AsArray().Count); // the test's stand-in for the killed process, then the resume
         Assert.False(File.Exists(Path.Combine(folder, ChainLoop.CheckpointFileName)));
         Assert.True(File.Exists(Path.Combine(folder, "trace.png")));
+    }
+
+    [Fact]
+    public void The_manifest_config_holds_every_option_a_resume_needs()
+    {
+        var options = Tiny("config", "psgld") with
+        {
+            Model = new ModelOptions("mlp", Variant.SigmaAsym, Widths: [6, 5], Activation: Workbench.Architectures.Layers.Activation.Gelu,
+                LayerNorm: false, NFix: 2, Kappa: 0.3, FiGluStd: 0.7, MaskSeed: 9),
+            SamplerParameters = new Dictionary<string, double> { ["alpha"] = 0.95 }, StepSize = 2e-3, Steps = 24, Warmup = 4,
+            Thin = 4, BatchSize = 12, Temperature = 0.5, PriorStd = 0.8, Seed = 11, Track = 2, EvalTrain = false, EvalEvery = 2,
+            Dtype = "float64", ChainMode = "sequential", Chains = 3, CheckpointEvery = 7,
+        };
+        var folder = SamplingRun.Execute(options, TextWriter.Null).Folder;
+        var rebuilt = SamplingRun.OptionsFromManifest(Manifest.Load(folder), folder, threads: null);
+
+        Assert.Equal([6, 5], rebuilt.Model.Widths!);
+        Assert.Equal(options.Model with { Widths = null }, rebuilt.Model with { Widths = null });
+        Assert.Equal(options.SamplerParameters, rebuilt.SamplerParameters);
+        Assert.Equal("cpu", rebuilt.Device);
+        Assert.Equal(1, rebuilt.Threads);
+        Assert.Equal(options with { Model = rebuilt.Model, SamplerParameters = rebuilt.SamplerParameters, Out = folder, CommandLine = rebuilt.CommandLine },
+            rebuilt);
     }
 
     [Fact]
