@@ -23,6 +23,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(SamplersCommand(output));
         root.Subcommands.Add(BenchCommand(output, error));
         root.Subcommands.Add(DiagnoseCommand(output, error));
+        root.Subcommands.Add(ResumeCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -71,6 +72,7 @@ public static class WorkbenchCli
         public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        public readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "steps between checkpoints that 'workbench resume' continues from; 0 = none (default max(100, steps/20))" };
         public readonly Option<string?> Out = new("--out") { Description = "output folder (default results/<command>)" };
         public readonly Option<bool> Force = new("--force") { Description = "replace an existing run folder at --out" };
 
@@ -78,7 +80,7 @@ public static class WorkbenchCli
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction, SplitSeed,
                          Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
-                         Device, Threads, Out, Force })
+                         Device, Threads, CheckpointEvery, Out, Force })
                 command.Options.Add(o);
         }
 
@@ -127,6 +129,7 @@ public static class WorkbenchCli
                 EvalEvery = r.GetValue(EvalEvery) ?? defaults.EvalEvery,
                 Device = r.GetValue(Device) ?? defaults.Device,
                 Threads = r.GetValue(Threads) ?? defaults.Threads,
+                CheckpointEvery = r.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
                 Out = r.GetValue(Out) ?? defaults.Out,
                 Force = r.GetValue(Force),
                 Study = study,
@@ -286,6 +289,23 @@ public static class WorkbenchCli
             if (r.GetValue(threads) < 0) throw new OptionException($"--threads must be ≥ 0, got {r.GetValue(threads)}");
             Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps)), output);
             return 0;
+        }));
+        return command;
+    }
+
+    private static Command ResumeCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("resume", "Continue an interrupted run (manifest 'running', its process gone) from its last checkpoint and finish it;\n" +
+            "the draws equal those of an uninterrupted run (bit for bit with --threads 1). A live, finished or failed run is refused.");
+        var path = new Argument<string>("RUN_DIR") { Description = "the run folder to continue" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the run's)" };
+        command.Arguments.Add(path);
+        command.Options.Add(threads);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var result = SamplingRun.Resume(r.GetValue(path)!, r.GetValue(threads), output);
+            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
+            return DivergenceExit(result, error);
         }));
         return command;
     }

@@ -28,16 +28,27 @@ internal sealed class ChainLoop : IDisposable
     private readonly long[] _sampleShape;
     private readonly Tensor _trainX, _trainY, _testX, _testY;
     private readonly ParquetTableWriter _draws, _stats, _eval;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly RunClock _clock = new();
     private readonly List<Divergence> _diverged = new();
     private readonly double[] _finalAccuracy, _finalNll;
     private long _stepsDone;
+    private readonly string _checkpointPath;
+    private readonly StateReader? _resume;
+    private readonly Action<CheckpointProgress>? _checkpointed;
+
+    /// <summary>The checkpoint a run writes every <see cref="SampleOptions.CheckpointInterval"/> steps (and after each
+    /// chain group), in its run folder.</summary>
+    public const string CheckpointFileName = "checkpoint.bin";
 
     public string[] TrackedNames { get; }
 
     public ChainLoop(SampleOptions o, TextWriter log, Dataset data, INetwork network, ISampler sampler, ChainSeeds[] seeds,
-        long[] tracked, Likelihood likelihood, RunFolder folder, Device device, ScalarType dtype)
+        long[] tracked, Likelihood likelihood, RunFolder folder, Device device, ScalarType dtype,
+        StateReader? resume = null, Action<CheckpointProgress>? checkpointed = null)
     {
+        _checkpointPath = folder.File(CheckpointFileName);
+        _resume = resume;
+        _checkpointed = checkpointed;
         _o = o; _log = log; _network = network; _sampler = sampler; _seeds = seeds; _likelihood = likelihood;
         _device = device; _dtype = dtype; _tracked = tracked; _sampleShape = data.SampleShape;
         _trainX = data.TrainX.to(dtype, device);
@@ -49,30 +60,50 @@ internal sealed class ChainLoop : IDisposable
 
         // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
         TrackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
+        _functionPoints = (int)Math.Min(o.FunctionPoints, _testX.shape[0]);
+        // Permutations are symmetries of standard MLPs only; W-Asym and σ-Asym networks have no canonical form to find.
+        if (o.Canonical && network is Mlp { Variant: Variant.Standard } standard && standard.Spec.Hidden.Length > 0) _canonicalMlp = standard;
+        // Resuming: the tables go back to the parts the checkpoint recorded; later parts (and temp files) are deleted.
+        var writerOptions = new ParquetTableWriterOptions { ResumeExistingParts = resume is not null };
+        if (resume is not null)
+            foreach (var name in TableNames)
+            {
+                long rows = ParquetTableWriter.TruncateParts(Path.Combine(folder.Path, name + ".parquet"), checked((int)resume.Long($"table.{name}.parts")));
+                if (rows != resume.Long($"table.{name}.rows"))
+                    throw new InvalidDataException($"{resume.Source}: table '{name}' has {rows} rows in its kept parts; the checkpoint recorded {resume.Long($"table.{name}.rows")}");
+            }
         _draws = new ParquetTableWriter(Path.Combine(folder.Path, "draws.parquet"),
             [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
-             .. TrackedNames.Select(TableColumn.Double)]);
+             .. TrackedNames.Select(TableColumn.Double)], writerOptions);
         _stats = new ParquetTableWriter(Path.Combine(folder.Path, "stats.parquet"),
             [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Double("loss"),
              TableColumn.Double("lp"), TableColumn.Double("step_size"), TableColumn.Double("grad_norm"),
              TableColumn.Int("diverging"), TableColumn.Double("wall_time_s"), TableColumn.Long("grad_evals"),
-             .. sampler.ExtraStats.Select(TableColumn.Double)]);
+             .. sampler.ExtraStats.Select(TableColumn.Double)], writerOptions);
         _eval = new ParquetTableWriter(Path.Combine(folder.Path, "eval.parquet"),
             [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Double("epoch"),
-             TableColumn.Long("grad_evals"), TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)]);
-        _functionPoints = (int)Math.Min(o.FunctionPoints, _testX.shape[0]);
+             TableColumn.Long("grad_evals"), TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. MetricNames.Select(TableColumn.Double)], writerOptions);
         if (_functionPoints > 0)
             _function = new ParquetTableWriter(Path.Combine(folder.Path, FunctionTable),
                 [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
-                 .. Enumerable.Range(0, _functionPoints).Select(i => TableColumn.Double($"point[{i}]"))]);
-        // Permutations are symmetries of standard MLPs only; W-Asym and σ-Asym networks have no canonical form to find.
-        if (o.Canonical && network is Mlp { Variant: Variant.Standard } mlp && mlp.Spec.Hidden.Length > 0)
+                 .. Enumerable.Range(0, _functionPoints).Select(i => TableColumn.Double($"point[{i}]"))], writerOptions);
+        if (_canonicalMlp is not null)
         {
-            _canonicalMlp = mlp;
             _canonical = new ParquetTableWriter(Path.Combine(folder.Path, CanonicalTable),
-                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)]);
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)], writerOptions);
         }
+        if (resume is not null) RestoreLoop(resume);
     }
+
+    /// <summary>Every table the loop writes: flushed at each checkpoint and cut back to it on resume.</summary>
+    private IEnumerable<string> TableNames => new[] { "draws", "stats", "eval" }
+        .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalMlp is not null ? ["canonical"] : []);
+
+    private ParquetTableWriter Table(string name) => name switch
+    {
+        "draws" => _draws, "stats" => _stats, "eval" => _eval, "function" => _function!, "canonical" => _canonical!,
+        _ => throw new ArgumentException($"no table '{name}'"),
+    };
 
     public const string FunctionTable = "function.parquet";
     public const string CanonicalTable = "canonical.parquet";
@@ -102,7 +133,12 @@ internal sealed class ChainLoop : IDisposable
         int[][] groups = _o.ChainMode == "sequential"
             ? Enumerable.Range(0, _o.Chains).Select(k => new[] { k }).ToArray()
             : [Enumerable.Range(0, _o.Chains).ToArray()];
-        foreach (var group in groups) RunGroup(group);
+        int firstGroup = _resume is null ? 0 : checked((int)_resume.Long("loop.groups_done"));
+        for (int g = firstGroup; g < groups.Length; g++)
+        {
+            RunGroup(g, groups[g], g == firstGroup && _resume is not null && _resume.Has("group.iteration") ? _resume : null);
+            if (_o.CheckpointInterval > 0) WriteCheckpoint(g + 1, null);
+        }
         if (_diverged.Count == _o.Chains)
             throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");
 
@@ -118,8 +154,9 @@ internal sealed class ChainLoop : IDisposable
             _o.Steps * (double)groups.Length / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables);
     }
 
-    /// <summary>Runs the chains of one group (all chains when batched, one when sequential) as one batch.</summary>
-    private void RunGroup(int[] chains)
+    /// <summary>Runs the chains of one group (all chains when batched, one when sequential) as one batch; with
+    /// <paramref name="resume"/>, from the iteration after the checkpoint's.</summary>
+    private void RunGroup(int groupIndex, int[] chains, StateReader? resume)
     {
         var groupSeeds = chains.Select(k => _seeds[k]).ToArray();
         var noise = groupSeeds.Select(s => new Generator(s.Noise, _device)).ToArray();
@@ -139,8 +176,37 @@ internal sealed class ChainLoop : IDisposable
             string label = chains.Length == 1 && _o.Chains > 1 ? $"{_o.Study} chain {chains[0]}" : _o.Study;
             double lastLoss = double.NaN;
             long gradEvals = 0; // cumulative gradient evaluations of a batch, per chain (the cost ledger)
+            int firstIteration = 1;
+            if (resume is not null)
+            {
+                state.Load(resume);
+                GeneratorState.Load(resume, "noise", noise);
+                batches.Load(resume);
+                foreach (var (split, evaluator) in evaluators) evaluator.Load(resume, $"evaluator.{split}");
+                var savedStopped = resume.Longs("group.stopped");
+                var savedDraws = resume.Longs("group.draw_count");
+                if (savedStopped.Length != chains.Length || savedDraws.Length != chains.Length)
+                    throw new InvalidDataException($"{resume.Source}: the checkpoint holds {savedStopped.Length} chains in its group, this run {chains.Length}");
+                for (int k = 0; k < chains.Length; k++) { stopped[k] = savedStopped[k] != 0; drawCount[k] = checked((int)savedDraws[k]); }
+                gradEvals = resume.Long("group.grad_evals");
+                lastLoss = resume.Double("group.last_loss");
+                firstIteration = checked((int)resume.Long("group.iteration")) + 1;
+            }
+            // A checkpoint at a block boundary: every row so far in closed parts, then the state to continue from.
+            void Checkpoint(int iteration) => WriteCheckpoint(groupIndex, w =>
+            {
+                w.Long("group.iteration", iteration);
+                state.Save(w);
+                GeneratorState.Save(w, "noise", noise);
+                batches.Save(w);
+                foreach (var (split, evaluator) in evaluators) evaluator.Save(w, $"evaluator.{split}");
+                w.Longs("group.stopped", stopped.Select(b => b ? 1L : 0L).ToArray());
+                w.Longs("group.draw_count", drawCount.Select(d => (long)d).ToArray());
+                w.Long("group.grad_evals", gradEvals);
+                w.Double("group.last_loss", lastLoss);
+            }, iteration);
 
-            for (int iteration = 1; iteration <= _o.Steps; iteration++)
+            for (int iteration = firstIteration; iteration <= _o.Steps; iteration++)
             {
                 using var scope = NewDisposeScope();
                 SetBatch(target, batches, chains.Length);
@@ -182,6 +248,8 @@ internal sealed class ChainLoop : IDisposable
 
                 if (iteration % reportEvery == 0 || iteration == _o.Steps)
                     Report(label, iteration, lastLoss, drawCount.Max(), chains);
+                if (_o.CheckpointInterval > 0 && iteration % _o.CheckpointInterval == 0) Checkpoint(iteration);
+                if (_o.CrashAfterSteps == _stepsDone) throw new SimulatedCrashException(_stepsDone);
             }
 
             if (_sampler.Kind == SamplerKind.Fitted)
@@ -317,6 +385,48 @@ internal sealed class ChainLoop : IDisposable
         return stack(rows).to(_dtype, _device).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Flushes the three tables (all rows so far become closed parts), then writes the checkpoint atomically:
+    /// the loop's counters, the final BMA of finished groups, each table's rows and parts, and, inside a group,
+    /// what <paramref name="group"/> adds (sampler state, generators, minibatch stream, evaluators, counters).
+    /// </summary>
+    private void WriteCheckpoint(int groupsDone, Action<StateWriter>? group, long iteration = 0)
+    {
+        foreach (var name in TableNames) Table(name).Flush();
+        var w = new StateWriter();
+        w.Long("loop.groups_done", groupsDone);
+        w.Long("loop.steps_done", _stepsDone);
+        w.Double("loop.wall_s", _clock.Elapsed.TotalSeconds);
+        w.Longs("loop.diverged", _diverged.SelectMany(d => new[] { (long)d.Chain, d.Iteration }).ToArray());
+        w.Doubles("loop.final_accuracy", _finalAccuracy);
+        w.Doubles("loop.final_nll", _finalNll);
+        var bmaChains = _finalTestBma.Keys.Order().ToArray();
+        w.Longs("loop.final_bma_chains", bmaChains.Select(k => (long)k).ToArray());
+        foreach (int k in bmaChains) w.Tensor($"loop.final_bma.{k}", _finalTestBma[k]);
+        if (_canonicalReference is not null) w.Tensor("loop.canonical_reference", _canonicalReference);
+        foreach (var name in TableNames)
+        {
+            w.Long($"table.{name}.rows", Table(name).RowCount);
+            w.Long($"table.{name}.parts", Table(name).PartCount);
+        }
+        group?.Invoke(w);
+        CheckpointFile.Write(_checkpointPath, w);
+        _checkpointed?.Invoke(new CheckpointProgress(groupsDone, group is null ? null : iteration, _clock.Elapsed.TotalSeconds));
+    }
+
+    /// <summary>The loop's own counters from a checkpoint (the group's state is restored by <see cref="RunGroup"/>).</summary>
+    private void RestoreLoop(StateReader r)
+    {
+        _stepsDone = r.Long("loop.steps_done");
+        _clock.OffsetSeconds = r.Double("loop.wall_s");
+        var diverged = r.Longs("loop.diverged");
+        for (int i = 0; i + 1 < diverged.Length; i += 2) _diverged.Add(new Divergence((int)diverged[i], diverged[i + 1]));
+        r.Doubles("loop.final_accuracy").CopyTo(_finalAccuracy, 0);
+        r.Doubles("loop.final_nll").CopyTo(_finalNll, 0);
+        foreach (long k in r.Longs("loop.final_bma_chains")) _finalTestBma[(int)k] = r.NewTensor($"loop.final_bma.{k}");
+        if (r.Has("loop.canonical_reference")) _canonicalReference = r.NewTensor("loop.canonical_reference");
+    }
+
     public void Dispose()
     {
         foreach (var t in _finalTestBma.Values) t.Dispose();
@@ -327,4 +437,20 @@ internal sealed class ChainLoop : IDisposable
         _stats.Dispose();
         _eval.Dispose();
     }
+}
+
+/// <summary>How far a run's last checkpoint got: groups of chains finished, and the iteration inside the next group
+/// (null at a group boundary).</summary>
+public sealed record CheckpointProgress(int GroupsDone, long? Iteration, double WallSeconds);
+
+/// <summary>Tests only (<see cref="SampleOptions.CrashAfterSteps"/>): stands for a process killed after an
+/// iteration; the run's manifest is left <c>running</c>, as a kill would leave it.</summary>
+internal sealed class SimulatedCrashException(long iteration) : Exception($"simulated crash after iteration {iteration}");
+
+/// <summary>Elapsed time of a run, continuing from a checkpoint's when the run is resumed.</summary>
+internal sealed class RunClock
+{
+    private readonly Stopwatch _watch = Stopwatch.StartNew();
+    public double OffsetSeconds { get; set; }
+    public TimeSpan Elapsed => _watch.Elapsed + TimeSpan.FromSeconds(OffsetSeconds);
 }

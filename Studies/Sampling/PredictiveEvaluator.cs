@@ -125,6 +125,25 @@ public sealed class PredictiveEvaluator : IDisposable
         return Enumerable.Range(0, (int)chains).Select(c => flat.AsSpan(c * width, width).ToArray()).ToArray();
     }
 
+    /// <summary>Entries <c>{name}.*</c>: the running BMA sums and the number of evaluated draws, so an evaluator
+    /// restored by <see cref="Load"/> returns the metrics this one would have returned next.</summary>
+    public void Save(Samplers.StateWriter writer, string name)
+    {
+        writer.Long($"{name}.draws", _draws);
+        if (_logSum is not null) writer.Tensor($"{name}.log_sum", _logSum);
+        if (_meanSum is not null) writer.Tensor($"{name}.mean_sum", _meanSum);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote (the evaluator must be fresh or its sums are replaced).</summary>
+    public void Load(Samplers.StateReader reader, string name)
+    {
+        _logSum?.Dispose();
+        _meanSum?.Dispose();
+        _logSum = reader.Has($"{name}.log_sum") ? reader.NewTensor($"{name}.log_sum", _x.device) : null;
+        _meanSum = reader.Has($"{name}.mean_sum") ? reader.NewTensor($"{name}.mean_sum", _x.device) : null;
+        _draws = checked((int)reader.Long($"{name}.draws"));
+    }
+
     private static void Accumulate(ref Tensor? logSum, Tensor logp)
     {
         if (logSum is null)

@@ -50,6 +50,13 @@ public sealed record SampleOptions
     public bool Force { get; init; }
     public string Study { get; init; } = "sample";
     public IReadOnlyList<string>? CommandLine { get; init; }
+    /// <summary>--checkpoint-every: steps between checkpoints (null: max(100, steps/20); 0: none).</summary>
+    public int? CheckpointEvery { get; init; }
+    /// <summary>The checkpoint interval in steps that the run uses (0 = no checkpoints).</summary>
+    public int CheckpointInterval => CheckpointEvery ?? Math.Max(100, Steps / 20);
+
+    /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
+    internal int? CrashAfterSteps { get; init; }
 
     /// <summary>Tests only: builds the sampler instead of the registry (e.g. one that injects a divergence).</summary>
     internal Func<SamplerContext, IReadOnlyDictionary<string, double>, ISampler>? SamplerFactory { get; init; }
@@ -76,6 +83,7 @@ public sealed record SampleOptions
         Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");
         Require(ChainMode is "batched" or "sequential", $"--chain-mode must be batched or sequential, got '{ChainMode}'");
         Require(Dtype is "float32" or "float64", $"--dtype must be float32 or float64, got '{Dtype}'");
+        Require(CheckpointEvery is null or >= 0, $"--checkpoint-every must be ≥ 0 (0 = no checkpoints), got {CheckpointEvery}");
         Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
         Require(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be in (0, 1), got {TestFraction}");

@@ -27,58 +27,89 @@ public static class SamplingRun
     public static RunResult Execute(SampleOptions o, TextWriter log)
     {
         o.Validate();
-        var device = ResolveDevice(o.Device);
-        if (o.Threads > 0) set_num_threads(o.Threads);
-
-        using var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
-        int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
-        var modelOptions = o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
-        using var network = ModelCatalog.Create(modelOptions);
-        var dtype = o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;
-        network.To(device, dtype);
-
         // Everything that can be wrong with the request is checked before the run folder is touched.
-        var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
-        if (o.StepSize is { } lr) hyperparameters.TryAdd("step_size", lr);
-        ISampler Build(int batch)
-        {
-            var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd), o.Steps);
-            return o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
-        }
-        var sampler = Build(o.BatchSize);
-        // Full-batch methods (HMC) use every example each step: the manifest's batch is N and --batch-size is unused.
-        if (sampler.FullBatch) sampler = Build((int)data.TrainX.shape[0]);
-        else if (o.BatchSize > data.TrainX.shape[0])
-            throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
-        var tempering = sampler.Tempering;
-        var seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray();
-        long[] tracked = TrackedIndices(network, o);
-        Likelihood likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood();
+        using var setup = RunSetup.Build(o);
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
 
-        manifest.Set("config", ConfigNode(o, modelOptions, device));
+        manifest.Set("config", ConfigNode(o, setup.ModelOptions, setup.Device));
         manifest.Set("seeds", new JsonObject
         {
             ["run_seed"] = o.Seed,
-            ["mask_seed"] = modelOptions.MaskSeed,
-            ["chains"] = new JsonArray(seeds.Select(s => (JsonNode)new JsonObject
+            ["mask_seed"] = setup.ModelOptions.MaskSeed,
+            ["chains"] = new JsonArray(setup.Seeds.Select(s => (JsonNode)new JsonObject
             {
                 ["chain"] = s.Chain, ["init"] = s.Init, ["noise"] = s.Noise, ["data_order"] = s.DataOrder,
             }).ToArray()),
         });
-        manifest.Set("tempering", JsonSerializerNode(tempering.ToManifest()));
+        manifest.Set("tempering", JsonSerializerNode(setup.Sampler.Tempering.ToManifest()));
         manifest.Set("sampler", new JsonObject
         {
-            ["name"] = sampler.Name, ["kind"] = sampler.Kind.ToString(), ["full_batch"] = sampler.FullBatch,
-            ["hyperparameters"] = JsonSerializerNode(sampler.Hyperparameters),
+            ["name"] = setup.Sampler.Name, ["kind"] = setup.Sampler.Kind.ToString(), ["full_batch"] = setup.Sampler.FullBatch,
+            ["hyperparameters"] = JsonSerializerNode(setup.Sampler.Hyperparameters),
         });
-        manifest.Set("model", ModelNode(network, likelihood, o));
-        manifest.Set("data", JsonSerializerNode(data.Provenance.ToDictionary(kv => kv.Key, kv => (object)kv.Value)));
+        manifest.Set("model", ModelNode(setup.Network, setup.Likelihood, o));
+        manifest.Set("data", DataNode(setup.Data));
+        return RunChains(o, log, setup, folder, manifest, resume: null);
+    }
 
+    /// <summary>
+    /// `workbench resume`: continues an interrupted run (<see cref="RunCondition.Interrupted"/>) from its last
+    /// checkpoint — the options from the manifest's <c>config</c>, data, network and sampler rebuilt as the run built
+    /// them, the tables cut back to what the checkpoint recorded — and finishes it as an uninterrupted run would.
+    /// Without a checkpoint it starts again from the first iteration. <paramref name="threads"/> overrides the run's.
+    /// </summary>
+    public static RunResult Resume(string runFolder, int? threads, TextWriter log)
+    {
+        if (threads is < 0) throw new OptionException($"--threads must be ≥ 0 (0 = all cores), got {threads}");
+        var folder = RunFolder.Reclaim(runFolder);
+        var manifest = Manifest.Load(folder.Path);
+        var o = OptionsFromManifest(manifest, folder.Path, threads);
+        o.Validate();
+        using var setup = RunSetup.Build(o);
+        if (manifest.Get("data") is JsonObject recorded && !SameData(recorded, DataNode(setup.Data)))
+            throw new OptionException($"the data of '{runFolder}' is not what the run read (its manifest's data section differs); it cannot be resumed");
+        manifest.Reclaim(get_num_threads());
+
+        var checkpoint = folder.File(ChainLoop.CheckpointFileName);
+        bool completedTable = new[] { "draws", "stats", "eval" }.Any(t => File.Exists(folder.TablePath(t)));
+        StateReader? resume = null;
         try
         {
-            using var chains = new ChainLoop(o, log, data, network, sampler, seeds, tracked, likelihood, folder, device, dtype);
+            if (File.Exists(checkpoint) && !completedTable) resume = CheckpointFile.Read(checkpoint);
+        }
+        catch (InvalidDataException e)
+        {
+            // Written atomically, so a damaged checkpoint is damage from outside: say so rather than guess.
+            manifest.Fail(e);
+            throw;
+        }
+        if (resume is null)
+        {
+            // No checkpoint yet (or the run died while completing its tables, whose parts are gone): start over.
+            folder.ClearOutputs();
+            manifest.Set("checkpoint", null);
+            log.WriteLine($"resuming {folder.Path}: no usable checkpoint, starting again from iteration 1");
+        }
+        else
+            log.WriteLine($"resuming {folder.Path} from its checkpoint ({manifest.Get("checkpoint")?.ToJsonString()})");
+        return RunChains(o, log, setup, folder, manifest, resume);
+    }
+
+    /// <summary>The run loop and everything after it, shared by a new run and a resumed one.</summary>
+    private static RunResult RunChains(SampleOptions o, TextWriter log, RunSetup setup, RunFolder folder, Manifest manifest, StateReader? resume)
+    {
+        try
+        {
+            using var chains = new ChainLoop(o, log, setup.Data, setup.Network, setup.Sampler, setup.Seeds, setup.Tracked, setup.Likelihood,
+                folder, setup.Device, setup.Dtype, resume, p => manifest.Set("checkpoint", new JsonObject
+                {
+                    ["file"] = ChainLoop.CheckpointFileName,
+                    ["groups_done"] = p.GroupsDone,
+                    ["iteration"] = p.Iteration,
+                    ["wall_time_s"] = p.WallSeconds,
+                    ["written_utc"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                }));
             var result = chains.Run();
             foreach (var (table, rows) in result.Tables) manifest.SetTable(table, rows);
             if (chains.FinalTestBma() is { } final)
@@ -94,6 +125,8 @@ public static class SamplingRun
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,
             }).ToArray()));
             manifest.Finish(result.Diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences);
+            // The checkpoint served its purpose; a finished run is its tables.
+            File.Delete(folder.File(ChainLoop.CheckpointFileName));
             // Every run folder gets its convergence table (derived data: `workbench diagnose` rebuilds it).
             try
             {
@@ -105,11 +138,147 @@ public static class SamplingRun
             }
             return result with { Folder = folder.Path };
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not SimulatedCrashException)
         {
             manifest.Fail(e);
             throw;
         }
+    }
+
+    /// <summary>
+    /// What a run is built from — data, network, sampler, seeds, tracked entries, likelihood — made the same way for a
+    /// new run and a resumed one (so a resumed run continues the very computation it checkpointed).
+    /// </summary>
+    private sealed class RunSetup : IDisposable
+    {
+        public required Dataset Data { get; init; }
+        public required ModelOptions ModelOptions { get; init; }
+        public required INetwork Network { get; init; }
+        public required ISampler Sampler { get; init; }
+        public required ChainSeeds[] Seeds { get; init; }
+        public required long[] Tracked { get; init; }
+        public required Likelihood Likelihood { get; init; }
+        public required Device Device { get; init; }
+        public required ScalarType Dtype { get; init; }
+
+        public static RunSetup Build(SampleOptions o)
+        {
+            var device = ResolveDevice(o.Device);
+            if (o.Threads > 0) set_num_threads(o.Threads);
+
+            var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
+            INetwork? network = null;
+            try
+            {
+                int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
+                var modelOptions = o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
+                network = ModelCatalog.Create(modelOptions);
+                var dtype = o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+                network.To(device, dtype);
+
+                var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
+                if (o.StepSize is { } lr) hyperparameters.TryAdd("step_size", lr);
+                ISampler Build(int batch)
+                {
+                    var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd), o.Steps);
+                    return o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
+                }
+                var sampler = Build(o.BatchSize);
+                // Full-batch methods (HMC) use every example each step: the manifest's batch is N and --batch-size is unused.
+                if (sampler.FullBatch) sampler = Build((int)data.TrainX.shape[0]);
+                else if (o.BatchSize > data.TrainX.shape[0])
+                    throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
+                return new RunSetup
+                {
+                    Data = data, ModelOptions = modelOptions, Network = network, Sampler = sampler,
+                    Seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray(),
+                    Tracked = TrackedIndices(network, o),
+                    Likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood(),
+                    Device = device, Dtype = dtype,
+                };
+            }
+            catch
+            {
+                network?.Dispose();
+                data.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            Network.Dispose();
+            Data.Dispose();
+        }
+    }
+
+    /// <summary>The same data (hashes, split, shapes), wherever it was read from: "name" is the path as given.</summary>
+    private static bool SameData(JsonObject recorded, JsonNode current)
+    {
+        var a = (JsonObject)recorded.DeepClone();
+        var b = (JsonObject)current.DeepClone();
+        a.Remove("name");
+        b.Remove("name");
+        return JsonNode.DeepEquals(a, b);
+    }
+
+    private static JsonNode DataNode(Dataset data) => JsonSerializerNode(data.Provenance.ToDictionary(kv => kv.Key, kv => (object)kv.Value));
+
+    /// <summary>
+    /// The options a run was started with, from its manifest's <c>config</c> (what <see cref="ConfigNode"/> wrote):
+    /// the run folder is <paramref name="folder"/>, the device the one the run resolved, the threads the run's unless
+    /// <paramref name="threads"/> is given.
+    /// </summary>
+    internal static SampleOptions OptionsFromManifest(Manifest manifest, string folder, int? threads)
+    {
+        var c = manifest.Get("config") as JsonObject
+            ?? throw new RunFolderException($"'{folder}': its manifest has no config section; it is not a sampling run and cannot be resumed.");
+        T Value<T>(string key) => c[key] is { } node ? node.GetValue<T>()
+            : throw new RunFolderException($"'{folder}': its manifest's config has no '{key}' (written by an older Workbench?); it cannot be resumed.");
+        T? Maybe<T>(string key) where T : struct => c[key] is { } node ? node.GetValue<T>() : null;
+        var model = new ModelOptions(
+            Value<string>("model"),
+            VariantNames.Parse(Value<string>("variant")),
+            Widths: c["widths"] is JsonArray w ? w.Select(x => x!.GetValue<int>()).ToArray() : null,
+            Depth: Maybe<int>("depth"),
+            Activation: c["activation"] is { } a ? Enum.Parse<Architectures.Layers.Activation>(a.GetValue<string>(), ignoreCase: true) : null,
+            LayerNorm: Maybe<bool>("layer_norm"),
+            NFix: Maybe<int>("n_fix"),
+            Kappa: Maybe<double>("kappa"),
+            FiGluStd: Maybe<double>("figlu_std"),
+            MaskSeed: Maybe<ulong>("mask_seed") ?? manifest.Get("seeds")?["mask_seed"]?.GetValue<ulong>() ?? 0);
+        return new SampleOptions
+        {
+            Model = model,
+            Data = c["data_resolved"]?.GetValue<string>() ?? Value<string>("data"),
+            Target = c["target"]?.GetValue<string>(),
+            TestFraction = Value<double>("test_fraction"),
+            SplitSeed = Value<int>("split_seed"),
+            Sampler = Value<string>("sampler"),
+            SamplerParameters = c["sampler_parameters"] is JsonObject p ? p.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>()) : new Dictionary<string, double>(),
+            Draws = Value<int>("draws"),
+            ChainMode = Value<string>("chain_mode"),
+            Dtype = Value<string>("dtype"),
+            StepSize = Maybe<double>("lr"),
+            Chains = Value<int>("chains"),
+            Steps = Value<int>("steps"),
+            Warmup = Value<int>("warmup"),
+            Thin = Value<int>("thin"),
+            BatchSize = Value<int>("batch_size"),
+            Temperature = Value<double>("temperature"),
+            PriorStd = Value<double>("prior_std"),
+            NoiseStd = Maybe<double>("noise_std") ?? 1.0,
+            Seed = Value<ulong>("seed"),
+            Track = Value<int>("track"),
+            EvalTrain = Value<bool>("eval_train"),
+            EvalEvery = Value<int>("eval_every"),
+            Device = Value<string>("device"),
+            Threads = threads ?? Value<int>("threads"),
+            CheckpointEvery = Maybe<int>("checkpoint_every"),
+            Out = folder,
+            Study = manifest.Study ?? "sample",
+            CommandLine = manifest.Get("command_line") is JsonArray line ? line.Select(x => x!.GetValue<string>()).ToArray() : null,
+        };
     }
 
     /// <summary>
@@ -191,7 +360,13 @@ public static class SamplingRun
         ["depth"] = model.Depth,
         ["n_fix"] = model.NFix,
         ["kappa"] = model.Kappa,
+        ["activation"] = model.Activation?.ToString().ToLowerInvariant(),
+        ["layer_norm"] = model.LayerNorm,
+        ["figlu_std"] = model.FiGluStd,
+        ["mask_seed"] = model.MaskSeed,
         ["data"] = o.Data,
+        // Where the data was read from, so `workbench resume` finds it from any working folder.
+        ["data_resolved"] = File.Exists(o.Data) || Directory.Exists(o.Data) ? Path.GetFullPath(o.Data) : o.Data,
         ["target"] = o.Target,
         ["sampler"] = o.Sampler,
         ["lr"] = o.StepSize,
@@ -217,6 +392,7 @@ public static class SamplingRun
         ["test_fraction"] = o.TestFraction,
         ["device"] = device.type.ToString().ToLowerInvariant(),
         ["threads"] = get_num_threads(),
+        ["checkpoint_every"] = o.CheckpointInterval,
     };
 
     private static JsonNode ModelNode(INetwork network, Likelihood likelihood, SampleOptions o)

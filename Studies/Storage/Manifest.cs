@@ -29,7 +29,7 @@ public sealed class Manifest
     private static readonly HashSet<string> ReservedFields =
     [
         "schema_version", "workbench_version", "run_id", "study", "command_line", "status",
-        "started_utc", "ended_utc", "error", "git_commit", "package_versions", "machine",
+        "started_utc", "ended_utc", "error", "git_commit", "package_versions", "machine", "resumed_utc",
     ];
 
     private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
@@ -160,6 +160,24 @@ public sealed class Manifest
         d["status"] = status;
         d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
         d["error"] = null;
+    });
+
+    /// <summary>
+    /// A resuming process takes over an interrupted run: <c>machine</c> now names this process (pid, threads), the
+    /// resume time is appended to <c>resumed_utc</c> and the status stays <c>running</c>; saves.
+    /// </summary>
+    public void Reclaim(int? torchThreads = null) => Reclaim(torchThreads, Environment.ProcessId);
+
+    /// <summary>Tests: as <see cref="Reclaim(int?)"/>, naming another process as the writer.</summary>
+    internal void Reclaim(int? torchThreads, int pid) => Update(d =>
+    {
+        if (d["status"]?.GetValue<string>() != RunStatus.Running)
+            throw new InvalidOperationException($"only a running (interrupted) run can be reclaimed; this one is '{d["status"]}'");
+        var machine = Provenance.Machine(torchThreads);
+        machine["pid"] = pid;
+        d["machine"] = machine;
+        if (d["resumed_utc"] is not JsonArray resumed) d["resumed_utc"] = resumed = new JsonArray();
+        resumed.Add((JsonNode)FormatTime(DateTimeOffset.UtcNow));
     });
 
     /// <summary>Marks the run failed with the exception's message; saves. Call it from the study's catch, then rethrow.</summary>

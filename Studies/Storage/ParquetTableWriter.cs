@@ -86,6 +86,8 @@ public sealed class ParquetTableWriter : IDisposable, IAsyncDisposable
     /// <summary>Rows accepted so far (written parts, resumed parts and the buffer).</summary>
     public long RowCount { get; private set; }
     public int BufferedRowCount => _buffers[0].Count;
+    /// <summary>Closed part files written so far (resumed ones included); parts are numbered 0 … PartCount − 1.</summary>
+    public int PartCount => _nextPart;
     public bool IsCompleted => _completed;
 
     /// <summary>
@@ -215,6 +217,34 @@ public sealed class ParquetTableWriter : IDisposable, IAsyncDisposable
         Directory.Exists(partsFolder)
             ? Directory.GetFiles(partsFolder, PartPrefix + "*.parquet").Order(StringComparer.Ordinal).ToArray()
             : [];
+
+    /// <summary>
+    /// Cuts an unfinished table back to its first <paramref name="keepParts"/> parts (what a checkpoint recorded):
+    /// later parts and unfinished temp files are deleted, so a resuming writer continues right after them.
+    /// Returns the rows the kept parts hold. A missing parts folder is fine when no part is to be kept.
+    /// </summary>
+    public static long TruncateParts(string path, int keepParts)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(keepParts);
+        var partsFolder = System.IO.Path.GetFullPath(path) + PartsSuffix;
+        if (!Directory.Exists(partsFolder))
+        {
+            if (keepParts > 0) throw new IOException($"'{partsFolder}' is missing; the checkpoint recorded {keepParts} part(s) there");
+            return 0;
+        }
+        foreach (var temp in Directory.GetFiles(partsFolder, "*.tmp")) File.Delete(temp);
+        var parts = PartFiles(partsFolder);
+        for (int i = 0; i < parts.Count; i++)
+        {
+            var expected = System.IO.Path.Combine(partsFolder, $"{PartPrefix}{i:D6}.parquet");
+            if (i < keepParts && parts[i] != expected)
+                throw new IOException($"'{partsFolder}' lacks part {i} ({System.IO.Path.GetFileName(expected)}) that the checkpoint recorded");
+            if (i >= keepParts) File.Delete(parts[i]);
+        }
+        if (parts.Count < keepParts)
+            throw new IOException($"'{partsFolder}' holds {parts.Count} part(s); the checkpoint recorded {keepParts}");
+        return parts.Take(keepParts).Sum(ParquetTable.ReadRowCount);
+    }
 
     private string Name => System.IO.Path.GetFileName(Path);
 

@@ -67,6 +67,91 @@ public sealed class RunFolder
         return new RunFolder(full);
     }
 
+    /// <summary>
+    /// Takes over an interrupted run for resumption (see <see cref="Condition"/>): a live, finished or failed run, or a
+    /// folder that holds no run, is refused with a message that says which. Two resuming processes never both win:
+    /// the old claim file is renamed away (only one rename of it can succeed) and a new one created for this process.
+    /// </summary>
+    public static RunFolder Reclaim(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(full)) throw new RunFolderException($"'{path}' does not exist; nothing to resume.");
+        switch (Condition(full))
+        {
+            case RunCondition.NotARun:
+                throw new RunFolderException($"'{path}' is not a Workbench run folder (no readable {Manifest.FileName}); nothing to resume.");
+            case RunCondition.Running:
+                throw new RunFolderException($"'{path}' is being written by a live Workbench process (pid {WriterPid(full)}); wait for it to finish or stop it first.");
+            case RunCondition.Finished:
+                throw new RunFolderException($"'{path}' holds a finished run; nothing to resume.");
+            case RunCondition.Failed:
+                throw new RunFolderException($"'{path}' holds a failed run ({OneLine(Manifest.Load(full).Error)}); start it again with --force instead of resuming.");
+        }
+        if (Manifest.Load(full).Status != RunStatus.Running)
+            throw new RunFolderException($"'{path}' says it finished, but its tables are incomplete; it cannot be resumed (start it again with --force).");
+
+        var claim = System.IO.Path.Combine(full, ClaimFile);
+        if (System.IO.File.Exists(claim))
+        {
+            var before = ReadClaim(claim);
+            var stale = $"{claim}.{Environment.ProcessId}.stale";
+            try
+            {
+                System.IO.File.Move(claim, stale);
+            }
+            catch (FileNotFoundException)
+            {
+                throw new RunFolderException($"'{path}' was just claimed by another Workbench process; choose another folder or wait.");
+            }
+            if (ReadClaim(stale) != before || ClaimedByLiveProcess(before))
+            {
+                // Another resumer holds (or took between our read and our rename) the claim: give it back.
+                System.IO.File.Move(stale, claim);
+                throw new RunFolderException($"'{path}' was just claimed by another Workbench process; choose another folder or wait.");
+            }
+            System.IO.File.Delete(stale);
+        }
+        return Claim(full, path);
+    }
+
+    /// <summary>Whether claim text <c>pid@machine</c> names a live process on this machine (this one included).</summary>
+    private static bool ClaimedByLiveProcess(string claim)
+    {
+        var text = claim.Trim();
+        int at = text.IndexOf('@');
+        if (at <= 0 || !int.TryParse(text[..at], out int pid)) return false;
+        return text[(at + 1)..] == Environment.MachineName && ProcessAlive(pid);
+    }
+
+    private static string ReadClaim(string file)
+    {
+        try
+        {
+            return System.IO.File.ReadAllText(file);
+        }
+        catch (FileNotFoundException)
+        {
+            return "";
+        }
+    }
+
+    private static string OneLine(string? message) => (message ?? "no error recorded").Split('\n')[0].Trim();
+
+    /// <summary>
+    /// Deletes everything a run wrote except its manifest and claim file (tables, their parts, checkpoint, figures):
+    /// for a resumption that has to start from the first iteration.
+    /// </summary>
+    public void ClearOutputs()
+    {
+        foreach (var entry in new DirectoryInfo(Path).EnumerateFileSystemInfos())
+        {
+            if (entry.Name is Manifest.FileName or ClaimFile) continue;
+            if (entry is DirectoryInfo directory && directory.LinkTarget is null) directory.Delete(recursive: true);
+            else entry.Delete();
+        }
+    }
+
     /// <summary>An existing run folder (for readers and resumption).</summary>
     public static RunFolder Open(string path)
     {
