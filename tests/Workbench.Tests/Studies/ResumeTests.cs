@@ -53,8 +53,12 @@ public sealed class ResumeTests : IDisposable
 
     internal static void AssertSameTables(string expected, string actual)
     {
-        foreach (var name in new[] { "draws", "stats", "eval" })
+        // Every table the loop writes, the function-space and canonical views included when the run has them.
+        foreach (var name in new[] { "draws", "stats", "eval", "function", "canonical", "calibration" })
         {
+            bool has = File.Exists(Path.Combine(expected, name + ".parquet"));
+            Assert.Equal(has, File.Exists(Path.Combine(actual, name + ".parquet")));
+            if (!has) continue;
             var a = ParquetTable.Read(Path.Combine(expected, name + ".parquet"));
             var b = ParquetTable.Read(Path.Combine(actual, name + ".parquet"));
             Assert.Equal(a.Columns, b.Columns);
