@@ -107,7 +107,9 @@ public sealed class DrawsSource
             if (!Directory.Exists(parts) || ParquetTableWriter.PartFiles(parts).Count == 0)
                 throw new DataFormatException(folder, $"has no {runTable} (nor parts of one); the run recorded no draws yet");
             unfinished = status == RunStatus.Running
-                ? "run unfinished (status 'running': still running or interrupted); diagnosing the draws written so far"
+                ? (Storage.RunFolder.Condition(folder) == RunCondition.Interrupted
+                    ? "run interrupted (its process is gone; 'workbench resume' continues it); diagnosing the draws written before it stopped"
+                    : "run unfinished (still running); diagnosing the draws written so far")
                 : $"run unfinished (status '{status}'); diagnosing the draws written before it stopped";
         }
         else if (status is not (RunStatus.Finished or RunStatus.FinishedWithDivergences))
