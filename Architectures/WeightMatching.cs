@@ -96,18 +96,22 @@ public static class WeightMatching
         int layers = permutations.Length, width = mlp.Spec.Hidden[layer];
         string linear = $"fc{layer + 1}", next = layer + 1 == layers ? "head" : $"fc{layer + 2}";
 
+        // TorchSharp passes an implicit Scalar (alpha = 1 of `a + b`) to native code without keeping it alive, so under
+        // GC pressure it can be finalized mid-call ("Expected false to be true ... toDouble"); hold one explicitly.
+        using var one = 1.0.ToScalar();
         var incomingB = Segment(mlp, b, $"{linear}.weight");
         if (layer > 0) incomingB = incomingB.index_select(1, Index(permutations[layer - 1]));
         var s = Segment(mlp, a, $"{linear}.weight").matmul(incomingB.t());
-        s = s + outer(Segment(mlp, a, $"{linear}.bias"), Segment(mlp, b, $"{linear}.bias"));
+        s.add_(outer(Segment(mlp, a, $"{linear}.bias"), Segment(mlp, b, $"{linear}.bias")), one);
         if (mlp.Spec.LayerNorm)
         {
-            s = s + outer(Segment(mlp, a, $"ln{layer + 1}.weight"), Segment(mlp, b, $"ln{layer + 1}.weight"));
-            s = s + outer(Segment(mlp, a, $"ln{layer + 1}.bias"), Segment(mlp, b, $"ln{layer + 1}.bias"));
+            s.add_(outer(Segment(mlp, a, $"ln{layer + 1}.weight"), Segment(mlp, b, $"ln{layer + 1}.weight")), one);
+            s.add_(outer(Segment(mlp, a, $"ln{layer + 1}.bias"), Segment(mlp, b, $"ln{layer + 1}.bias")), one);
         }
         var outgoingB = Segment(mlp, b, $"{next}.weight");
         if (layer + 1 < layers) outgoingB = outgoingB.index_select(0, Index(permutations[layer + 1]));
-        s = s + Segment(mlp, a, $"{next}.weight").t().matmul(outgoingB);
+        s.add_(Segment(mlp, a, $"{next}.weight").t().matmul(outgoingB), one);
+        GC.KeepAlive(one);
 
         var values = s.contiguous().data<double>().ToArray();
         var matrix = new double[width, width];

@@ -186,6 +186,8 @@ public static class WorkbenchCli
         }
         catch (Exception e)
         {
+            // WORKBENCH_DEBUG=1 prints the whole exception for bug reports; users get one line.
+            if (Environment.GetEnvironmentVariable("WORKBENCH_DEBUG") is "1" or "true") error.WriteLine(e);
             error.WriteLine($"error: the run failed: {OneLine(e.Message)} ({e.GetType().Name}; the run folder's manifest says status \"failed\")");
             return 1;
         }
