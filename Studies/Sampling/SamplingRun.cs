@@ -293,8 +293,9 @@ public static class SamplingRun
         var pooled = Metrics.Calibration.Compute(pooledLog, labels);
         long rows = Metrics.CalibrationTable.Write(folder.File(Metrics.CalibrationTable.FileName),
             [(Metrics.CalibrationTable.Pooled, pooled), .. chainIds.Select((c, i) => (c, perChain[i]))]);
-        new ReliabilityFigure($"Reliability of the final BMA on the test split — {o.Study}")
-            .Add($"{chainIds.Length} chain(s) pooled", pooled)
+        // One panel is narrow: a short title, the run named in the panel.
+        new ReliabilityFigure("Reliability, final BMA (test)")
+            .Add($"{o.Study}, {chainIds.Length} chain(s) pooled", pooled)
             .Save(folder.File("reliability"));
         return rows;
     }
