@@ -234,7 +234,7 @@ public static class WorkbenchCli
     private static Command CompareCommand(TextWriter output, TextWriter error)
     {
         var command = new Command("compare", "Run the same sampler on the standard, W-Asym and σ-Asym versions of one MLP and draw the comparison.\n" +
-            "Writes <out>/<variant>/ run folders, figures <out>/bma-test-accuracy, bma-test-nll and training-loss (.png and .svg) and <out>/summary.md.");
+            "Writes <out>/<variant>/ run folders, figures <out>/bma-test-accuracy, bma-test-nll, training-loss and reliability (.png and .svg) and <out>/summary.md.");
         var preset = new Option<string?>("--preset") { Description = $"start from named settings ({string.Join(", ", ComparePresets.All.Select(p => p.Name))}); other options override them" };
         var variants = new Option<string?>("--variants") { Description = "comma-separated variants to compare (default standard,w-asym,sigma-asym)" };
         var options = new RunOptions();
