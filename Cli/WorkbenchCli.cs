@@ -22,6 +22,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(DescribeCommand(output, error));
         root.Subcommands.Add(SamplersCommand(output));
         root.Subcommands.Add(BenchCommand(output, error));
+        root.Subcommands.Add(PlotCommand(output, error));
         root.Subcommands.Add(DiagnoseCommand(output, error));
         root.Subcommands.Add(ResumeCommand(output, error));
         var parsed = root.Parse(args);
@@ -273,6 +274,21 @@ public static class WorkbenchCli
             }
             return 0;
         });
+        return command;
+    }
+
+    private static Command PlotCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("plot", "Redraw a comparison's figures (bma-test-accuracy, bma-test-nll, training-loss, reliability) from its run folders' Parquet files, without sampling.\n" +
+            "Only finished runs are drawn; interrupted, running or failed ones are named and left out.");
+        var study = new Argument<string>("STUDY_DIR") { Description = "the folder 'workbench compare --out' wrote" };
+        command.Arguments.Add(study);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var drawn = Comparison.Redraw(r.GetValue(study)!, output);
+            output.WriteLine($"redrew the figures of {r.GetValue(study)} for {string.Join(", ", drawn)}");
+            return 0;
+        }));
         return command;
     }
 

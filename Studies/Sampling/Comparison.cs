@@ -54,6 +54,52 @@ public static class Comparison
         }
     }
 
+    /// <summary>
+    /// `workbench plot`: redraws a comparison's figures from its run folders' Parquet files, without sampling again.
+    /// Only finished runs are drawn; an interrupted, running or failed one is named and left out, never read as a
+    /// result. Returns the variants drawn.
+    /// </summary>
+    public static IReadOnlyList<string> Redraw(string studyFolder, TextWriter log)
+    {
+        if (!Directory.Exists(studyFolder)) throw new OptionException($"{studyFolder}: no such folder");
+        Manifest study;
+        try
+        {
+            study = Manifest.Load(studyFolder);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            throw new OptionException($"{studyFolder}: not a Workbench study folder (no readable manifest.json): {e.Message}");
+        }
+        if (study.Study != "compare" || study.Get("config")?["variants"] is not JsonArray listed)
+            throw new OptionException($"{studyFolder}: not a comparison study (its manifest's study is '{study.Study}'); give the folder 'workbench compare --out' wrote");
+        var drawn = new List<string>();
+        foreach (var variant in listed.Select(v => v!.GetValue<string>()))
+        {
+            string run = Path.Combine(studyFolder, variant);
+            var condition = RunFolder.Condition(run);
+            if (condition == RunCondition.Finished) { drawn.Add(variant); continue; }
+            log.WriteLine(condition switch
+            {
+                RunCondition.Interrupted => $"  {variant}: interrupted (its process is gone) — left out; 'workbench resume {run}' continues it",
+                RunCondition.Running => $"  {variant}: still running — left out",
+                RunCondition.Failed => $"  {variant}: failed — left out (see its manifest's error)",
+                _ => $"  {variant}: no run folder — left out",
+            });
+        }
+        if (drawn.Count == 0) throw new OptionException($"{studyFolder}: none of its runs ({string.Join(", ", listed)}) has finished; nothing to draw");
+        var config = Manifest.Load(Path.Combine(studyFolder, drawn[0])).Get("config")!;
+        var options = new SampleOptions
+        {
+            Model = new ModelOptions(config["model"]!.GetValue<string>()),
+            Sampler = config["sampler"]!.GetValue<string>(),
+            Chains = config["chains"]!.GetValue<int>(),
+            Out = studyFolder,
+        };
+        Draw(studyFolder, drawn, options);
+        return drawn;
+    }
+
     /// <summary>Redraws the comparison figures of a study folder from its runs' eval.parquet and stats.parquet files.</summary>
     public static void Draw(string studyFolder, IReadOnlyList<string> variants, SampleOptions o)
     {

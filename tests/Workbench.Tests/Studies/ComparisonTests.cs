@@ -183,4 +183,42 @@ public sealed class ComparisonTests : IDisposable
             return inner.Step(state, target, generators);
         }
     }
+
+    [Fact]
+    public void Plot_redraws_a_study_from_its_tables_and_leaves_out_an_interrupted_run()
+    {
+        var options = Tiny("replot");
+        Comparison.Execute(options, [Variant.Standard, Variant.WAsym], TextWriter.Null);
+        string study = options.Out;
+        foreach (var f in Directory.GetFiles(study, "*.png").Concat(Directory.GetFiles(study, "*.svg"))) File.Delete(f);
+        // Make w-asym look interrupted: status running, written by a process that is gone.
+        string manifest = Path.Combine(study, "w-asym", "manifest.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
+        json["status"] = "running";
+        using (var gone = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!)
+        {
+            gone.WaitForExit();
+            json["machine"]!["pid"] = gone.Id;
+        }
+        File.WriteAllText(manifest, json.ToJsonString());
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Workbench.Cli.WorkbenchCli.Run(["plot", study], output, error);
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("w-asym: interrupted", output.ToString());
+        foreach (var figure in new[] { "bma-test-accuracy", "bma-test-nll", "training-loss", "reliability" })
+            Assert.True(File.Exists(Path.Combine(study, figure + ".png")) && File.Exists(Path.Combine(study, figure + ".svg")), figure);
+        // The legend's text elements name the runs drawn and not the interrupted one (Skia writes each label alone
+        // between '>' and '<', padded with whitespace).
+        var labels = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Path.Combine(study, "bma-test-accuracy.svg")), @">\s*([^<>]*?)\s*<")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Contains("standard", labels);
+        Assert.DoesNotContain("w-asym", labels);
+
+        // Not a study: one line, exit 2.
+        error = new StringWriter();
+        Assert.Equal(2, Workbench.Cli.WorkbenchCli.Run(["plot", Path.Combine(study, "standard")], new StringWriter(), error));
+        Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }
