@@ -1,3 +1,4 @@
+using TorchSharp;
 using Workbench.Architectures;
 using static TorchSharp.torch;
 
@@ -63,7 +64,10 @@ public sealed class PredictiveEvaluator : IDisposable
         var f = cat(outputs, 1); // [K, N, outputs]
         int points = (int)Math.Min(TrackedPoints, Examples);
         _draws++;
-        double logDraws = Math.Log(_draws);
+        // Scalars held in locals until the end: TorchSharp's Scalar has a finalizer and its native calls do not keep
+        // an implicit one alive, so under GC pressure (large arrays below) it could be freed mid-call.
+        using var logDraws = Math.Log(_draws).ToScalar();
+        using var draws = ((double)_draws).ToScalar();
         var metrics = new DrawMetrics[k];
         if (_classification)
         {
@@ -99,7 +103,9 @@ public sealed class PredictiveEvaluator : IDisposable
             var pred = f.squeeze(2);
             var y = _y.unsqueeze(0).expand(k, -1);
             var residual = pred - y;
-            var logp = residual.square().mul(-0.5 / (_noiseStd * _noiseStd)).add(-Math.Log(_noiseStd * Math.Sqrt(2 * Math.PI)));
+            using var precisionHalf = (-0.5 / (_noiseStd * _noiseStd)).ToScalar();
+            using var constant = (-Math.Log(_noiseStd * Math.Sqrt(2 * Math.PI))).ToScalar();
+            var logp = residual.square().mul(precisionHalf).add(constant);
             Accumulate(ref _logSum, logp);
             if (points > 0) LastPointValues = Rows(logp.narrow(1, 0, points), k);
             if (_meanSum is null) { _meanSum = pred.detach().clone(); _meanSum.DetachFromDisposeScope(); }
@@ -107,14 +113,21 @@ public sealed class PredictiveEvaluator : IDisposable
             var nll = logp.mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
             var rmse = residual.square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
             var bmaNll = _logSum!.sub(logDraws).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
-            var bmaRmse = _meanSum.div(_draws).sub(y).square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+            var bmaRmse = _meanSum.div(draws).sub(y).square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
             for (int c = 0; c < k; c++) metrics[c] = new DrawMetrics(nll[c], double.NaN, rmse[c], bmaNll[c], double.NaN, bmaRmse[c]);
         }
         return metrics;
     }
 
     /// <summary>log p̄(y|x) of each chain's running BMA so far, [K, N, C] (classification; null before the first draw).</summary>
-    public Tensor? LogMeanProbabilities() => _logSum is null || !_classification ? null : _logSum.sub(Math.Log(_draws));
+    public Tensor? LogMeanProbabilities()
+    {
+        if (_logSum is null || !_classification) return null;
+        using var logDraws = Math.Log(_draws).ToScalar(); // held: see Add
+        var result = _logSum.sub(logDraws);
+        GC.KeepAlive(logDraws);
+        return result;
+    }
 
     public Tensor Labels => _y;
 
