@@ -363,22 +363,8 @@ public static class WorkbenchCli
             var options = new ModelOptions(r.GetValue(model)!, ParseVariant(r.GetValue(variant)!), r.GetValue(inputs), r.GetValue(outputs),
                 r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), MaskSeed: r.GetValue(maskSeed));
             using var network = ModelCatalog.Create(options);
-            var json = new JsonObject
-            {
-                ["model"] = network.Name,
-                ["variant"] = network.Variant.ToName(),
-                ["trainable_parameters"] = network.TrainableCount,
-                ["fixed_parameters"] = network.FixedCount,
-                ["mask_seed"] = options.MaskSeed,
-                ["segments"] = new JsonArray(network.Layout.Segments.Select(s => (JsonNode)new JsonObject
-                {
-                    ["name"] = s.Name, ["shape"] = new JsonArray(s.Shape.Select(d => (JsonNode)d).ToArray()), ["trainable"] = s.Count,
-                }).ToArray()),
-                ["fixed_tensors"] = new JsonArray(network.FixedTensors.Select(f => (JsonNode)new JsonObject
-                {
-                    ["layer"] = f.Layer, ["kind"] = f.Kind, ["fixed_entries"] = f.FixedEntries, ["sha256"] = f.Sha256,
-                }).ToArray()),
-            };
+            var json = Workbench.Studies.ModelDescription.Of(network);
+            json["mask_seed"] = options.MaskSeed;
             output.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }));

@@ -35,28 +35,11 @@ public static class SgmcmcStep
             throw new ArgumentException($"{kernel.Name}: {chains} chains need {chains} generators, got {generators.Count}");
 
         using var scope = NewDisposeScope();
-        var (value, gradient) = target.Evaluate(theta);
-        var tempering = kernel.Tempering;
-        double n = tempering.TrainingSize;
-        var logPrior = tempering.LogPrior(theta);
-        double[] logLik = value.to_type(ScalarType.Float64).data<double>().ToArray();
-        using (no_grad())
-        {
-            // METHODS: Tempering contract. ∇ℓ̃_B = g − λθ with λ = 1/(Nσ²): the prior's gradient is folded in here
-            // rather than sent through autograd. The target hands over its gradient, so it becomes the drift in place.
-            var drift = gradient.add_(theta, alpha: -tempering.WeightDecay);
-            double[] gradNorm = drift.norm(1).to_type(ScalarType.Float64).data<double>().ToArray();
-            kernel.Move(state, drift, stepSize, noise, generators);
-            var lp = new double[chains];
-            var diverging = new bool[chains];
-            for (int k = 0; k < chains; k++)
-            {
-                lp[k] = n * logLik[k] + logPrior[k];
-                diverging[k] = !double.IsFinite(lp[k]) || !double.IsFinite(gradNorm[k]);
-            }
-            state.Iteration++;
-            return new StepInfo(logLik, lp, gradNorm, stepSize, diverging);
-        }
+        // METHODS: Tempering contract — the drift is ∇ℓ̃_B = g − θ/(Nσ²), shared with the optimiser-based methods.
+        var evaluation = PerDatumLogPosterior.Evaluate(target, theta, kernel.Tempering);
+        using (no_grad()) kernel.Move(state, evaluation.Gradient, stepSize, noise, generators);
+        state.Iteration++;
+        return evaluation.ToStepInfo(stepSize);
     }
 
     /// <summary>Fills <paramref name="buffer"/> [K, P] with N(0, 1), row k from chain k's own generator.</summary>

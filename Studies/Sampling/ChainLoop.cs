@@ -25,6 +25,7 @@ internal sealed class ChainLoop : IDisposable
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private readonly long[] _tracked;
+    private readonly Tensor _trackedIndex, _trackedIndexCpu; // built once, used at every draw
     private readonly long[] _sampleShape;
     private readonly Tensor _trainX, _trainY, _testX, _testY;
     private readonly ParquetTableWriter _draws, _stats, _eval;
@@ -50,7 +51,10 @@ internal sealed class ChainLoop : IDisposable
         _resume = resume;
         _checkpointed = checkpointed;
         _o = o; _log = log; _network = network; _sampler = sampler; _seeds = seeds; _likelihood = likelihood;
-        _device = device; _dtype = dtype; _tracked = tracked; _sampleShape = data.SampleShape;
+        _device = device; _dtype = dtype; _tracked = tracked;
+        _trackedIndexCpu = tensor(tracked);
+        _trackedIndex = _trackedIndexCpu.to(device);
+        _sampleShape = data.SampleShape;
         _trainX = data.TrainX.to(dtype, device);
         _testX = data.TestX.to(dtype, device);
         _trainY = o.IsRegression ? data.TrainY.to(dtype, device) : data.TrainY.to(device);
@@ -296,8 +300,7 @@ internal sealed class ChainLoop : IDisposable
     private void Record(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, double epoch, long gradEvals, bool evaluate,
         List<(string Split, PredictiveEvaluator Evaluator)> evaluators)
     {
-        using var index = tensor(_tracked, device: _device);
-        var values = position.index_select(1, index).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        var values = position.index_select(1, _trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         foreach (int k in active)
         {
             var row = new object[3 + _tracked.Length];
@@ -305,7 +308,7 @@ internal sealed class ChainLoop : IDisposable
             for (int j = 0; j < _tracked.Length; j++) row[3 + j] = values[k * _tracked.Length + j];
             _draws.Append(row);
         }
-        if (evaluate && _canonical is not null) RecordCanonical(position, chains, active, drawCount, iteration, index);
+        if (evaluate && _canonical is not null) RecordCanonical(position, chains, active, drawCount, iteration);
         if (evaluate)
             foreach (var (split, evaluator) in evaluators)
             {
@@ -342,7 +345,7 @@ internal sealed class ChainLoop : IDisposable
     /// reference — chain 0's first recorded draw — so that R̂ is not inflated by chains sitting in permuted copies of
     /// the same mode.
     /// </summary>
-    private void RecordCanonical(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, Tensor index)
+    private void RecordCanonical(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration)
     {
         using var scope = NewDisposeScope();
         var cpu = position.detach().to_type(ScalarType.Float32).cpu();
@@ -351,11 +354,10 @@ internal sealed class ChainLoop : IDisposable
             int first = active.Contains(0) && chains[0] == 0 ? 0 : active[0];
             _canonicalReference = cpu[first].clone().DetachFromDisposeScope();
         }
-        using var cpuIndex = index.cpu();
         foreach (int k in active)
         {
             var (aligned, _, _) = WeightMatching.Align(_canonicalMlp!, _canonicalReference, cpu[k], seed: (ulong)_seeds[chains[k]].Init);
-            var values = aligned.index_select(0, cpuIndex).to_type(ScalarType.Float64).data<double>().ToArray();
+            var values = aligned.index_select(0, _trackedIndexCpu).to_type(ScalarType.Float64).data<double>().ToArray();
             var row = new object[3 + values.Length];
             row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration;
             for (int j = 0; j < values.Length; j++) row[3 + j] = values[j];
@@ -431,6 +433,8 @@ internal sealed class ChainLoop : IDisposable
     {
         foreach (var t in _finalTestBma.Values) t.Dispose();
         _canonicalReference?.Dispose();
+        if (!ReferenceEquals(_trackedIndex, _trackedIndexCpu)) _trackedIndex.Dispose();
+        _trackedIndexCpu.Dispose();
         _function?.Dispose();
         _canonical?.Dispose();
         _draws.Dispose();

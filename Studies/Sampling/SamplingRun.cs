@@ -398,21 +398,8 @@ public static class SamplingRun
 
     private static JsonNode ModelNode(INetwork network, Likelihood likelihood, SampleOptions o)
     {
-        var node = new JsonObject
-        {
-            ["name"] = network.Name,
-            ["variant"] = network.Variant.ToName(),
-            ["likelihood"] = likelihood.Name,
-            ["trainable_parameters"] = network.TrainableCount,
-            ["fixed_parameters"] = network.FixedCount,
-            ["fixed_tensors"] = new JsonArray(network.FixedTensors.Select(f => (JsonNode)new JsonObject
-            {
-                ["layer"] = f.Layer, ["kind"] = f.Kind, ["shape"] = new JsonArray(f.Shape.Select(s => (JsonNode)s).ToArray()),
-                ["fixed_entries"] = f.FixedEntries, ["sha256"] = f.Sha256, ["settings"] = JsonSerializerNode(f.Settings.ToDictionary(kv => kv.Key, kv => (object)kv.Value)),
-            }).ToArray()),
-        };
-        if (network is Mlp mlp)
-            node["hidden"] = new JsonArray(mlp.Spec.Hidden.Select(h => (JsonNode)h).ToArray());
+        var node = ModelDescription.Of(network);
+        node["likelihood"] = likelihood.Name;
         return node;
     }
 

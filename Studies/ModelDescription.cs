@@ -1,0 +1,32 @@
+using System.Text.Json.Nodes;
+using Workbench.Architectures;
+
+namespace Workbench.Studies;
+
+/// <summary>What `workbench describe` prints and every run manifest records about its network.</summary>
+public static class ModelDescription
+{
+    public static JsonObject Of(INetwork network)
+    {
+        var node = new JsonObject
+        {
+            ["name"] = network.Name,
+            ["variant"] = network.Variant.ToName(),
+            ["trainable_parameters"] = network.TrainableCount,
+            ["fixed_parameters"] = network.FixedCount,
+            ["segments"] = new JsonArray(network.Layout.Segments.Select(s => (JsonNode)new JsonObject
+            {
+                ["name"] = s.Name, ["shape"] = Array(s.Shape), ["trainable"] = s.Count,
+            }).ToArray()),
+            ["fixed_tensors"] = new JsonArray(network.FixedTensors.Select(f => (JsonNode)new JsonObject
+            {
+                ["layer"] = f.Layer, ["kind"] = f.Kind, ["shape"] = Array(f.Shape), ["fixed_entries"] = f.FixedEntries,
+                ["sha256"] = f.Sha256, ["settings"] = new JsonObject(f.Settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            }).ToArray()),
+        };
+        if (network is Mlp mlp) node["hidden"] = new JsonArray(mlp.Spec.Hidden.Select(h => (JsonNode)h).ToArray());
+        return node;
+    }
+
+    private static JsonArray Array(long[] values) => new(values.Select(v => (JsonNode)v).ToArray());
+}
