@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Workbench.Architectures;
 using Workbench.Architectures.Layers;
+using Workbench.Studies.Comparisons;
 using Workbench.Studies.Data;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
@@ -234,31 +235,169 @@ public static class WorkbenchCli
 
     private static Command CompareCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("compare", "Run the same sampler on the standard, W-Asym and σ-Asym versions of one MLP and draw the comparison.\n" +
-            "Writes <out>/<variant>/ run folders, figures <out>/bma-test-accuracy, bma-test-nll, training-loss and reliability (.png and .svg) and <out>/summary.md.");
-        var preset = new Option<string?>("--preset") { Description = $"start from named settings ({string.Join(", ", ComparePresets.All.Select(p => p.Name))}); other options override them" };
-        var variants = new Option<string?>("--variants") { Description = "comma-separated variants to compare (default standard,w-asym,sigma-asym)" };
+        var command = new Command("compare", "Run a study: models × variants (standard, w-asym, sigma-asym) × samplers × seeds, K chains per run, then tables, figures and report.md.\n" +
+            "From a config file (--config), a shipped preset (--preset; --list-presets), or flags (--model, --sampler sgld,elrg, --variants, --seeds, ...).\n" +
+            "Budget per run: --steps, or --max-epochs / --max-grad-evals / --max-wall-time (with --steps as the cap).\n" +
+            "Writes <out>/runs/<run>/ (one run folder each), <out>/study.json, summary.csv, summary.md, report.md and figures (.png and .svg).\n" +
+            "Example: workbench compare --preset bnn-depth8   |   workbench compare --preset make-run --print-config > my-study.json");
+        var config = new Option<string?>("--config") { Description = "study config file (JSON; format in the README, section 'Study configs'; comments allowed)" };
+        var preset = new Option<string?>("--preset") { Description = $"a shipped study config by name: {string.Join(", ", StudyPresets.Names)}" };
+        var fullSize = new Option<bool>("--full-size") { Description = "with --config/--preset: apply the config's documented full-size settings (its full_size section)" };
+        var printConfig = new Option<bool>("--print-config") { Description = "print the resolved study config as JSON and exit (a start for your own --config)" };
+        var listPresets = new Option<bool>("--list-presets") { Description = "list the shipped presets and exit" };
+        var variants = new Option<string?>("--variants") { Description = "comma-separated variants (default standard,w-asym,sigma-asym)" };
+        var seeds = new Option<string?>("--seeds") { Description = "comma-separated run seeds, one run per seed (default 0)" };
+        var target = new Option<double?>("--target-accuracy") { Description = "BMA test accuracy whose first crossing the report times (default 0.9)" };
         var options = new RunOptions();
-        command.Options.Add(preset);
-        command.Options.Add(variants);
+        foreach (var o in new Option[] { config, preset, fullSize, printConfig, listPresets, variants, seeds, target }) command.Options.Add(o);
         options.AddTo(command);
+        // With a config, these flags adjust it; every other run flag belongs in the config file.
+        var overrides = new Option[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize };
         command.SetAction(r => Guarded(error, () =>
         {
-            var defaults = r.GetValue(preset) is { } name ? ComparePresets.Get(name).Options
-                : new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "compare") };
-            var o = options.Apply(r, defaults, Variant.Standard, "compare");
-            var list = r.GetValue(variants) is { } v
-                ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseVariant).ToList()
-                : Comparison.DefaultVariants.ToList();
-            var results = Comparison.Execute(o, list, output);
-            int code = results.Select(r => DivergenceExit(r, error)).DefaultIfEmpty(0).Max();
-            output.WriteLine();
-            output.WriteLine($"finished: {results.Count} runs in {o.Out}");
-            output.WriteLine($"  figures: {Path.Combine(o.Out, "bma-test-accuracy.png")}, {Path.Combine(o.Out, "bma-test-nll.png")}, {Path.Combine(o.Out, "training-loss.png")}, {Path.Combine(o.Out, "reliability.png")} (and .svg)");
-            output.WriteLine($"  summary: {Path.Combine(o.Out, "summary.md")}");
-            return code;
+            if (r.GetValue(listPresets))
+            {
+                foreach (var name in StudyPresets.Names) output.WriteLine($"{name,-14} {StudyPresets.Description(name)}");
+                return 0;
+            }
+            string? file = r.GetValue(config), presetName = r.GetValue(preset);
+            if (file is not null && presetName is not null) throw new OptionException("give --config or --preset, not both");
+            StudyConfig study;
+            string source;
+            if (file is not null || presetName is not null)
+            {
+                var stray = command.Options.Where(o => o != config && o != preset && o != printConfig && !overrides.Contains(o) && r.GetResult(o) is not null).ToList();
+                if (stray.Count > 0)
+                    throw new OptionException($"{string.Join(", ", stray.Select(o => o.Name))} cannot be combined with --config/--preset: set it in the config ('--print-config' prints the resolved one to edit)");
+                source = file ?? $"preset {presetName}";
+                if (file is not null && !File.Exists(file)) throw new OptionException($"--config {file}: no such file");
+                study = file is not null ? StudyConfig.Parse(file, File.ReadAllText(file), r.GetValue(fullSize)) : StudyPresets.Get(presetName!, r.GetValue(fullSize));
+                study = Adjust(study, r, options, variants, seeds, target);
+            }
+            else
+            {
+                if (r.GetValue(fullSize)) throw new OptionException("--full-size needs --config or --preset");
+                source = "flags";
+                study = FromFlags(r, options, variants, seeds, target);
+            }
+            if (r.GetValue(printConfig))
+            {
+                output.WriteLine(study.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                return 0;
+            }
+            var launch = new StudyLaunch
+            {
+                Out = r.GetValue(options.Out), Force = r.GetValue(options.Force), Source = source, Live = IsTerminal(output),
+                CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
+            };
+            return StudyExit(ComparisonStudy.Execute(study, launch, output), output, error);
         }));
         return command;
+    }
+
+    /// <summary>The flags a user may add to a config: where it runs, how many seeds and chains, how long.</summary>
+    private static StudyConfig Adjust(StudyConfig study, ParseResult r, RunOptions options, Option<string?> variants, Option<string?> seeds, Option<double?> target)
+    {
+        if (r.GetValue(options.Data) is { } data) study = study with { Data = data };
+        if (r.GetValue(options.Threads) is { } threads) study = study with { Threads = threads };
+        if (r.GetValue(options.Chains) is { } chains) study = study with { Chains = chains >= 1 ? chains : throw new OptionException($"--chains must be at least 1, got {chains}") };
+        if (r.GetValue(variants) is { } v) study = study with { Variants = ParseVariants(v) };
+        if (r.GetValue(seeds) is { } s) study = study with { Seeds = ParseSeeds(s) };
+        if (r.GetValue(target) is { } t) study = study with { TargetAccuracy = t > 0 && t <= 1 ? t : throw new OptionException($"--target-accuracy must be in (0, 1], got {t}") };
+        if (Budget(r, options) is { } budget) study = study with { Budget = budget };
+        return study;
+    }
+
+    /// <summary>A budget from flags, or null when none was given: --max-epochs, --max-grad-evals, --max-wall-time (capped by --steps) or --steps.</summary>
+    private static StudyBudget? Budget(ParseResult r, RunOptions options)
+    {
+        var given = new List<StudyBudget>();
+        if (r.GetValue(options.MaxEpochs) is { } e) given.Add(new("epochs", e > 0 ? e : throw new OptionException($"--max-epochs must be positive, got {e}"), null));
+        if (r.GetValue(options.MaxGradEvals) is { } g) given.Add(new("grad_evals", g > 0 ? g : throw new OptionException($"--max-grad-evals must be positive, got {g}"), null));
+        int? steps = r.GetValue(options.Steps);
+        if (steps is <= 0) throw new OptionException($"--steps must be at least 1, got {steps}");
+        if (r.GetValue(options.MaxWallTime) is { } w)
+            given.Add(new("wall_time_s", w > 0 ? w : throw new OptionException($"--max-wall-time must be positive, got {w}"),
+                steps ?? throw new OptionException("--max-wall-time needs --steps as the cap of each run (it fixes schedules, warm-up and thinning)")));
+        if (given.Count > 1) throw new OptionException("give one budget: --max-epochs, --max-grad-evals or --max-wall-time");
+        if (given.Count == 1 && given[0].Kind != "wall_time_s" && steps is not null) throw new OptionException($"--steps and --max-{(given[0].Kind == "epochs" ? "epochs" : "grad-evals")} both set the length of a run; give one");
+        return given.Count == 1 ? given[0] : steps is { } n ? new StudyBudget("steps", n, null) : null;
+    }
+
+    /// <summary>A one-model study from the run flags (quick use): every sampler in --sampler a,b on every variant.</summary>
+    private static StudyConfig FromFlags(ParseResult r, RunOptions options, Option<string?> variants, Option<string?> seeds, Option<double?> target)
+    {
+        var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "compare") }, Variant.Standard, "compare");
+        if (o.IsRegression) throw new OptionException("compare needs a network model: linreg has no symmetry-reduced variants");
+        if (o.Target is not null) throw new OptionException("compare runs classification studies; --target applies only to CSV regression");
+        var names = o.Sampler.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length == 0) throw new OptionException("--sampler is empty");
+        o.Validate();
+        var budget = Budget(r, options) ?? new StudyBudget("steps", o.Steps, null);
+        int steps = budget.MaxSteps ?? (budget.Kind == "steps" ? (int)budget.Value : o.Steps);
+        var samplers = names.Select(name =>
+        {
+            if (!Workbench.Samplers.SamplerRegistry.Names.Contains(name))
+                throw new OptionException($"--sampler: unknown sampler '{name}' (available: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)})");
+            bool fitted = name is "mfvi" or "elrg" or "swag" or "ensemble";
+            // A Markov chain keeps the --warmup/--thin grid's draws; a fitted method draws --draws times.
+            return new StudySampler(name, name, o.StepSize, o.SamplerParameters, null, null, fitted ? o.Draws : Math.Max(1, (steps - o.Warmup) / o.Thin), null, null);
+        }).ToList();
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out)));
+        return new StudyConfig
+        {
+            Name = name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? name : "compare",
+            Data = o.Data,
+            Models = [new StudyModel(o.Model.Model, o.Model with { Variant = Variant.Standard })],
+            Variants = r.GetValue(variants) is { } v ? ParseVariants(v) : [Variant.Standard, Variant.WAsym, Variant.SigmaAsym],
+            Samplers = samplers,
+            Seeds = r.GetValue(seeds) is { } s ? ParseSeeds(s) : [o.Seed],
+            Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize,
+            WarmupFraction = (double)o.Warmup / steps, Draws = o.Draws, PriorStd = o.PriorStd, Temperature = o.Temperature,
+            TargetAccuracy = r.GetValue(target) ?? 0.9, EvalEvery = o.EvalEvery, EvalTrain = o.EvalTrain, FunctionPoints = o.FunctionPoints,
+            Canonical = o.Canonical, Track = o.Track, Threads = o.Threads, Dtype = o.Dtype, CheckpointEvery = o.CheckpointEvery,
+            ProgressEvery = o.ProgressEvery, ProgressDraws = o.ProgressDraws,
+        };
+    }
+
+    private static List<Variant> ParseVariants(string text)
+    {
+        var list = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseVariant).ToList();
+        if (list.Count == 0) throw new OptionException("--variants is empty");
+        if (list.Distinct().Count() != list.Count) throw new OptionException($"--variants lists a variant twice: '{text}'");
+        return list;
+    }
+
+    private static List<ulong> ParseSeeds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var seeds = parts.Select(p => ulong.TryParse(p, out ulong s) ? s : throw new OptionException($"--seeds must be whole numbers ≥ 0 separated by commas, got '{text}'")).ToList();
+        if (seeds.Count == 0) throw new OptionException("--seeds is empty");
+        if (seeds.Distinct().Count() != seeds.Count) throw new OptionException($"--seeds lists a seed twice: '{text}'");
+        return seeds;
+    }
+
+    /// <summary>Output on a terminal gets a live status line; a pipe or file gets plain lines.</summary>
+    private static bool IsTerminal(TextWriter output) =>
+        ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("TERM") is not ("dumb" or null or "");
+
+    /// <summary>Prints where the study's report is; exit 1 if a run failed, 3 if chains diverged, else 0.</summary>
+    private static int StudyExit(StudyResult result, TextWriter output, TextWriter error)
+    {
+        output.WriteLine();
+        output.WriteLine($"study finished: {result.Finished.Count} runs in {result.Folder} ({result.Seconds:F0} s)");
+        output.WriteLine($"report: {result.ReportPath}");
+        if (result.Failed.Count > 0)
+        {
+            error.WriteLine($"error: {result.Failed.Count} run(s) failed and are left out of the report: {string.Join(", ", result.Failed.Select(c => c.Id))}; 'workbench resume {result.Folder}' runs them again");
+            return 1;
+        }
+        if (result.DivergedChains > 0)
+        {
+            error.WriteLine($"warning: {result.DivergedChains} chain(s) diverged and were stopped (report.md names them); status 'finished_with_divergences'");
+            return 3;
+        }
+        return 0;
     }
 
     private static Command SamplersCommand(TextWriter output)
@@ -279,14 +418,14 @@ public static class WorkbenchCli
 
     private static Command PlotCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("plot", "Redraw a comparison's figures (bma-test-accuracy, bma-test-nll, training-loss, reliability) from its run folders' Parquet files, without sampling.\n" +
-            "Only finished runs are drawn; interrupted, running or failed ones are named and left out.");
-        var study = new Argument<string>("STUDY_DIR") { Description = "the folder 'workbench compare --out' wrote" };
+        var command = new Command("plot", "Rebuild a study's tables, figures and report.md (summary.csv, summary.md, convergence, training loss, calibration, mixing, time to target) from its run folders' Parquet files, without sampling.\n" +
+            "Only finished runs are used; interrupted, running or failed ones are named in the report and left out.");
+        var study = new Argument<string>("STUDY_DIR") { Description = "the folder 'workbench compare' wrote" };
         command.Arguments.Add(study);
         command.SetAction(r => Guarded(error, () =>
         {
-            var drawn = Comparison.Redraw(r.GetValue(study)!, output);
-            output.WriteLine($"redrew the figures of {r.GetValue(study)} for {string.Join(", ", drawn)}");
+            var result = StudyReport.Build(r.GetValue(study)!, output);
+            output.WriteLine($"report: {Path.Combine(r.GetValue(study)!, StudyReport.ReportFileName)}");
             return 0;
         }));
         return command;
@@ -314,18 +453,37 @@ public static class WorkbenchCli
     private static Command ResumeCommand(TextWriter output, TextWriter error)
     {
         var command = new Command("resume", "Continue an interrupted run (manifest 'running', its process gone) from its last checkpoint and finish it;\n" +
-            "the draws equal those of an uninterrupted run (bit for bit with --threads 1). A live, finished or failed run is refused.");
-        var path = new Argument<string>("RUN_DIR") { Description = "the run folder to continue" };
+            "the draws equal those of an uninterrupted run (bit for bit with --threads 1). A live, finished or failed run is refused.\n" +
+            "Given a study folder: keeps its finished runs, resumes interrupted ones, reruns failed or missing ones, then builds the report.");
+        var path = new Argument<string>("RUN_DIR") { Description = "the run folder (or study folder) to continue" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the run's)" };
         command.Arguments.Add(path);
         command.Options.Add(threads);
         command.SetAction(r => Guarded(error, () =>
         {
-            var result = SamplingRun.Resume(r.GetValue(path)!, r.GetValue(threads), output);
+            string folder = r.GetValue(path)!;
+            if (IsStudyFolder(folder))
+            {
+                if (r.GetValue(threads) is not null) throw new OptionException("--threads applies to a run folder; a study's runs use its config's threads");
+                return StudyExit(ComparisonStudy.Resume(folder, IsTerminal(output), output), output, error);
+            }
+            var result = SamplingRun.Resume(folder, r.GetValue(threads), output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
             return DivergenceExit(result, error);
         }));
         return command;
+    }
+
+    private static bool IsStudyFolder(string folder)
+    {
+        try
+        {
+            return Manifest.Load(folder).Study == StudyPlan.ManifestStudy;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return false;
+        }
     }
 
     private static Command DiagnoseCommand(TextWriter output, TextWriter error)
