@@ -2,13 +2,19 @@ using ScottPlot;
 
 namespace Workbench.Studies.Figures;
 
-/// <summary>One named line of a <see cref="LineFigure"/>, with an optional band (e.g. a credible interval) drawn as a translucent fill.</summary>
+/// <summary>
+/// One named line of a <see cref="LineFigure"/>, with an optional band (e.g. a credible interval) drawn as a translucent
+/// fill. <see cref="Color"/>: null takes the next palette colour; set it to give one thing the same colour in every figure.
+/// </summary>
 public sealed record LineSeries(
     string Name,
     IReadOnlyList<double> X,
     IReadOnlyList<double> Y,
     IReadOnlyList<double>? Lower = null,
-    IReadOnlyList<double>? Upper = null);
+    IReadOnlyList<double>? Upper = null)
+{
+    public Color? Color { get; init; }
+}
 
 /// <summary>
 /// Several named lines against a common x axis, e.g. running Bayesian-model-average test accuracy vs epoch, one line
@@ -26,6 +32,10 @@ public sealed class LineFigure(string title, string xLabel, string yLabel)
     /// <summary>Fixed y limits (e.g. 0 and 1 for an accuracy); null: fitted to the data, bands included.</summary>
     public double? YMin { get; init; }
     public double? YMax { get; init; }
+    /// <summary>False for a panel of a <see cref="LineGridFigure"/>, whose header holds the one legend.</summary>
+    public bool ShowLegend { get; init; } = true;
+    public float TitleSize { get; init; } = 18;
+    public float LabelSize { get; init; } = 15;
 
     public IReadOnlyList<LineSeries> Series => _series;
 
@@ -61,22 +71,22 @@ public sealed class LineFigure(string title, string xLabel, string yLabel)
             var s = _series[i];
             if (s.Lower is null) continue;
             var band = plot.Add.FillY(s.X.ToArray(), s.Lower.ToArray(), s.Upper!.ToArray());
-            band.FillColor = palette.GetColor(i).WithAlpha(0.18);
+            band.FillColor = (s.Color ?? palette.GetColor(i)).WithAlpha(0.18);
             band.LineWidth = 0;
             band.LegendText = "";
         }
         for (var i = 0; i < _series.Count; i++)
         {
             var s = _series[i];
-            var line = plot.Add.Scatter(s.X.ToArray(), s.Y.ToArray(), palette.GetColor(i));
+            var line = plot.Add.Scatter(s.X.ToArray(), s.Y.ToArray(), s.Color ?? palette.GetColor(i));
             line.LegendText = s.Name;
             line.LineWidth = 2;
             line.MarkerSize = showMarkers ? 5 : 0;
         }
 
-        plot.Title(Title, size: 18);
-        plot.XLabel(XLabel, size: 15);
-        plot.YLabel(YLabel, size: 15);
+        plot.Title(Title, size: TitleSize);
+        plot.XLabel(XLabel, size: LabelSize);
+        plot.YLabel(YLabel, size: LabelSize);
         plot.Axes.Bottom.TickLabelStyle.FontSize = 13;
         plot.Axes.Left.TickLabelStyle.FontSize = 13;
         plot.Font.Set(font);
@@ -85,9 +95,13 @@ public sealed class LineFigure(string title, string xLabel, string yLabel)
         if (_series.All(s => s.X.All(x => x == Math.Floor(x))))
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
 
-        var legend = plot.ShowLegend(Edge.Right);
-        legend.Legend.FontSize = 13;
-        legend.Legend.FontName = font;
+        if (ShowLegend)
+        {
+            var legend = plot.ShowLegend(Edge.Right);
+            legend.Legend.FontSize = 13;
+            legend.Legend.FontName = font;
+        }
+        else plot.HideLegend();
 
         plot.Axes.AutoScale();
         plot.Axes.Margins(horizontal: 0.02, vertical: 0.06);

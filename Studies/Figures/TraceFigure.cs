@@ -93,7 +93,7 @@ public sealed class TraceFigure(string title)
             panel.Font.Set(font);
             multiplot.AddPlot(panel);
         }
-        multiplot.Layout = new HeaderAndGrid(HeaderHeight, rows, columns);
+        multiplot.Layout = new HeaderAndGridLayout(HeaderHeight, rows, columns);
         return multiplot;
     }
 
@@ -109,26 +109,5 @@ public sealed class TraceFigure(string title)
         var count = Math.Max(1, _parameters.Count);
         var columns = Math.Clamp(Columns ?? (count <= 3 ? 1 : count <= 8 ? 2 : 3), 1, count);
         return (columns, (count + columns - 1) / columns);
-    }
-
-    /// <summary>First subplot: a full-width strip of fixed height on top; the others: a grid below it, row by row.</summary>
-    private sealed class HeaderAndGrid(int headerHeight, int rows, int columns) : IMultiplotLayout
-    {
-        public PixelRect[] GetSubplotRectangles(SubplotCollection subplots, PixelRect figureRect)
-        {
-            var rects = new PixelRect[subplots.Count];
-            rects[0] = new PixelRect(figureRect.Left, figureRect.Right, figureRect.Top + headerHeight, figureRect.Top);
-            var cellWidth = figureRect.Width / columns;
-            var cellHeight = (figureRect.Height - headerHeight) / rows;
-            for (var i = 1; i < rects.Length; i++)
-            {
-                var row = (i - 1) / columns;
-                var column = (i - 1) % columns;
-                var left = figureRect.Left + column * cellWidth;
-                var top = figureRect.Top + headerHeight + row * cellHeight;
-                rects[i] = new PixelRect(left, left + cellWidth, top + cellHeight, top);
-            }
-            return rects;
-        }
     }
 }

@@ -116,6 +116,36 @@ public static class Calibration
         return results;
     }
 
+    /// <summary>
+    /// Several bin tables of the same bins as one (e.g. the final BMA of each seed of a study arm): per bin the counts
+    /// add, and accuracy and confidence are count-weighted means — exactly the table of all predictions together.
+    /// ECE and MCE are recomputed from the pooled bins.
+    /// </summary>
+    public static CalibrationResult Pool(IReadOnlyList<CalibrationResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results.Count == 0) throw new ArgumentException("Pooling needs at least one calibration.", nameof(results));
+        var edges = results[0].Bins.Select(b => (b.Lower, b.Upper)).ToArray();
+        if (results.Any(r => !r.Bins.Select(b => (b.Lower, b.Upper)).SequenceEqual(edges)))
+            throw new ArgumentException("Calibrations with different bins cannot be pooled.", nameof(results));
+        var bins = new CalibrationBin[edges.Length];
+        long n = results.Sum(r => r.Examples);
+        double ece = 0.0, mce = 0.0;
+        for (var m = 0; m < edges.Length; m++)
+        {
+            var parts = results.Select(r => r.Bins[m]).Where(b => !b.IsEmpty).ToArray();
+            long count = parts.Sum(b => b.Count);
+            bins[m] = count == 0
+                ? new CalibrationBin(edges[m].Lower, edges[m].Upper, 0, double.NaN, double.NaN)
+                : new CalibrationBin(edges[m].Lower, edges[m].Upper, count,
+                    parts.Sum(b => b.Count * b.Accuracy) / count, parts.Sum(b => b.Count * b.Confidence) / count);
+            if (bins[m].IsEmpty) continue;
+            ece += (double)count / n * bins[m].Gap;
+            mce = Math.Max(mce, bins[m].Gap);
+        }
+        return new CalibrationResult(ece, mce, bins);
+    }
+
     /// <summary>The lower edge b_m = m / bins (b_bins = 1).</summary>
     public static double Edge(int m, int bins) => (double)m / bins;
 

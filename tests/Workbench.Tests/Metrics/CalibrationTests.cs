@@ -21,6 +21,28 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void Pooling_bin_tables_gives_the_table_of_all_predictions_together()
+    {
+        // Two seeds' final BMAs: pooling their bins by counts must equal binning every prediction at once.
+        var (c1, r1) = Predictions((0.65, 20, 11), (0.95, 30, 29), (0.35, 5, 1));
+        var (c2, r2) = Predictions((0.64, 10, 8), (0.97, 40, 36));
+        var pooled = Calibration.Pool([Calibration.Compute(c1, r1), Calibration.Compute(c2, r2)]);
+        var direct = Calibration.Compute([.. c1, .. c2], [.. r1, .. r2]);
+
+        Assert.Equal(direct.Ece, pooled.Ece, Tight);
+        Assert.Equal(direct.Mce, pooled.Mce, Tight);
+        Assert.Equal(direct.Examples, pooled.Examples);
+        for (var m = 0; m < direct.Bins.Count; m++)
+        {
+            Assert.Equal(direct.Bins[m].Count, pooled.Bins[m].Count);
+            if (direct.Bins[m].IsEmpty) { Assert.True(double.IsNaN(pooled.Bins[m].Accuracy)); continue; }
+            Assert.Equal(direct.Bins[m].Accuracy, pooled.Bins[m].Accuracy, Tight);
+            Assert.Equal(direct.Bins[m].Confidence, pooled.Bins[m].Confidence, Tight);
+        }
+        Assert.Throws<ArgumentException>(() => Calibration.Pool([Calibration.Compute(c1, r1), Calibration.Compute(c2, r2, bins: 10)]));
+    }
+
+    [Fact]
     public void Perfectly_calibrated_predictions_have_zero_ece_and_mce()
     {
         // 20 predictions at 0.65 (bin 9, [0.6, 0.667)) with 13 right: accuracy 0.65.
