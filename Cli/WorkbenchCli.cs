@@ -425,7 +425,7 @@ public static class WorkbenchCli
         command.SetAction(r => Guarded(error, () =>
         {
             var result = StudyReport.Build(r.GetValue(study)!, output);
-            output.WriteLine($"report: {Path.Combine(r.GetValue(study)!, StudyReport.ReportFileName)}");
+            output.WriteLine($"report: {Path.Combine(r.GetValue(study)!, StudyReport.ReportName)}");
             return 0;
         }));
         return command;

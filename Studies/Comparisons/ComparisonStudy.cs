@@ -259,7 +259,7 @@ public static class ComparisonStudy
                 manifest.Fail(new InvalidOperationException($"{failed.Count} of {total} runs failed: {string.Join(", ", failed.Select(c => c.Id))} (their manifests say why; 'workbench resume {studyFolder}' runs them again)"));
             else
                 manifest.Finish(diverged > 0 ? RunStatus.FinishedWithDivergences : RunStatus.Finished);
-            string reportPath = Path.Combine(studyFolder, StudyReport.ReportFileName);
+            string reportPath = Path.Combine(studyFolder, StudyReport.ReportName);
             return new StudyResult(studyFolder, reportPath, finished, failed, diverged, clock.Elapsed.TotalSeconds);
         }
         catch (Exception e)
