@@ -75,6 +75,11 @@ public static class WorkbenchCli
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
         public readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "steps between checkpoints that 'workbench resume' continues from; 0 = none (default max(100, steps/20))" };
+        public readonly Option<double?> MaxEpochs = new("--max-epochs") { Description = "budget: stop each chain group after the step at which its epoch counter reaches this (--steps stays the cap)" };
+        public readonly Option<long?> MaxGradEvals = new("--max-grad-evals") { Description = "budget: stop each chain group once its per-chain gradient evaluations (grad_evals) reach this" };
+        public readonly Option<double?> MaxWallTime = new("--max-wall-time") { Description = "budget: stop each chain group once its wall time reaches this many seconds (sequential chains: each gets it)" };
+        public readonly Option<int?> ProgressEvery = new("--progress-every") { Description = "fitted methods: steps between progress evaluations written to progress.parquet; 0 = none (default max(1, steps/20))" };
+        public readonly Option<int?> ProgressDraws = new("--progress-draws") { Description = "fitted methods: draws from the current fit per progress evaluation (default 8)" };
         public readonly Option<string?> Out = new("--out") { Description = "output folder (default results/<command>)" };
         public readonly Option<bool> Force = new("--force") { Description = "replace an existing run folder at --out" };
 
@@ -82,7 +87,7 @@ public static class WorkbenchCli
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction, SplitSeed,
                          Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
-                         Device, Threads, CheckpointEvery, Out, Force })
+                         Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
                 command.Options.Add(o);
         }
 
@@ -132,6 +137,11 @@ public static class WorkbenchCli
                 Device = r.GetValue(Device) ?? defaults.Device,
                 Threads = r.GetValue(Threads) ?? defaults.Threads,
                 CheckpointEvery = r.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,
+                MaxEpochs = r.GetValue(MaxEpochs) ?? defaults.MaxEpochs,
+                MaxGradEvals = r.GetValue(MaxGradEvals) ?? defaults.MaxGradEvals,
+                MaxWallSeconds = r.GetValue(MaxWallTime) ?? defaults.MaxWallSeconds,
+                ProgressEvery = r.GetValue(ProgressEvery) ?? defaults.ProgressEvery,
+                ProgressDraws = r.GetValue(ProgressDraws) ?? defaults.ProgressDraws,
                 Out = r.GetValue(Out) ?? defaults.Out,
                 Force = r.GetValue(Force),
                 Study = study,
@@ -209,6 +219,7 @@ public static class WorkbenchCli
     private static string Readable(string message) => OneLine(message)
         .Replace("'System.Nullable`1[System.Int32]'", "integer").Replace("'System.Int32'", "integer")
         .Replace("'System.Nullable`1[System.Double]'", "number").Replace("'System.Double'", "number")
+        .Replace("'System.Nullable`1[System.Int64]'", "integer").Replace("'System.Int64'", "integer")
         .Replace("'System.Nullable`1[System.UInt64]'", "non-negative integer").Replace("'System.UInt64'", "non-negative integer")
         .Replace("'System.Nullable`1[System.Boolean]'", "true or false").Replace("'System.Boolean'", "true or false");
 

@@ -99,4 +99,7 @@ public interface ISampler
     /// <summary>One draw per chain, [K, P], owned by the caller. Markov chains return their position; fitted methods
     /// sample their fitted distribution (each call a fresh draw).</summary>
     Tensor Draw(SamplerState state, IReadOnlyList<Generator> generators) => state.Position.detach().clone();
+
+    /// <summary>Whether <see cref="Draw"/> is defined for this state yet (false for SWAG before its first snapshot).</summary>
+    bool CanDraw(SamplerState state) => true;
 }

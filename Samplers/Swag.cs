@@ -92,6 +92,9 @@ public sealed class Swag : ISampler
         if (generators.Count != s.Position.shape[0]) throw new ArgumentException($"swag: {s.Position.shape[0]} chains need {s.Position.shape[0]} generators, got {generators.Count}");
         return s.Sample(generators);
     }
+
+    /// <summary>The SWAG Gaussian exists once a snapshot is collected.</summary>
+    public bool CanDraw(SamplerState state) => ((SwagState)state).Collected > 0;
 }
 
 /// <summary>

@@ -9,10 +9,11 @@ using static TorchSharp.torch;
 namespace Workbench.Studies.Sampling;
 
 /// <summary>
-/// Runs the chains of one run and streams what they produce into draws.parquet, stats.parquet and eval.parquet.
-/// Chains run as one batched computation (chain-mode batched) or one after another (sequential); each chain has
-/// its own init, noise and batch-order seeds, so both modes give the same chains. A chain that diverges is stopped
-/// and recorded; the others go on.
+/// Runs the chains of one run and streams what they produce into draws.parquet, stats.parquet and eval.parquet
+/// (and, for fitted methods, progress.parquet). Chains run as one batched computation (chain-mode batched) or one
+/// after another (sequential); each chain has its own init, noise and batch-order seeds, so both modes give the same
+/// chains. A chain that diverges is stopped and recorded; the others go on. A group of chains stops after --steps or
+/// at the first step where a budget (--max-epochs, --max-grad-evals, --max-wall-time) is reached.
 /// </summary>
 internal sealed class ChainLoop : IDisposable
 {
@@ -29,9 +30,15 @@ internal sealed class ChainLoop : IDisposable
     private readonly long[] _sampleShape;
     private readonly Tensor _trainX, _trainY, _testX, _testY;
     private readonly ParquetTableWriter _draws, _stats, _eval;
+    private readonly ParquetTableWriter? _progress;
+    private readonly bool _writesProgress; // known before the writers exist: a resume cuts the tables back first
     private readonly RunClock _clock = new();
     private readonly List<Divergence> _diverged = new();
+    private readonly List<GroupStop> _stops = new();
     private readonly double[] _finalAccuracy, _finalNll;
+    /// <summary>Per chain, the latest test-split BMA accuracy (running BMA or progress evaluation), for <see cref="RunProgress"/>.</summary>
+    private readonly double[] _liveAccuracy;
+    private double _lastNotified = double.NegativeInfinity;
     private long _stepsDone;
     private readonly string _checkpointPath;
     private readonly StateReader? _resume;
@@ -61,12 +68,14 @@ internal sealed class ChainLoop : IDisposable
         _testY = o.IsRegression ? data.TestY.to(dtype, device) : data.TestY.to(device);
         _finalAccuracy = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
         _finalNll = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
+        _liveAccuracy = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
 
         // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
         TrackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
         _functionPoints = (int)Math.Min(o.FunctionPoints, _testX.shape[0]);
         // Permutations are symmetries of standard MLPs only; W-Asym and σ-Asym networks have no canonical form to find.
         if (o.Canonical && network is Mlp { Variant: Variant.Standard } standard && standard.Spec.Hidden.Length > 0) _canonicalMlp = standard;
+        _writesProgress = sampler.Kind == SamplerKind.Fitted && o.ProgressInterval > 0;
         // Resuming: the tables go back to the parts the checkpoint recorded; later parts (and temp files) are deleted.
         var writerOptions = new ParquetTableWriterOptions { ResumeExistingParts = resume is not null };
         if (resume is not null)
@@ -96,21 +105,27 @@ internal sealed class ChainLoop : IDisposable
             _canonical = new ParquetTableWriter(Path.Combine(folder.Path, CanonicalTable),
                 [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)], writerOptions);
         }
+        if (_writesProgress)
+            _progress = new ParquetTableWriter(Path.Combine(folder.Path, ProgressTable),
+                [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Long("grad_evals"),
+                 TableColumn.Double("wall_time_s"), TableColumn.String("split"), .. ProgressMetricNames.Select(TableColumn.Double)], writerOptions);
         if (resume is not null) RestoreLoop(resume);
     }
 
     /// <summary>Every table the loop writes: flushed at each checkpoint and cut back to it on resume.</summary>
     private IEnumerable<string> TableNames => new[] { "draws", "stats", "eval" }
-        .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalMlp is not null ? ["canonical"] : []);
+        .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalMlp is not null ? ["canonical"] : [])
+        .Concat(_writesProgress ? ["progress"] : []);
 
     private ParquetTableWriter Table(string name) => name switch
     {
-        "draws" => _draws, "stats" => _stats, "eval" => _eval, "function" => _function!, "canonical" => _canonical!,
+        "draws" => _draws, "stats" => _stats, "eval" => _eval, "function" => _function!, "canonical" => _canonical!, "progress" => _progress!,
         _ => throw new ArgumentException($"no table '{name}'"),
     };
 
     public const string FunctionTable = "function.parquet";
     public const string CanonicalTable = "canonical.parquet";
+    public const string ProgressTable = "progress.parquet";
     private readonly int _functionPoints;
     private readonly ParquetTableWriter? _function, _canonical;
     private readonly Mlp? _canonicalMlp;
@@ -118,6 +133,9 @@ internal sealed class ChainLoop : IDisposable
 
     private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"]
         : ["nll", "accuracy", "brier", "ece", "bma_nll", "bma_accuracy", "bma_brier", "bma_ece", "bma_mce"];
+
+    /// <summary>progress.parquet's metrics: those of the BMA over one snapshot's draws.</summary>
+    private string[] ProgressMetricNames => _o.IsRegression ? ["nll", "rmse"] : ["nll", "accuracy", "brier", "ece"];
 
     /// <summary>Each chain's final test-split BMA log p̄ [1, N, C] (classification), for the run's calibration table.</summary>
     private readonly Dictionary<int, Tensor> _finalTestBma = new();
@@ -140,36 +158,46 @@ internal sealed class ChainLoop : IDisposable
         int firstGroup = _resume is null ? 0 : checked((int)_resume.Long("loop.groups_done"));
         for (int g = firstGroup; g < groups.Length; g++)
         {
-            RunGroup(g, groups[g], g == firstGroup && _resume is not null && _resume.Has("group.iteration") ? _resume : null);
+            _stops.Add(RunGroup(g, groups, g == firstGroup && _resume is not null && _resume.Has("group.iteration") ? _resume : null));
             if (_o.CheckpointInterval > 0) WriteCheckpoint(g + 1, null);
         }
         if (_diverged.Count == _o.Chains)
             throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");
 
         if (_draws.RowCount == 0)
+        {
+            var budget = _stops.FirstOrDefault(s => StopReason.IsBudget(s.Reason));
             throw new InvalidOperationException(_sampler.Kind == SamplerKind.MarkovChain
-                ? $"no draws were collected: no iteration after --warmup {_o.Warmup} on the --thin {_o.Thin} grid allowed one (cyclical samplers draw only in their sampling phases); run more --steps or lower --thin"
+                ? budget is not null
+                    ? $"no draws were collected: the {BudgetText(budget.Reason)} budget stopped the chains at iteration {budget.Iterations}, before the first draw after --warmup {_o.Warmup} on the --thin {_o.Thin} grid; raise the budget or lower --warmup"
+                    : $"no draws were collected: no iteration after --warmup {_o.Warmup} on the --thin {_o.Thin} grid allowed one (cyclical samplers draw only in their sampling phases); run more --steps or lower --thin"
                 : "no draws were collected");
+        }
         double seconds = _clock.Elapsed.TotalSeconds;
         var tables = new Dictionary<string, long> { ["draws"] = _draws.Complete(), ["stats"] = _stats.Complete(), ["eval"] = _eval.Complete() };
         if (_function is not null) tables["function"] = _function.Complete();
         if (_canonical is not null) tables["canonical"] = _canonical.Complete();
+        if (_progress is not null) tables["progress"] = _progress.Complete();
+        // Steps actually done (budgets may stop groups early), summed over groups.
         return new RunResult("", _diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences, seconds,
-            _o.Steps * (double)groups.Length / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables);
+            _stepsDone / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables) { Stops = _stops.ToList() };
     }
 
+    /// <summary>A draw recorded in draws.parquet but not yet evaluated (--eval-every): kept until a later draw is
+    /// evaluated, or evaluated when the group stops, so that the final running BMA includes the last draw.</summary>
+    private sealed record PendingDraw(Tensor Position, long Iteration, double Epoch, long GradEvals);
+
     /// <summary>Runs the chains of one group (all chains when batched, one when sequential) as one batch; with
-    /// <paramref name="resume"/>, from the iteration after the checkpoint's.</summary>
-    private void RunGroup(int groupIndex, int[] chains, StateReader? resume)
+    /// <paramref name="resume"/>, from the iteration after the checkpoint's. Returns why and after how many
+    /// iterations the group stopped.</summary>
+    private GroupStop RunGroup(int groupIndex, int[][] groups, StateReader? resume)
     {
+        int[] chains = groups[groupIndex];
         var groupSeeds = chains.Select(k => _seeds[k]).ToArray();
         var noise = groupSeeds.Select(s => new Generator(s.Noise, _device)).ToArray();
         using var batches = new MinibatchStream(TrainingSize, BatchSize, groupSeeds.Select(s => s.DataOrder).ToArray());
-        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>
-        {
-            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd) { TrackedPoints = _functionPoints }),
-        };
-        if (_o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
+        var evaluators = NewEvaluators(_functionPoints);
+        PendingDraw? pending = null;
         try
         {
             var target = new MinibatchLogLikelihood(_network, _likelihood);
@@ -181,6 +209,8 @@ internal sealed class ChainLoop : IDisposable
             double lastLoss = double.NaN;
             long gradEvals = 0; // cumulative gradient evaluations of a batch, per chain (the cost ledger)
             int firstIteration = 1;
+            double groupStart = _clock.Elapsed.TotalSeconds; // the wall-time budget is per group
+            string? stop = null;
             if (resume is not null)
             {
                 state.Load(resume);
@@ -195,7 +225,14 @@ internal sealed class ChainLoop : IDisposable
                 gradEvals = resume.Long("group.grad_evals");
                 lastLoss = resume.Double("group.last_loss");
                 firstIteration = checked((int)resume.Long("group.iteration")) + 1;
+                if (resume.Has("group.start_wall_s")) groupStart = resume.Double("group.start_wall_s");
+                // A checkpoint at the step where the group stopped (a budget, or --steps) continues with what follows the loop.
+                if (resume.Has("group.stop") && resume.Long("group.stop") >= 0) stop = StopReason.FromCode(resume.Long("group.stop"));
+                if (resume.Has("group.pending.position"))
+                    pending = new PendingDraw(resume.NewTensor("group.pending.position", _device), resume.Long("group.pending.iteration"),
+                        resume.Double("group.pending.epoch"), resume.Long("group.pending.grad_evals"));
             }
+            long lastIteration = firstIteration - 1;
             // A checkpoint at a block boundary: every row so far in closed parts, then the state to continue from.
             void Checkpoint(int iteration) => WriteCheckpoint(groupIndex, w =>
             {
@@ -208,9 +245,18 @@ internal sealed class ChainLoop : IDisposable
                 w.Longs("group.draw_count", drawCount.Select(d => (long)d).ToArray());
                 w.Long("group.grad_evals", gradEvals);
                 w.Double("group.last_loss", lastLoss);
+                w.Double("group.start_wall_s", groupStart);
+                w.Long("group.stop", stop is null ? -1 : StopReason.Code(stop));
+                if (pending is not null)
+                {
+                    w.Tensor("group.pending.position", pending.Position);
+                    w.Long("group.pending.iteration", pending.Iteration);
+                    w.Double("group.pending.epoch", pending.Epoch);
+                    w.Long("group.pending.grad_evals", pending.GradEvals);
+                }
             }, iteration);
 
-            for (int iteration = firstIteration; iteration <= _o.Steps; iteration++)
+            for (int iteration = firstIteration; stop is null && iteration <= _o.Steps; iteration++)
             {
                 using var scope = NewDisposeScope();
                 SetBatch(target, batches, chains.Length);
@@ -219,6 +265,7 @@ internal sealed class ChainLoop : IDisposable
                 // Epoch equivalents: examples whose gradient was computed, over N (HMC: L full passes per step).
                 double epoch = (double)gradEvals * BatchSize / TrainingSize, wall = _clock.Elapsed.TotalSeconds;
                 _stepsDone++;
+                lastIteration = iteration;
                 var active = new List<int>();
                 for (int k = 0; k < chains.Length; k++)
                 {
@@ -238,20 +285,47 @@ internal sealed class ChainLoop : IDisposable
                     }
                     active.Add(k);
                 }
-                if (active.Count == 0) break;
+                if (active.Count == 0)
+                {
+                    stop = StopReason.Diverged;
+                    break;
+                }
                 lastLoss = active.Average(k => -info.LogLikelihood[k]);
+                stop = BudgetReached(epoch, gradEvals, wall - groupStart) ?? (iteration == _o.Steps ? StopReason.Steps : null);
 
                 bool collect = _sampler.Kind == SamplerKind.MarkovChain && info.Collect
                     && iteration > _o.Warmup && (iteration - _o.Warmup) % _o.Thin == 0;
                 if (collect)
                 {
-                    using var position = _sampler.Draw(state, noise);
-                    bool evaluate = drawCount[active[0]] % _o.EvalEvery == 0 || iteration + _o.Thin > _o.Steps;
-                    Record(position, chains, active, drawCount, iteration, epoch, gradEvals, evaluate, evaluators);
+                    var position = _sampler.Draw(state, noise);
+                    bool evaluate = drawCount[active[0]] % _o.EvalEvery == 0 || iteration + _o.Thin > _o.Steps || stop is not null;
+                    RecordDraw(position, chains, active, drawCount, iteration);
+                    DisposePending(ref pending);
+                    if (evaluate)
+                    {
+                        Evaluate(position, chains, active, drawCount, iteration, epoch, gradEvals, evaluators);
+                        position.Dispose();
+                    }
+                    else pending = new PendingDraw(position.DetachFromDisposeScope(), iteration, epoch, gradEvals);
+                    foreach (int k in active) drawCount[k]++;
                 }
+                if (stop is not null && pending is not null)
+                {
+                    // The group's last draw was not on the --eval-every grid: evaluate it now, as the draw it is.
+                    Evaluate(pending.Position, chains, active, drawCount.Select(d => d - 1).ToArray(), pending.Iteration, pending.Epoch, pending.GradEvals, evaluators);
+                    DisposePending(ref pending);
+                }
+                if (_progress is not null && (iteration % _o.ProgressInterval == 0 || stop is not null))
+                    EvaluateProgress(state, chains, active, iteration, epoch, gradEvals);
+                if (stop is not null && StopReason.IsBudget(stop))
+                    _log.WriteLine($"  [{label}] stopped at iteration {iteration} of {_o.Steps}: {BudgetText(stop)} reached (epoch {epoch:F3}, {gradEvals} gradient evaluations, {wall - groupStart:F1}s)");
 
-                if (iteration % reportEvery == 0 || iteration == _o.Steps)
-                    Report(label, iteration, lastLoss, drawCount.Max(), chains);
+                double groupSeconds = _clock.Elapsed.TotalSeconds - groupStart;
+                double? eta = Eta(groupIndex, groups.Length, GroupFraction(_o, iteration, epoch, gradEvals, groupSeconds), groupSeconds);
+                if (iteration % reportEvery == 0 || stop is not null)
+                    Report(label, iteration, lastLoss, drawCount.Max(), chains, eta);
+                Notify(groupIndex, groups.Length, iteration, lastLoss, chains, eta, force: false,
+                    _sampler.Kind == SamplerKind.Fitted ? "fitting" : iteration <= _o.Warmup ? "warm-up" : "sampling");
                 if (_o.CheckpointInterval > 0 && iteration % _o.CheckpointInterval == 0) Checkpoint(iteration);
                 if (_o.CrashAfterSteps == _stepsDone) throw new SimulatedCrashException(_stepsDone);
             }
@@ -260,27 +334,147 @@ internal sealed class ChainLoop : IDisposable
             {
                 var active = Enumerable.Range(0, chains.Length).Where(k => !stopped[k]).ToList();
                 double epoch = (double)gradEvals * BatchSize / TrainingSize;
+                if (active.Count > 0 && !_sampler.CanDraw(state))
+                    throw new InvalidOperationException(stop is not null && StopReason.IsBudget(stop)
+                        ? $"{_sampler.Name} has no fitted distribution to draw from at iteration {lastIteration}, where the {BudgetText(stop)} budget stopped it (SWAG collects its first snapshot after step ⌊start·steps⌋); raise the budget or lower --param start"
+                        : $"{_sampler.Name} has no fitted distribution to draw from at iteration {lastIteration}");
                 for (int s = 0; s < _o.Draws && active.Count > 0; s++)
                 {
                     using var scope = NewDisposeScope();
                     using var position = _sampler.Draw(state, noise);
-                    Record(position, chains, active, drawCount, _o.Steps, epoch, gradEvals, s % _o.EvalEvery == 0 || s == _o.Draws - 1, evaluators);
+                    RecordDraw(position, chains, active, drawCount, lastIteration);
+                    if (s % _o.EvalEvery == 0 || s == _o.Draws - 1) Evaluate(position, chains, active, drawCount, lastIteration, epoch, gradEvals, evaluators);
+                    foreach (int k in active) drawCount[k]++;
+                    Notify(groupIndex, groups.Length, lastIteration, lastLoss, chains, Eta(groupIndex, groups.Length, 1, _clock.Elapsed.TotalSeconds - groupStart), force: false, "drawing");
                 }
                 var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
                 string quality = finals.Length == 0 ? "" : _o.IsRegression ? $": test BMA rmse {finals.Average():F4}" : $": test BMA acc {finals.Average():P1}";
                 _log.WriteLine($"  [{label}] {_o.Draws} draws from the fitted {_sampler.Name} distribution{quality}");
             }
+            Notify(groupIndex, groups.Length, lastIteration, lastLoss, chains, Eta(groupIndex, groups.Length, 1, _clock.Elapsed.TotalSeconds - groupStart), force: true,
+                _sampler.Kind == SamplerKind.Fitted ? "drawing" : lastIteration <= _o.Warmup ? "warm-up" : "sampling");
 
             // Keep each chain's final test BMA for the run's calibration table and reliability diagram.
             if (evaluators[0].Evaluator.LogMeanProbabilities() is { } final)
                 using (final)
                     for (int k = 0; k < chains.Length; k++)
                         _finalTestBma[chains[k]] = final.narrow(0, k, 1).cpu().clone().DetachFromDisposeScope();
+            return new GroupStop(stop ?? StopReason.Steps, lastIteration);
+        }
+        finally
+        {
+            DisposePending(ref pending);
+            foreach (var (_, e) in evaluators) e.Dispose();
+            foreach (var g in noise) g.Dispose();
+        }
+    }
+
+    private static void DisposePending(ref PendingDraw? pending)
+    {
+        pending?.Position.Dispose();
+        pending = null;
+    }
+
+    /// <summary>Fresh evaluators of the test split (and the train split with --eval-train), each with a running BMA of its own.</summary>
+    private List<(string Split, PredictiveEvaluator Evaluator)> NewEvaluators(int trackedPoints)
+    {
+        var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>
+        {
+            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd) { TrackedPoints = trackedPoints }),
+        };
+        if (_o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
+        return evaluators;
+    }
+
+    /// <summary>The budget reached after a step (null: none), checked in the order epochs, gradient evaluations, wall time.</summary>
+    private string? BudgetReached(double epoch, long gradEvals, double groupSeconds) =>
+        _o.MaxEpochs is { } e && epoch >= e ? StopReason.Epochs
+        : _o.MaxGradEvals is { } g && gradEvals >= g ? StopReason.GradEvals
+        : _o.MaxWallSeconds is { } w && groupSeconds >= w ? StopReason.WallTime
+        : null;
+
+    /// <summary>The option that set a budget, as the user wrote it.</summary>
+    private string BudgetText(string reason) => reason switch
+    {
+        StopReason.Epochs => FormattableString.Invariant($"--max-epochs {_o.MaxEpochs}"),
+        StopReason.GradEvals => FormattableString.Invariant($"--max-grad-evals {_o.MaxGradEvals}"),
+        StopReason.WallTime => FormattableString.Invariant($"--max-wall-time {_o.MaxWallSeconds}"),
+        _ => reason,
+    };
+
+    /// <summary>How much of a group's work is done: the largest of the fractions of --steps and of each budget.</summary>
+    internal static double GroupFraction(SampleOptions o, long iteration, double epoch, long gradEvals, double groupSeconds)
+    {
+        double f = (double)iteration / o.Steps;
+        if (o.MaxEpochs is { } e) f = Math.Max(f, epoch / e);
+        if (o.MaxGradEvals is { } g) f = Math.Max(f, (double)gradEvals / g);
+        if (o.MaxWallSeconds is { } w) f = Math.Max(f, groupSeconds / w);
+        return Math.Min(1, f);
+    }
+
+    /// <summary>Seconds to the end of the run: the rest of this group at its pace so far (at most its wall-time budget),
+    /// and as long again for each group still to come.</summary>
+    private double? Eta(int groupIndex, int groups, double fraction, double groupSeconds) => Eta(_o, groupIndex, groups, fraction, groupSeconds);
+
+    internal static double? Eta(SampleOptions o, int groupIndex, int groups, double fraction, double groupSeconds)
+    {
+        if (fraction <= 0 || groupSeconds <= 0) return null;
+        double perGroup = groupSeconds / fraction;
+        if (o.MaxWallSeconds is { } w) perGroup = Math.Min(perGroup, w);
+        return Math.Max(0, perGroup - groupSeconds) + (groups - groupIndex - 1) * perGroup;
+    }
+
+    /// <summary>Calls <see cref="SampleOptions.Progress"/>, at most every 0.25 s unless <paramref name="force"/>d; no tensor work.</summary>
+    private void Notify(int group, int groups, long iteration, double loss, int[] chains, double? eta, bool force, string phase)
+    {
+        if (_o.Progress is null) return;
+        double now = _clock.Elapsed.TotalSeconds;
+        if (!force && now - _lastNotified < 0.25) return;
+        _lastNotified = now;
+        var accuracies = chains.Where(k => !_diverged.Any(d => d.Chain == k)).Select(k => _liveAccuracy[k]).Where(double.IsFinite).ToArray();
+        double? accuracy = _o.IsRegression || accuracies.Length == 0 ? null : accuracies.Average();
+        _o.Progress(new RunProgress(group, groups, iteration, _o.Steps, loss, accuracy, now, eta, phase));
+    }
+
+    /// <summary>
+    /// A progress evaluation of a fitted method (progress.parquet): <see cref="SampleOptions.ProgressDraws"/> draws from
+    /// the current fitted distribution, evaluated by fresh evaluators whose BMA is over those draws only. The draws come
+    /// from generators seeded by <see cref="ChainSeeds.Progress"/> (chain's noise seed, iteration), not from the fit's
+    /// own generators, so the fit and its final draws are the same with or without progress evaluations, and a resumed
+    /// run repeats them without checkpointed state. Skipped while the method has nothing to draw from (SWAG before its
+    /// first snapshot).
+    /// </summary>
+    private void EvaluateProgress(SamplerState state, int[] chains, List<int> active, long iteration, double epoch, long gradEvals)
+    {
+        if (!_sampler.CanDraw(state)) return;
+        var generators = chains.Select(k => new Generator(ChainSeeds.Progress(_seeds[k].Noise, iteration), _device)).ToArray();
+        var evaluators = NewEvaluators(trackedPoints: 0);
+        try
+        {
+            var metrics = new DrawMetrics[evaluators.Count][];
+            for (int s = 0; s < _o.ProgressDraws; s++)
+            {
+                using var scope = NewDisposeScope();
+                using var position = _sampler.Draw(state, generators);
+                for (int e = 0; e < evaluators.Count; e++) metrics[e] = evaluators[e].Evaluator.Add(position);
+            }
+            double wall = _clock.Elapsed.TotalSeconds;
+            for (int e = 0; e < evaluators.Count; e++)
+                foreach (int k in active)
+                {
+                    var m = metrics[e][k];
+                    double[] v = _o.IsRegression ? [m.BmaNll, m.BmaRmse] : [m.BmaNll, m.BmaAccuracy, m.BmaBrier, m.BmaEce];
+                    var row = new object[6 + v.Length];
+                    row[0] = chains[k]; row[1] = iteration; row[2] = epoch; row[3] = gradEvals; row[4] = wall; row[5] = evaluators[e].Split;
+                    for (int j = 0; j < v.Length; j++) row[6 + j] = v[j];
+                    _progress!.Append(row);
+                    if (evaluators[e].Split == "test" && !_o.IsRegression) _liveAccuracy[chains[k]] = m.BmaAccuracy;
+                }
         }
         finally
         {
             foreach (var (_, e) in evaluators) e.Dispose();
-            foreach (var g in noise) g.Dispose();
+            foreach (var g in generators) g.Dispose();
         }
     }
 
@@ -296,48 +490,53 @@ internal sealed class ChainLoop : IDisposable
             _trainY.index_select(0, flat).view(chains, BatchSize));
     }
 
-    /// <summary>Writes one draw of the active chains (tracked parameters) and, when asked, evaluates it.</summary>
-    private void Record(Tensor position, int[] chains, List<int> active, int[] drawCount, long iteration, double epoch, long gradEvals, bool evaluate,
-        List<(string Split, PredictiveEvaluator Evaluator)> evaluators)
+    /// <summary>Writes one draw of the active chains (tracked parameters) to draws.parquet, as draw number <paramref name="draw"/>[k].</summary>
+    private void RecordDraw(Tensor position, int[] chains, List<int> active, int[] draw, long iteration)
     {
         var values = position.index_select(1, _trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         foreach (int k in active)
         {
             var row = new object[3 + _tracked.Length];
-            row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration;
+            row[0] = chains[k]; row[1] = draw[k]; row[2] = iteration;
             for (int j = 0; j < _tracked.Length; j++) row[3 + j] = values[k * _tracked.Length + j];
             _draws.Append(row);
         }
-        if (evaluate && _canonical is not null) RecordCanonical(position, chains, active, drawCount, iteration);
-        if (evaluate)
-            foreach (var (split, evaluator) in evaluators)
+    }
+
+    /// <summary>Evaluates draw number <paramref name="draw"/>[k] of the active chains: adds it to the running BMA and writes
+    /// eval.parquet (and the function-space and canonical views).</summary>
+    private void Evaluate(Tensor position, int[] chains, List<int> active, int[] draw, long iteration, double epoch, long gradEvals,
+        List<(string Split, PredictiveEvaluator Evaluator)> evaluators)
+    {
+        if (_canonical is not null) RecordCanonical(position, chains, active, draw, iteration);
+        foreach (var (split, evaluator) in evaluators)
+        {
+            var metrics = evaluator.Add(position);
+            foreach (int k in active)
             {
-                var metrics = evaluator.Add(position);
-                foreach (int k in active)
+                var m = metrics[k];
+                double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse]
+                    : [m.Nll, m.Accuracy, m.Brier, m.Ece, m.BmaNll, m.BmaAccuracy, m.BmaBrier, m.BmaEce, m.BmaMce];
+                var row = new object[7 + v.Length];
+                row[0] = chains[k]; row[1] = draw[k]; row[2] = iteration; row[3] = epoch; row[4] = gradEvals;
+                row[5] = _clock.Elapsed.TotalSeconds; row[6] = split;
+                for (int j = 0; j < v.Length; j++) row[7 + j] = v[j];
+                _eval.Append(row);
+                if (split == "test" && _function is not null)
                 {
-                    var m = metrics[k];
-                    double[] v = _o.IsRegression ? [m.Nll, m.Rmse, m.BmaNll, m.BmaRmse]
-                        : [m.Nll, m.Accuracy, m.Brier, m.Ece, m.BmaNll, m.BmaAccuracy, m.BmaBrier, m.BmaEce, m.BmaMce];
-                    var row = new object[7 + v.Length];
-                    row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration; row[3] = epoch; row[4] = gradEvals;
-                    row[5] = _clock.Elapsed.TotalSeconds; row[6] = split;
-                    for (int j = 0; j < v.Length; j++) row[7 + j] = v[j];
-                    _eval.Append(row);
-                    if (split == "test" && _function is not null)
-                    {
-                        var point = new object[3 + _functionPoints];
-                        point[0] = chains[k]; point[1] = drawCount[k]; point[2] = iteration;
-                        for (int j = 0; j < _functionPoints; j++) point[3 + j] = evaluator.LastPointValues[k][j];
-                        _function.Append(point);
-                    }
-                    if (split == "test")
-                    {
-                        _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
-                        _finalNll[chains[k]] = m.BmaNll;
-                    }
+                    var point = new object[3 + _functionPoints];
+                    point[0] = chains[k]; point[1] = draw[k]; point[2] = iteration;
+                    for (int j = 0; j < _functionPoints; j++) point[3 + j] = evaluator.LastPointValues[k][j];
+                    _function.Append(point);
+                }
+                if (split == "test")
+                {
+                    _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
+                    _finalNll[chains[k]] = m.BmaNll;
+                    _liveAccuracy[chains[k]] = m.BmaAccuracy;
                 }
             }
-        foreach (int k in active) drawCount[k]++;
+        }
     }
 
     /// <summary>
@@ -365,14 +564,16 @@ internal sealed class ChainLoop : IDisposable
         }
     }
 
-    private void Report(string label, int iteration, double loss, int draws, int[] chains)
+    private void Report(string label, int iteration, double loss, int draws, int[] chains, double? eta)
     {
-        long total = (long)_o.Steps * (_o.ChainMode == "sequential" ? _o.Chains : 1);
-        double elapsed = _clock.Elapsed.TotalSeconds, eta = elapsed / _stepsDone * (total - _stepsDone);
+        double elapsed = _clock.Elapsed.TotalSeconds;
         var finals = chains.Select(k => _finalAccuracy[k]).Where(double.IsFinite).ToArray();
-        string quality = finals.Length == 0 ? (_sampler.Kind == SamplerKind.Fitted ? "fitting" : iteration <= _o.Warmup ? "warm-up" : "no draw yet")
-            : _o.IsRegression ? $"test BMA rmse {finals.Average():F4}" : $"test BMA acc {finals.Average():P1}";
-        _log.WriteLine($"  [{label}] step {iteration,6}/{_o.Steps}  loss {loss:F4}  {quality}  draws {draws}  {elapsed:F1}s elapsed, ETA {eta:F0}s");
+        var progress = chains.Select(k => _liveAccuracy[k]).Where(double.IsFinite).ToArray();
+        string quality = finals.Length > 0 ? _o.IsRegression ? $"test BMA rmse {finals.Average():F4}" : $"test BMA acc {finals.Average():P1}"
+            : _sampler.Kind == SamplerKind.Fitted ? progress.Length > 0 ? $"fitting, test acc {progress.Average():P1} ({_o.ProgressDraws} draws)" : "fitting"
+            : iteration <= _o.Warmup ? "warm-up" : "no draw yet";
+        string remaining = eta is { } s ? $"{s:F0}s" : "?";
+        _log.WriteLine($"  [{label}] step {iteration,6}/{_o.Steps}  loss {loss:F4}  {quality}  draws {draws}  {elapsed:F1}s elapsed, ETA {remaining}");
     }
 
     /// <summary>θ₀ [K, P]: chain k starts from the network's initialisation drawn with its own init seed.</summary>
@@ -400,6 +601,8 @@ internal sealed class ChainLoop : IDisposable
         w.Long("loop.steps_done", _stepsDone);
         w.Double("loop.wall_s", _clock.Elapsed.TotalSeconds);
         w.Longs("loop.diverged", _diverged.SelectMany(d => new[] { (long)d.Chain, d.Iteration }).ToArray());
+        w.Longs("loop.stop_reasons", _stops.Select(s => StopReason.Code(s.Reason)).ToArray());
+        w.Longs("loop.stop_iterations", _stops.Select(s => s.Iterations).ToArray());
         w.Doubles("loop.final_accuracy", _finalAccuracy);
         w.Doubles("loop.final_nll", _finalNll);
         var bmaChains = _finalTestBma.Keys.Order().ToArray();
@@ -423,7 +626,14 @@ internal sealed class ChainLoop : IDisposable
         _clock.OffsetSeconds = r.Double("loop.wall_s");
         var diverged = r.Longs("loop.diverged");
         for (int i = 0; i + 1 < diverged.Length; i += 2) _diverged.Add(new Divergence((int)diverged[i], diverged[i + 1]));
+        if (r.Has("loop.stop_reasons"))
+        {
+            var reasons = r.Longs("loop.stop_reasons");
+            var iterations = r.Longs("loop.stop_iterations");
+            for (int g = 0; g < reasons.Length; g++) _stops.Add(new GroupStop(StopReason.FromCode(reasons[g]), iterations[g]));
+        }
         r.Doubles("loop.final_accuracy").CopyTo(_finalAccuracy, 0);
+        if (!_o.IsRegression) _finalAccuracy.CopyTo(_liveAccuracy, 0);
         r.Doubles("loop.final_nll").CopyTo(_finalNll, 0);
         foreach (long k in r.Longs("loop.final_bma_chains")) _finalTestBma[(int)k] = r.NewTensor($"loop.final_bma.{k}");
         if (r.Has("loop.canonical_reference")) _canonicalReference = r.NewTensor("loop.canonical_reference");
@@ -437,10 +647,39 @@ internal sealed class ChainLoop : IDisposable
         _trackedIndexCpu.Dispose();
         _function?.Dispose();
         _canonical?.Dispose();
+        _progress?.Dispose();
         _draws.Dispose();
         _stats.Dispose();
         _eval.Dispose();
     }
+}
+
+/// <summary>Why a chain group stopped and after how many iterations (<see cref="StopReason"/>).</summary>
+public sealed record GroupStop(string Reason, long Iterations);
+
+/// <summary>Why a chain group stopped, as the manifest's <c>stop</c> section names it.</summary>
+public static class StopReason
+{
+    /// <summary>It ran all --steps.</summary>
+    public const string Steps = "steps";
+    /// <summary>--max-epochs was reached.</summary>
+    public const string Epochs = "epochs";
+    /// <summary>--max-grad-evals was reached.</summary>
+    public const string GradEvals = "grad_evals";
+    /// <summary>--max-wall-time was reached.</summary>
+    public const string WallTime = "wall_time";
+    /// <summary>Every chain of the group diverged.</summary>
+    public const string Diverged = "diverged";
+
+    private static readonly string[] Codes = [Steps, Epochs, GradEvals, WallTime, Diverged];
+
+    public static bool IsBudget(string reason) => reason is Epochs or GradEvals or WallTime;
+
+    /// <summary>The reason's number in a checkpoint.</summary>
+    public static long Code(string reason) => Array.IndexOf(Codes, reason) is var i and >= 0 ? i : throw new ArgumentException($"no stop reason '{reason}'");
+
+    public static string FromCode(long code) => code >= 0 && code < Codes.Length ? Codes[code]
+        : throw new InvalidDataException($"a checkpoint names stop reason {code}; this Workbench knows 0..{Codes.Length - 1}");
 }
 
 /// <summary>How far a run's last checkpoint got: groups of chains finished, and the iteration inside the next group

@@ -55,6 +55,27 @@ public sealed record SampleOptions
     /// <summary>The checkpoint interval in steps that the run uses (0 = no checkpoints).</summary>
     public int CheckpointInterval => CheckpointEvery ?? Math.Max(100, Steps / 20);
 
+    /// <summary>--max-epochs: a chain group stops after the step at which its epoch counter (stats.parquet's
+    /// <c>epoch</c>, gradient evaluations · batch / N) reaches this; null: no such budget. --steps stays the cap.</summary>
+    public double? MaxEpochs { get; init; }
+    /// <summary>--max-grad-evals: a chain group stops once its per-chain ledger <c>grad_evals</c> reaches this.</summary>
+    public long? MaxGradEvals { get; init; }
+    /// <summary>--max-wall-time: a chain group stops once its own elapsed wall time (seconds) reaches this; with
+    /// --chain-mode sequential each chain gets the whole budget.</summary>
+    public double? MaxWallSeconds { get; init; }
+
+    /// <summary>--progress-every: fitted methods only, steps between progress evaluations written to progress.parquet
+    /// (null: max(1, steps/20); 0: none).</summary>
+    public int? ProgressEvery { get; init; }
+    /// <summary>The progress-evaluation interval in steps that the run uses (0 = none).</summary>
+    public int ProgressInterval => ProgressEvery ?? Math.Max(1, Steps / 20);
+    /// <summary>--progress-draws: draws from the current fitted distribution that one progress evaluation averages.</summary>
+    public int ProgressDraws { get; init; } = 8;
+
+    /// <summary>Called from the run loop at most about every 0.25 s and at the end of each chain group, for a live
+    /// display; not recorded in the manifest. It must be cheap: the loop waits for it.</summary>
+    public Action<RunProgress>? Progress { get; init; }
+
     /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
     internal int? CrashAfterSteps { get; init; }
 
@@ -83,6 +104,11 @@ public sealed record SampleOptions
         Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");
         Require(ChainMode is "batched" or "sequential", $"--chain-mode must be batched or sequential, got '{ChainMode}'");
         Require(Dtype is "float32" or "float64", $"--dtype must be float32 or float64, got '{Dtype}'");
+        Require(MaxEpochs is null || (MaxEpochs > 0 && double.IsFinite(MaxEpochs.Value)), $"--max-epochs must be a positive number, got {MaxEpochs}");
+        Require(MaxGradEvals is null or >= 1, $"--max-grad-evals must be at least 1, got {MaxGradEvals}");
+        Require(MaxWallSeconds is null || (MaxWallSeconds > 0 && double.IsFinite(MaxWallSeconds.Value)), $"--max-wall-time must be a positive number of seconds, got {MaxWallSeconds}");
+        Require(ProgressEvery is null or >= 0, $"--progress-every must be ≥ 0 (0 = no progress evaluations), got {ProgressEvery}");
+        Require(ProgressDraws >= 1, $"--progress-draws must be at least 1, got {ProgressDraws}");
         Require(CheckpointEvery is null or >= 0, $"--checkpoint-every must be ≥ 0 (0 = no checkpoints), got {CheckpointEvery}");
         Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
@@ -97,6 +123,18 @@ public sealed record SampleOptions
         if (!condition) throw new OptionException(message);
     }
 }
+
+/// <summary>
+/// Where a run stands, for a live display (<see cref="SampleOptions.Progress"/>). <paramref name="Group"/> counts chain
+/// groups from 0 (one group when batched, one per chain when sequential); <paramref name="Steps"/> is the --steps cap;
+/// <paramref name="Loss"/> the mean minibatch loss of the group's chains at the last step; <paramref name="TestAccuracy"/>
+/// the mean over the group's chains of the latest running-BMA test accuracy (fitted methods: of the latest progress
+/// evaluation; null before one, and for regression); <paramref name="EtaSeconds"/> the estimated time to the end of the
+/// run (null before there is anything to estimate from); <paramref name="Phase"/> one of warm-up, sampling (Markov
+/// chains), fitting, drawing (fitted methods).
+/// </summary>
+public sealed record RunProgress(int Group, int Groups, long Iteration, long Steps, double Loss, double? TestAccuracy,
+    double ElapsedSeconds, double? EtaSeconds, string Phase);
 
 /// <summary>A mistake in what the user asked for: reported as one line, exit code 2.</summary>
 public sealed class OptionException(string message) : Exception(message);

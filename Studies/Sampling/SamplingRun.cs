@@ -16,7 +16,12 @@ public sealed record Divergence(int Chain, long Iteration);
 /// <summary>What a finished run left behind. Final metrics are per chain (NaN for a chain that diverged).</summary>
 public sealed record RunResult(string Folder, string Status, double Seconds, double StepsPerSecond,
     IReadOnlyList<double> FinalTestBmaAccuracy, IReadOnlyList<double> FinalTestBmaNll, IReadOnlyList<Divergence> Diverged,
-    IReadOnlyDictionary<string, long> Tables);
+    IReadOnlyDictionary<string, long> Tables)
+{
+    /// <summary>Why and after how many iterations each chain group stopped (one group when batched, one per chain when
+    /// sequential).</summary>
+    public IReadOnlyList<GroupStop> Stops { get; init; } = [];
+}
 
 /// <summary>
 /// One sampling run: K chains of one sampler on one model and data set, streaming draws, per-step statistics and
@@ -120,6 +125,7 @@ public static class SamplingRun
                 ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond,
                 ["draws_per_second"] = result.Tables["draws"] / result.Seconds,
             });
+            manifest.Set("stop", StopNode(result.Stops, o));
             manifest.Set("divergences", new JsonArray(result.Diverged.Select(d => (JsonNode)new JsonObject
             {
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,
@@ -275,6 +281,12 @@ public static class SamplingRun
             Device = Value<string>("device"),
             Threads = threads ?? Value<int>("threads"),
             CheckpointEvery = Maybe<int>("checkpoint_every"),
+            MaxEpochs = Maybe<double>("max_epochs"),
+            MaxGradEvals = Maybe<long>("max_grad_evals"),
+            MaxWallSeconds = Maybe<double>("max_wall_seconds"),
+            // A run from before progress evaluations has no progress table to continue.
+            ProgressEvery = c.ContainsKey("progress_every") ? Maybe<int>("progress_every") : 0,
+            ProgressDraws = Maybe<int>("progress_draws") ?? 8,
             Out = folder,
             Study = manifest.Study ?? "sample",
             CommandLine = manifest.Get("command_line") is JsonArray line ? line.Select(x => x!.GetValue<string>()).ToArray() : null,
@@ -394,7 +406,31 @@ public static class SamplingRun
         ["device"] = device.type.ToString().ToLowerInvariant(),
         ["threads"] = get_num_threads(),
         ["checkpoint_every"] = o.CheckpointInterval,
+        ["max_epochs"] = o.MaxEpochs,
+        ["max_grad_evals"] = o.MaxGradEvals,
+        ["max_wall_seconds"] = o.MaxWallSeconds,
+        ["progress_every"] = o.ProgressEvery,
+        ["progress_draws"] = o.ProgressDraws,
     };
+
+    /// <summary>
+    /// The manifest's <c>stop</c>: <c>reason</c> (steps, epochs, grad_evals, wall_time, or diverged when every chain of
+    /// a group diverged; "mixed" when sequential groups stopped for different reasons) and <c>iterations</c>, the
+    /// iterations the group ran — a number for batched chains, one per chain (group) for sequential ones, with
+    /// <c>reasons</c> then per group too.
+    /// </summary>
+    private static JsonNode StopNode(IReadOnlyList<GroupStop> stops, SampleOptions o)
+    {
+        var reasons = stops.Select(s => s.Reason).Distinct().ToArray();
+        var node = new JsonObject { ["reason"] = reasons.Length == 1 ? reasons[0] : "mixed" };
+        if (o.ChainMode == "sequential")
+        {
+            node["iterations"] = new JsonArray(stops.Select(s => (JsonNode)s.Iterations).ToArray());
+            node["reasons"] = new JsonArray(stops.Select(s => (JsonNode)s.Reason).ToArray());
+        }
+        else node["iterations"] = stops.Count == 1 ? stops[0].Iterations : null;
+        return node;
+    }
 
     private static JsonNode ModelNode(INetwork network, Likelihood likelihood, SampleOptions o)
     {

@@ -72,6 +72,12 @@ public sealed class CliTests : IDisposable
     [InlineData("--data", "does/not/exist", "does/not/exist")]
     [InlineData("--chains", "many", "many")]
     [InlineData("--sampler", "nuts", "nuts")]
+    [InlineData("--max-epochs", "0", "--max-epochs")]
+    [InlineData("--max-grad-evals", "0", "--max-grad-evals")]
+    [InlineData("--max-grad-evals", "lots", "lots")]
+    [InlineData("--max-wall-time", "-1", "--max-wall-time")]
+    [InlineData("--progress-every", "-1", "--progress-every")]
+    [InlineData("--progress-draws", "0", "--progress-draws")]
     public void Bad_options_give_one_line_naming_the_problem_and_exit_2(string option, string value, string named)
     {
         var args = new List<string> { "sample", "--steps", "10", "--warmup", "0", "--out", Path.Combine(_dir, "run") };

@@ -51,10 +51,12 @@ public sealed class ResumeTests : IDisposable
         return options.Out;
     }
 
-    internal static void AssertSameTables(string expected, string actual)
+    /// <summary>Every table the loop writes (the function-space, canonical and progress views included when the run
+    /// has them), or only <paramref name="tables"/>.</summary>
+    internal static void AssertSameTables(string expected, string actual, params string[] tables)
     {
-        // Every table the loop writes, the function-space and canonical views included when the run has them.
-        foreach (var name in new[] { "draws", "stats", "eval", "function", "canonical", "calibration" })
+        if (tables.Length == 0) tables = ["draws", "stats", "eval", "function", "canonical", "calibration", "progress"];
+        foreach (var name in tables)
         {
             bool has = File.Exists(Path.Combine(expected, name + ".parquet"));
             Assert.Equal(has, File.Exists(Path.Combine(actual, name + ".parquet")));
@@ -104,6 +106,30 @@ public sealed class ResumeTests : IDisposable
         Assert.True(File.Exists(Path.Combine(folder, "trace.png")));
     }
 
+    /// <summary>Budgets with resumes at and around the step where the budget stops the group (--max-epochs 0.05 with
+    /// batch 16 of 8,000 examples: step 25).</summary>
+    [Theory]
+    [InlineData("sgld", "batched", 8, 24, 4)]   // a draw not on the --eval-every grid is pending at the checkpoint; the stop must evaluate it
+    [InlineData("sgld", "batched", 5, 25, 1)]   // checkpoint at the stop: the resumed run must not take another step
+    [InlineData("mfvi", "batched", 5, 25, 1)]   // a fitted method: progress and its draws after the stop
+    [InlineData("elrg", "batched", 8, 22, 1)]   // the progress rows of step 20, after the checkpoint at 16, are cut back and repeated
+    [InlineData("sgld", "sequential", 8, 45, 4)] // inside the second group; the first group's stop comes from the checkpoint
+    public void Resumed_run_with_a_budget_equals_an_uninterrupted_one(string sampler, string chainMode, int checkpointEvery, int crashAfter, int evalEvery)
+    {
+        SampleOptions Budgeted(string name) => Tiny(name, sampler, chainMode) with
+        {
+            MaxEpochs = 0.05, CheckpointEvery = checkpointEvery, EvalEvery = evalEvery, ProgressEvery = 10,
+        };
+        var reference = SamplingRun.Execute(Budgeted("reference"), TextWriter.Null);
+        Assert.All(reference.Stops, s => Assert.Equal((StopReason.Epochs, 25L), (s.Reason, s.Iterations)));
+        var folder = Crash(Budgeted("resumed"), crashAfter);
+
+        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        Assert.True(code == 0, error);
+        AssertSameTables(reference.Folder, folder);
+        Assert.Equal(Manifest.Load(reference.Folder).Get("stop")!.ToJsonString(), Manifest.Load(folder).Get("stop")!.ToJsonString());
+    }
+
     [Fact]
     public void The_manifest_config_holds_every_option_a_resume_needs()
     {
@@ -114,6 +140,7 @@ public sealed class ResumeTests : IDisposable
             SamplerParameters = new Dictionary<string, double> { ["alpha"] = 0.95 }, StepSize = 2e-3, Steps = 24, Warmup = 4,
             Thin = 4, BatchSize = 12, Temperature = 0.5, PriorStd = 0.8, Seed = 11, Track = 2, EvalTrain = false, EvalEvery = 2,
             Dtype = "float64", ChainMode = "sequential", Chains = 3, CheckpointEvery = 7,
+            MaxEpochs = 100, MaxGradEvals = 1000, MaxWallSeconds = 3600, ProgressEvery = 3, ProgressDraws = 2,
         };
         var folder = SamplingRun.Execute(options, TextWriter.Null).Folder;
         var rebuilt = SamplingRun.OptionsFromManifest(Manifest.Load(folder), folder, threads: null);
