@@ -123,7 +123,7 @@ public static class ComparisonStudy
         ISampler sampler;
         try
         {
-            var context = new SamplerContext(new Tempering(trainingSize, Math.Min(batch, trainingSize), s.Temperature ?? c.Temperature, s.PriorStd ?? c.PriorStd), 1000);
+            var context = new SamplerContext(new Tempering(trainingSize, (int)Math.Min(batch, trainingSize), s.Temperature ?? c.Temperature, s.PriorStd ?? c.PriorStd), 1000);
             sampler = SamplerRegistry.Create(s.Name, context, hyperparameters);
         }
         catch (ArgumentException e)
