@@ -11,7 +11,11 @@ namespace Workbench.Architectures;
 /// </summary>
 public sealed class GaussianParameters
 {
-    public GaussianParameters(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<Generator> generators)
+    /// <param name="pieces">Optional sizes of consecutive pieces covering θ (the network's variational blocks): each of
+    /// μ, σ and the factors is then split once, and a slice inside a piece is a view of that piece. Autograd's backward
+    /// of a narrow allocates a zero tensor of its whole input, so narrowing the full [K, r, P] factors once per layer
+    /// costs layers × P per step; narrowing pieces costs P.</param>
+    public GaussianParameters(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<Generator> generators, IReadOnlyList<long>? pieces = null)
     {
         if (mean.dim() != 2) throw new ArgumentException($"the Gaussian's mean must be [chains, P], got [{string.Join(",", mean.shape)}]");
         if (!mean.shape.SequenceEqual(std.shape))
@@ -21,6 +25,37 @@ public sealed class GaussianParameters
         if (generators.Count != mean.shape[0])
             throw new ArgumentException($"{mean.shape[0]} chains need {mean.shape[0]} generators, got {generators.Count}");
         Mean = mean; Std = std; Factors = factors; Generators = generators;
+        if (pieces is not null)
+        {
+            if (pieces.Sum() != mean.shape[1]) throw new ArgumentException($"the pieces cover {pieces.Sum()} entries, θ has {mean.shape[1]}");
+            var sizes = pieces.ToArray();
+            _pieceOffsets = new long[sizes.Length + 1];
+            for (int i = 0; i < sizes.Length; i++) _pieceOffsets[i + 1] = _pieceOffsets[i] + sizes[i];
+            _meanPieces = mean.split(sizes, 1);
+            _stdPieces = std.split(sizes, 1);
+            _factorPieces = factors?.split(sizes, 2);
+        }
+    }
+
+    private readonly long[]? _pieceOffsets;
+    private readonly Tensor[]? _meanPieces, _stdPieces, _factorPieces;
+
+    /// <summary>μ of entries [offset, offset + count), [K, count].</summary>
+    public Tensor MeanOf(long offset, long count) => Slice(Mean, _meanPieces, 1, offset, count);
+
+    /// <summary>σ of entries [offset, offset + count), [K, count].</summary>
+    public Tensor StdOf(long offset, long count) => Slice(Std, _stdPieces, 1, offset, count);
+
+    /// <summary>The factors of entries [offset, offset + count), [K, r, count] (null without factors).</summary>
+    public Tensor? FactorsOf(long offset, long count) => Factors is null ? null : Slice(Factors, _factorPieces, 2, offset, count);
+
+    private Tensor Slice(Tensor whole, Tensor[]? pieces, long dim, long offset, long count)
+    {
+        if (pieces is null) return whole.narrow(dim, offset, count);
+        int i = Array.BinarySearch(_pieceOffsets!, offset);
+        if (i < 0) i = ~i - 1;
+        // A range across pieces (none of our layers asks for one) falls back to the whole tensor.
+        return offset + count <= _pieceOffsets![i + 1] ? pieces[i].narrow(dim, offset - _pieceOffsets[i], count) : whole.narrow(dim, offset, count);
     }
 
     public Tensor Mean { get; }
@@ -45,9 +80,9 @@ public sealed class GaussianParameters
     public Tensor Sample(long offset, long count)
     {
         using var scope = NewDisposeScope();
-        var draw = Mean.narrow(1, offset, count) + Std.narrow(1, offset, count) * Noise(count);
+        var draw = MeanOf(offset, count) + StdOf(offset, count) * Noise(count);
         if (Factors is not null && Rank > 0)
-            draw = draw + bmm(Noise(1, Rank), Factors.narrow(2, offset, count)).squeeze(1);
+            draw = draw + bmm(Noise(1, Rank), FactorsOf(offset, count)!).squeeze(1);
         return draw.MoveToOuterDisposeScope();
     }
 

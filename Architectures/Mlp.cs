@@ -107,7 +107,7 @@ public sealed class Mlp : INetwork
         if (mean.dim() != 2 || mean.shape[1] != Layout.Count)
             throw new ArgumentException($"{Name}: the mean must be [chains, {Layout.Count}], got [{string.Join(",", mean.shape)}]");
         using var scope = NewDisposeScope();
-        var q = new GaussianParameters(mean, std, factors, generators);
+        var q = new GaussianParameters(mean, std, factors, generators, ((INetwork)this).VariationalBlocks);
         var h = x.reshape(x.shape[0], x.shape[1], -1);
         if (h.shape[2] != Spec.Inputs)
             throw new ArgumentException($"{Name}: expects {Spec.Inputs} input features per example, got {h.shape[2]}");

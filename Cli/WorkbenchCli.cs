@@ -277,7 +277,7 @@ public static class WorkbenchCli
             string source;
             if (file is not null || presetName is not null)
             {
-                var stray = command.Options.Where(o => o != config && o != preset && o != printConfig && !overrides.Contains(o) && r.GetResult(o) is not null).ToList();
+                var stray = command.Options.Where(o => o != config && o != preset && o != printConfig && !overrides.Contains(o) && r.GetResult(o) is { Implicit: false }).ToList();
                 if (stray.Count > 0)
                     throw new OptionException($"{string.Join(", ", stray.Select(o => o.Name))} cannot be combined with --config/--preset: set it in the config ('--print-config' prints the resolved one to edit)");
                 source = file ?? $"preset {presetName}";

@@ -92,14 +92,12 @@ public static class GaussianKl
         var whitened = f / sd.unsqueeze(1);                             // D^{-1/2} F per chain, [K, r, P]
         var logDetCapacitance = zeros([mean.shape[0]], dtype: ScalarType.Float64, device: mean.device);
         var identity = eye(rank, dtype: ScalarType.Float64, device: mean.device);
-        long offset = 0;
-        foreach (long size in blocks)
+        // One split rather than a narrow per block: a narrow's backward allocates a zero tensor of its whole input.
+        foreach (var w in whitened.split(blocks.ToArray(), 2))
         {
-            var w = whitened.narrow(2, offset, size);
             var capacitance = bmm(w, w.transpose(1, 2)) + identity;     // I_r + Fᵀ D⁻¹ F, [K, r, r]
             var cholesky = linalg.cholesky(capacitance);
             logDetCapacitance = logDetCapacitance + cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(2);
-            offset += size;
         }
         var lowRank = f.square().sum([1, 2]).div(priorStd * priorStd).sub(logDetCapacitance).mul(0.5);
         return (MeanField(mean, std, priorStd) + lowRank).MoveToOuterDisposeScope();

@@ -58,19 +58,19 @@ internal sealed class Linear : ILayer
     {
         using var scope = NewDisposeScope();
         long chains = x.shape[0], batch = x.shape[1];
-        var mean = bmm(x, Embed(Slices.Of(q.Mean, _weight), _fixedValues).transpose(1, 2)).add_(Slices.Of(q.Mean, _bias).unsqueeze(1));
-        var weightVariance = Embed(Slices.Of(q.Std, _weight).square(), null);
-        var variance = bmm(x.square(), weightVariance.transpose(1, 2)).add_(Slices.Of(q.Std, _bias).square().unsqueeze(1));
+        var mean = bmm(x, Embed(q.MeanOf(_weight.Offset, _weight.Count), _fixedValues).transpose(1, 2)).add_(q.MeanOf(_bias.Offset, _bias.Count).unsqueeze(1));
+        var weightVariance = Embed(q.StdOf(_weight.Offset, _weight.Count).square(), null);
+        var variance = bmm(x.square(), weightVariance.transpose(1, 2)).add_(q.StdOf(_bias.Offset, _bias.Count).square().unsqueeze(1));
         // The floor keeps √ differentiable where a variance is exactly 0 (e.g. σ = 0 in tests); it adds ≤ 1e-15 sd.
         var output = mean + variance.clamp_min(1e-30).sqrt() * q.Noise(batch, _out);
         if (q.Factors is not null && q.Rank > 0)
         {
             long rank = q.Rank;
-            var weightFactors = Embed(q.Factors.narrow(2, _weight.Offset, _weight.Count).reshape(chains * rank, _weight.Count), null)
+            var weightFactors = Embed(q.FactorsOf(_weight.Offset, _weight.Count)!.reshape(chains * rank, _weight.Count), null)
                 .reshape(chains, rank * _out, _in);
             var projected = bmm(x, weightFactors.transpose(1, 2)).view(chains, batch, rank, _out);   // x·V_kᵀ
             var z = q.Noise(batch, rank);                                                               // [K, B, r]
-            var biasFactors = q.Factors.narrow(2, _bias.Offset, _bias.Count);                           // [K, r, out]
+            var biasFactors = q.FactorsOf(_bias.Offset, _bias.Count)!;                           // [K, r, out]
             output = output + projected.mul(z.unsqueeze(3)).sum(2) + bmm(z, biasFactors);
         }
         return output.MoveToOuterDisposeScope();

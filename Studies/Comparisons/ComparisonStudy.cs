@@ -238,7 +238,7 @@ public static class ComparisonStudy
                 var runLog = progress.RunLog;
                 try
                 {
-                    var o = options with { Progress = progress.Update, CommandLine = manifest.Get("command_line") is JsonArray a ? a.Select(x => x!.GetValue<string>()).ToList() : null };
+                    var o = options with { Progress = progress.Update, PrintDiagnostics = false, CommandLine = manifest.Get("command_line") is JsonArray a ? a.Select(x => x!.GetValue<string>()).ToList() : null };
                     var result = resume ? SamplingRun.Resume(options.Out, null, runLog) : SamplingRun.Execute(o, runLog);
                     diverged += result.Diverged.Count;
                     progress.EndRun(cell, result.FinalTestBmaAccuracy.Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average(), result.Seconds, result.Diverged.Count);

@@ -76,6 +76,9 @@ public sealed record SampleOptions
     /// display; not recorded in the manifest. It must be cheap: the loop waits for it.</summary>
     public Action<RunProgress>? Progress { get; init; }
 
+    /// <summary>Print the run's diagnostics table when it finishes (a study prints one line per run instead). Not recorded.</summary>
+    public bool PrintDiagnostics { get; init; } = true;
+
     /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
     internal int? CrashAfterSteps { get; init; }
 

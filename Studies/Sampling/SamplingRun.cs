@@ -136,7 +136,7 @@ public static class SamplingRun
             // Every run folder gets its convergence table (derived data: `workbench diagnose` rebuilds it).
             try
             {
-                Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), log);
+                Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), o.PrintDiagnostics ? log : TextWriter.Null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
