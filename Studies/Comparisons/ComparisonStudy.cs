@@ -171,9 +171,9 @@ public static class ComparisonStudy
         var (_, cells) = Check(config, studyFolder, "manifest");
         if (!cells.Select(c => c.Cell).SequenceEqual(plan.Cells))
             throw new OptionException($"{studyFolder}: its manifest's cells differ from those its config expands to (written by another Workbench version?); start the study again");
-        var study = RunFolder.Reclaim(studyFolder);
+        var study = RunFolder.ReclaimStudy(studyFolder);
         var manifest = Manifest.Load(study.Path);
-        manifest.Reclaim(TorchSharp.torch.get_num_threads());
+        manifest.Reopen(TorchSharp.torch.get_num_threads());
         var work = new List<(StudyCell, SampleOptions, bool)>();
         foreach (var (cell, options) in cells)
         {

@@ -168,11 +168,17 @@ public sealed class Manifest
     /// </summary>
     public void Reclaim(int? torchThreads = null) => Reclaim(torchThreads, Environment.ProcessId);
 
+    /// <summary>A study being resumed: status back to running (whatever it was), this process its writer.</summary>
+    public void Reopen(int? torchThreads = null) => Reclaim(torchThreads, Environment.ProcessId, reopen: true);
+
     /// <summary>Tests: as <see cref="Reclaim(int?)"/>, naming another process as the writer.</summary>
-    internal void Reclaim(int? torchThreads, int pid) => Update(d =>
+    internal void Reclaim(int? torchThreads, int pid, bool reopen = false) => Update(d =>
     {
-        if (d["status"]?.GetValue<string>() != RunStatus.Running)
+        if (!reopen && d["status"]?.GetValue<string>() != RunStatus.Running)
             throw new InvalidOperationException($"only a running (interrupted) run can be reclaimed; this one is '{d["status"]}'");
+        d["status"] = RunStatus.Running;
+        d["error"] = null;
+        d["ended_utc"] = null;
         var machine = Provenance.Machine(torchThreads);
         machine["pid"] = pid;
         d["machine"] = machine;

@@ -72,12 +72,24 @@ public sealed class RunFolder
     /// folder that holds no run, is refused with a message that says which. Two resuming processes never both win:
     /// the old claim file is renamed away (only one rename of it can succeed) and a new one created for this process.
     /// </summary>
-    public static RunFolder Reclaim(string path)
+    public static RunFolder Reclaim(string path) => Reclaim(path, reopen: false);
+
+    /// <summary>
+    /// A study folder for `workbench resume`: whatever its status (a finished study may hold failed runs to run again),
+    /// unless a live process is writing it. Its runs are resumed one by one with <see cref="Reclaim(string)"/>.
+    /// </summary>
+    public static RunFolder ReclaimStudy(string path) => Reclaim(path, reopen: true);
+
+    private static RunFolder Reclaim(string path, bool reopen)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = System.IO.Path.GetFullPath(path);
         if (!Directory.Exists(full)) throw new RunFolderException($"'{path}' does not exist; nothing to resume.");
-        switch (Condition(full))
+        var condition = Condition(full);
+        // A study that ended (finished or failed) has no writer left, whatever its claim file names.
+        bool ended = reopen && condition is RunCondition.Finished or RunCondition.Failed;
+        if (ended) condition = RunCondition.Interrupted;
+        switch (condition)
         {
             case RunCondition.NotARun:
                 throw new RunFolderException($"'{path}' is not a Workbench run folder (no readable {Manifest.FileName}); nothing to resume.");
@@ -88,7 +100,7 @@ public sealed class RunFolder
             case RunCondition.Failed:
                 throw new RunFolderException($"'{path}' holds a failed run ({OneLine(Manifest.Load(full).Error)}); start it again with --force instead of resuming.");
         }
-        if (Manifest.Load(full).Status != RunStatus.Running)
+        if (!reopen && Manifest.Load(full).Status != RunStatus.Running)
             throw new RunFolderException($"'{path}' says it finished, but its tables are incomplete; it cannot be resumed (start it again with --force).");
 
         var claim = System.IO.Path.Combine(full, ClaimFile);
@@ -104,7 +116,7 @@ public sealed class RunFolder
             {
                 throw new RunFolderException($"'{path}' was just claimed by another Workbench process; choose another folder or wait.");
             }
-            if (ReadClaim(stale) != before || ClaimedByLiveProcess(before))
+            if (ReadClaim(stale) != before || (!ended && ClaimedByLiveProcess(before)))
             {
                 // Another resumer holds (or took between our read and our rename) the claim: give it back.
                 System.IO.File.Move(stale, claim);
