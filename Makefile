@@ -16,7 +16,8 @@ all: build
 build:
 	$(DOTNET) build Workbench.sln -c $(CONFIG) --nologo -v quiet
 
-# The main job: standard vs W-Asym vs sigma-Asym MLP under SGLD on the embedded MNIST subset.
+# The main job: a small BNN study on the embedded MNIST subset, standard vs W-Asym vs sigma-Asym under SGLD and
+# ELRG, 2 seeds (configs/make-run.json); prints the path of its report.md.
 run: build
 	$(WORKBENCH) compare --preset make-run --out $(RUN_OUT) --force
 

@@ -227,7 +227,7 @@ public static class ComparisonStudy
     {
         var clock = Stopwatch.StartNew();
         int total = totalCells ?? work.Count, done = total - work.Count;
-        var progress = new StudyProgress(log, live, total, done);
+        var progress = new StudyProgress(log, live, total, done, work.Select(w => w.Cell).ToList());
         var failed = new List<StudyCell>();
         int diverged = 0;
         try
@@ -280,18 +280,23 @@ internal sealed class StudyProgress
     private readonly bool _live;
     private readonly int _total;
     private int _done;
-    private readonly int _doneAtStart;
     private readonly Stopwatch _studyClock = Stopwatch.StartNew();
     private StudyCell? _current;
     private string _status = "";
     private double _lastFraction;
 
-    public StudyProgress(TextWriter log, bool live, int total, int done)
+    /// <summary>The runs still to go, in order; their durations are estimated from finished runs of the same sampler.</summary>
+    private readonly List<StudyCell> _pending;
+    private readonly Dictionary<string, List<double>> _secondsBySampler = new();
+    private double? _currentRemaining;
+
+    public StudyProgress(TextWriter log, bool live, int total, int done, IReadOnlyList<StudyCell> pending)
     {
+        _pending = pending.ToList();
         _log = log;
         _live = live;
         _total = total;
-        _done = _doneAtStart = done;
+        _done = done;
         RunLog = live ? new StatusAwareWriter(this) : log;
     }
 
@@ -301,7 +306,9 @@ internal sealed class StudyProgress
     public void StartRun(StudyCell cell)
     {
         _current = cell;
+        _pending.Remove(cell);
         _lastFraction = 0;
+        _currentRemaining = null;
         WriteLine($"[{_done + 1}/{_total}] {cell.Id}{StudyEta()}");
     }
 
@@ -309,6 +316,7 @@ internal sealed class StudyProgress
     {
         _lastFraction = p.Steps > 0 ? Math.Clamp(((double)p.Group + (double)p.Iteration / p.Steps) / Math.Max(1, p.Groups), 0, 1) : 0;
         if (p.EtaSeconds is { } eta && p.ElapsedSeconds + eta > 0) _lastFraction = Math.Clamp(p.ElapsedSeconds / (p.ElapsedSeconds + eta), 0, 1);
+        _currentRemaining = p.EtaSeconds;
         if (!_live) return;
         string accuracy = p.TestAccuracy is { } a ? $"  test acc {a.ToString("P1", CultureInfo.InvariantCulture)}" : "";
         string runEta = p.EtaSeconds is { } e ? $", ETA {Duration(e)}" : "";
@@ -321,6 +329,8 @@ internal sealed class StudyProgress
     public void EndRun(StudyCell cell, double accuracy, double seconds, int diverged)
     {
         _done++;
+        if (!_secondsBySampler.TryGetValue(cell.Sampler, out var list)) _secondsBySampler[cell.Sampler] = list = [];
+        list.Add(seconds);
         string divergence = diverged > 0 ? $", {diverged} chain(s) diverged" : "";
         WriteLine($"[{_done}/{_total}] {cell.Id} finished in {Duration(seconds)}: final test BMA accuracy {accuracy.ToString("F4", CultureInfo.InvariantCulture)}{divergence}");
     }
@@ -333,11 +343,21 @@ internal sealed class StudyProgress
 
     public void Finish() => WriteLine($"all {_total} runs done in {Duration(_studyClock.Elapsed.TotalSeconds)}");
 
+    /// <summary>
+    /// The study's remaining time: the current run's own ETA plus, for each run still to go, the mean duration of the
+    /// finished runs of its sampler (samplers differ far more in cost than models or variants do); before any run of a
+    /// sampler has finished, the mean of all finished runs. Empty until one run has finished.
+    /// </summary>
     private string StudyEta()
     {
-        double fraction = (_done - _doneAtStart + _lastFraction) / Math.Max(1, _total - _doneAtStart);
-        if (fraction <= 0.001) return "";
-        return $", study ETA {Duration(_studyClock.Elapsed.TotalSeconds * (1 - fraction) / fraction)}";
+        var all = _secondsBySampler.Values.SelectMany(v => v).ToList();
+        if (all.Count == 0) return "";
+        double mean = all.Average();
+        double current = _currentRemaining ?? (_current is { } c ? Estimate(c) * (1 - _lastFraction) : 0);
+        double rest = _pending.Sum(Estimate);
+        return $", study ETA {Duration(current + rest)}";
+
+        double Estimate(StudyCell cell) => _secondsBySampler.TryGetValue(cell.Sampler, out var list) ? list.Average() : mean;
     }
 
     private void WriteLine(string line)

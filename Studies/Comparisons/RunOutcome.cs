@@ -115,19 +115,22 @@ public sealed record RunOutcome(
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    /// <summary>The paper's Fig. 4 view: steps grouped by the epoch they fall in (⌈epoch⌉), mean loss per chain, then over chains.</summary>
+    /// <summary>The paper's Fig. 4 view: steps grouped by the epoch they fall in (⌈epoch⌉), mean loss per chain, then over
+    /// chains. A last epoch with less than half the steps of a full one (an epoch budget ends a step past a whole
+    /// number of epochs) is left out: its mean would rest on a few batches.</summary>
     private static List<(int Epoch, double Loss)> Loss(string folder, Func<int, bool> kept)
     {
         var table = ParquetTable.Read(Path.Combine(folder, "stats.parquet"));
         var chain = table.Column<int>("chain");
         var epoch = table.ColumnAsDouble("epoch");
         var loss = table.ColumnAsDouble("loss");
-        return Enumerable.Range(0, table.RowCount)
+        var groups = Enumerable.Range(0, table.RowCount)
             .Where(r => kept(chain[r]) && double.IsFinite(loss[r]))
             .GroupBy(r => (int)Math.Ceiling(epoch[r]))
             .OrderBy(g => g.Key)
-            .Select(g => (g.Key, g.GroupBy(r => chain[r]).Select(c => c.Average(r => loss[r])).Average()))
             .ToList();
+        if (groups.Count >= 2 && groups[^1].Count() < 0.5 * groups.Max(g => g.Count())) groups.RemoveAt(groups.Count - 1);
+        return groups.Select(g => (g.Key, g.GroupBy(r => chain[r]).Select(c => c.Average(r => loss[r])).Average())).ToList();
     }
 
     private static CalibrationResult? Pooled(string folder)

@@ -178,7 +178,7 @@ public static class StudyReport
         }
         if (figure.Panels.Count == 0) yield break;
         yield return (figure.Save(Path.Combine(folder, "training-loss")), "Training loss",
-            "The paper's Fig. 4 view: each chain's mean minibatch loss (NLL per datum) over every epoch, warm-up included, averaged over the chains that did not diverge, then mean ± sd over seeds.");
+            "The paper's Fig. 4 view: each chain's mean minibatch loss (NLL per datum) over every epoch, warm-up included (a last epoch of fewer than half an epoch's steps is left out), averaged over the chains that did not diverge, then mean ± sd over seeds.");
     }
 
     private static IEnumerable<(FigureFiles, string, string)> DrawReliability(string folder, IReadOnlyList<ArmSummary> arms)
