@@ -322,6 +322,9 @@ internal sealed class StudyProgress
         string runEta = p.EtaSeconds is { } e ? $", ETA {Duration(e)}" : "";
         _status = $"[{_done + 1}/{_total}] {_current?.Id}  {p.Phase} step {p.Iteration}/{p.Steps}  loss {p.Loss.ToString("F4", CultureInfo.InvariantCulture)}{accuracy}  " +
                   $"run {Duration(p.ElapsedSeconds)}{runEta} | study {Duration(_studyClock.Elapsed.TotalSeconds)}{StudyEta()}";
+        // A status line longer than the terminal would wrap, and \r would then redraw only its last row.
+        int width = TerminalWidth();
+        if (width > 20 && _status.Length >= width) _status = _status[..(width - 2)] + "…";
         _log.Write("\r\u001b[K" + _status);
         _log.Flush();
     }
@@ -366,6 +369,18 @@ internal sealed class StudyProgress
         _log.WriteLine(line);
         _status = "";
         _log.Flush();
+    }
+
+    private static int TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth;
+        }
+        catch (Exception e) when (e is IOException or PlatformNotSupportedException or InvalidOperationException)
+        {
+            return 0;
+        }
     }
 
     private static string Duration(double seconds) => seconds < 60 ? $"{seconds:F0}s"
