@@ -275,16 +275,7 @@ public static class StudyReport
         s.AppendLine(string.Create(Inv, $"{outcomes.Count} of {plan.Cells.Count} cells finished and are reported, in {arms.Count} arm{(arms.Count == 1 ? "" : "s")} (model × variant × sampler; seeds are the repetitions). Target accuracy: {plan.TargetAccuracy}."));
         s.AppendLine();
 
-        s.AppendLine("## Configuration");
-        s.AppendLine();
-        string studyJson = Path.Combine(folder, "study.json");
-        string config = File.Exists(studyJson) ? File.ReadAllText(studyJson).TrimEnd()
-            : plan.Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        s.AppendLine(File.Exists(studyJson) ? "study.json:" : "The config section of the study's manifest.json:");
-        s.AppendLine();
-        s.AppendLine("```json");
-        s.AppendLine(config);
-        s.AppendLine("```");
+        s.AppendLine("The full configuration is at the end of this report.");
         s.AppendLine();
         s.AppendLine("## Summary");
         s.AppendLine();
@@ -349,6 +340,21 @@ public static class StudyReport
         s.AppendLine(string.Create(Inv, $"The {outcomes.Count} finished runs ({chains} chains) took {seconds:F1} s of wall time ({seconds / 3600:F2} h, summed over runs) and {gradEvals:N0} gradient evaluations of a batch (summed over runs and chains). Cells left out are not counted."));
         s.AppendLine();
 
+        s.AppendLine();
+        s.AppendLine("## Configuration");
+        s.AppendLine();
+        string studyJson = Path.Combine(folder, "study.json");
+        string config = File.Exists(studyJson) ? File.ReadAllText(studyJson).TrimEnd()
+            : plan.Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        s.AppendLine(File.Exists(studyJson) ? "study.json:" : "The config section of the study's manifest.json:");
+        s.AppendLine();
+        s.AppendLine("<details><summary>study.json</summary>");
+        s.AppendLine();
+        s.AppendLine("```json");
+        s.AppendLine(config);
+        s.AppendLine("```");
+        s.AppendLine();
+        s.AppendLine("</details>");
         return s.ToString();
     }
 }
