@@ -87,15 +87,10 @@ public static class LinearModeConnectivity
                 for (int pair = 0; pair < o.Pairs; pair++)
                 {
                     using var scope = NewDisposeScope();
-                    var a = trained.Theta[2 * pair];
-                    var b = trained.Theta[2 * pair + 1];
-                    if (column.WeightMatched)
-                        b = WeightMatching.Align((Mlp)network, a, b, o.Seed + (ulong)pair).AlignedB;
-                    distances[(pair, column.Name)] = WeightMatching.Distance(a, b);
-                    foreach (var (split, (x, y)) in splits)
-                        curves.Add((pair, column.Name, split, InterpolationPath.Evaluate(network, a, b, lambdas, x, y)));
-                    var test = curves[^2].Split == "test" ? curves[^2].Path : curves[^1].Path;
-                    log.WriteLine($"  {column.Label}, pair {pair}: test loss barrier {LossBarrier.Midpoint(lambdas, test.Select(p => p.Loss).ToList()):F4} (midpoint)");
+                    var (paths, distance) = EvaluatePair(network, trained.Theta[2 * pair], trained.Theta[2 * pair + 1], column.WeightMatched, lambdas, splits, o.Seed + (ulong)pair);
+                    distances[(pair, column.Name)] = distance;
+                    foreach (var (split, path) in paths) curves.Add((pair, column.Name, split, path));
+                    log.WriteLine($"  {column.Label}, pair {pair}: test loss barrier {LossBarrier.Midpoint(lambdas, paths["test"].Select(p => p.Loss).ToList()):F4} (midpoint)");
                 }
         }
         manifest.Set("variants", variantsNode);
@@ -107,6 +102,37 @@ public static class LinearModeConnectivity
         string report = folder.File("report.md");
         File.WriteAllText(report, Report(o, summary, figures, rows));
         return new LmcResult(folder.Path, rows, report, 0);
+    }
+
+    /// <summary>
+    /// One pair of one column: the loss and error curves along θ(λ) on every split, and ‖θ_A − θ_B‖/#trainable between
+    /// the interpolated ends. <paramref name="weightMatched"/>: θ_B is first aligned to θ_A by weight matching (standard
+    /// MLPs; <paramref name="matchingSeed"/> orders the layers' visits).
+    /// </summary>
+    public static (Dictionary<string, PathPoint[]> Paths, double Distance) EvaluatePair(INetwork network, Tensor a, Tensor b, bool weightMatched,
+        IReadOnlyList<double> lambdas, IReadOnlyDictionary<string, (Tensor X, Tensor Y)> splits, ulong matchingSeed)
+    {
+        using var scope = NewDisposeScope();
+        if (weightMatched)
+        {
+            if (network is not Mlp { Variant: Variant.Standard } mlp)
+                throw new ArgumentException($"weight matching aligns standard MLPs; {network.Name} is {network.Variant.ToName()}");
+            b = WeightMatching.Align(mlp, a, b, matchingSeed).AlignedB;
+        }
+        var paths = splits.ToDictionary(s => s.Key, s => InterpolationPath.Evaluate(network, a, b, lambdas, s.Value.X, s.Value.Y));
+        return (paths, WeightMatching.Distance(a, b));
+    }
+
+    /// <summary>Midpoint and Entezari barriers of loss and error for each split's curve.</summary>
+    public static IEnumerable<BarrierRow> Barriers(int pair, string column, IReadOnlyDictionary<string, PathPoint[]> paths, double distance)
+    {
+        foreach (var (split, path) in paths)
+            foreach (var metric in Metrics)
+            {
+                var lambdas = path.Select(p => p.Lambda).ToList();
+                var values = path.Select(p => metric == "loss" ? p.Loss : p.Error).ToList();
+                yield return new BarrierRow(pair, column, split, metric, LossBarrier.Midpoint(lambdas, values), LossBarrier.Entezari(lambdas, values), distance);
+            }
     }
 
     private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
@@ -125,11 +151,7 @@ public static class LinearModeConnectivity
         }
         var rows = new List<BarrierRow>();
         foreach (var c in curves)
-            foreach (var metric in Metrics)
-            {
-                var values = c.Path.Select(p => metric == "loss" ? p.Loss : p.Error).ToList();
-                rows.Add(new BarrierRow(c.Pair, c.Column, c.Split, metric, LossBarrier.Midpoint(lambdas, values), LossBarrier.Entezari(lambdas, values), distances[(c.Pair, c.Column)]));
-            }
+            rows.AddRange(Barriers(c.Pair, c.Column, new Dictionary<string, PathPoint[]> { [c.Split] = c.Path }, distances[(c.Pair, c.Column)]));
         using (var writer = new ParquetTableWriter(folder.TablePath(BarriersTable),
             [TableColumn.Int("pair"), TableColumn.String("column"), TableColumn.String("split"), TableColumn.String("metric"),
              TableColumn.Double("midpoint_barrier"), TableColumn.Double("entezari_barrier"), TableColumn.Double("distance_per_parameter")]))
