@@ -16,7 +16,7 @@ public sealed record LmcColumn(string Name, string Label, Variant Variant, bool 
     public static readonly IReadOnlyList<LmcColumn> All =
     [
         new("standard", "standard", Variant.Standard, false),
-        new("standard-matched", "standard + weight matching", Variant.Standard, true),
+        new("standard-matched", "weight-matched", Variant.Standard, true),
         new("sigma-asym", "σ-Asym", Variant.SigmaAsym, false),
         new("w-asym", "W-Asym", Variant.WAsym, false),
     ];
