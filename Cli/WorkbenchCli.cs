@@ -5,6 +5,7 @@ using Workbench.Architectures;
 using Workbench.Architectures.Layers;
 using Workbench.Studies.Comparisons;
 using Workbench.Studies.Data;
+using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
 
@@ -26,6 +27,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(PlotCommand(output, error));
         root.Subcommands.Add(DiagnoseCommand(output, error));
         root.Subcommands.Add(ResumeCommand(output, error));
+        root.Subcommands.Add(LmcCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -511,6 +513,82 @@ public static class WorkbenchCli
         command.SetAction(r => Guarded(error, () =>
         {
             Workbench.Studies.Diagnostics.Diagnose.Execute(new(r.GetValue(path)!, r.GetValue(outOption), r.GetValue(space)!), output);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command LmcCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order, same masks) for standard, σ-Asym and W-Asym,\n" +
+            "interpolate each pair on λ ∈ [0, 1] (standard also after weight matching) and report midpoint and Entezari barriers of loss and error, train and test.\n" +
+            "Writes interpolation.parquet, barriers.parquet, lmc-loss, lmc-error and lmc-barriers figures, summary.md and report.md.\n" +
+            "Preset lmc-mlp (default): the paper's MNIST MLP, AdamW lr 1e-3, weight decay 0.03, batch 64, CPU-sized (5 pairs, 2 epochs, embedded MNIST subset).\n" +
+            "Full size: workbench lmc --epochs 25 --data MNIST_IDX_DIR --eval-examples 0");
+        var preset = new Option<string>("--preset") { Description = "lmc-mlp (the only preset; the default)", DefaultValueFactory = _ => "lmc-mlp" };
+        var model = new Option<string?>("--model") { Description = "mlp-mnist-lmc (the preset's), mlp or mlp-bnn" };
+        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
+        var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default 5)" };
+        var epochs = new Option<int?>("--epochs") { Description = "training epochs (default 2; paper 25)" };
+        var batchSize = new Option<int?>("--batch-size") { Description = "minibatch size (default 64)" };
+        var lr = new Option<double?>("--lr") { Description = "AdamW learning rate (default 1e-3)" };
+        var weightDecay = new Option<double?>("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default 0.03)" };
+        var schedule = new Option<string?>("--schedule") { Description = "learning-rate schedule: none or cosine (default none)" };
+        var seed = new Option<ulong?>("--seed") { Description = "run seed: each network's init and data order (default 0)" };
+        var maskSeed = new Option<ulong?>("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
+        var points = new Option<int?>("--points") { Description = "λ grid points, odd (default 25)" };
+        var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate paths on the first N examples of each split; 0 = all (default 2000)" };
+        var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default 0)" };
+        var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; default) or a folder of MNIST IDX files" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        var outOption = new Option<string?>("--out") { Description = "output folder (default results/lmc)" };
+        var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
+        foreach (var o in new Option[] { preset, model, widths, pairs, epochs, batchSize, lr, weightDecay, schedule, seed, maskSeed, points, evalExamples, trainExamples, data, threads, outOption, force })
+            command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            if (r.GetValue(preset) != "lmc-mlp") throw new OptionException($"--preset must be lmc-mlp, got '{r.GetValue(preset)}'");
+            var d = new LmcOptions();
+            string modelName = r.GetValue(model) ?? d.Model.Model;
+            if (modelName is not ("mlp-mnist-lmc" or "mlp" or "mlp-bnn")) throw new OptionException($"--model must be mlp-mnist-lmc, mlp or mlp-bnn, got '{modelName}'");
+            if (r.GetValue(widths) is not null && modelName != "mlp") throw new OptionException("--widths applies only to --model mlp");
+            var schedules = new Dictionary<string, LearningRateSchedule> { ["none"] = LearningRateSchedule.None, ["cosine"] = LearningRateSchedule.Cosine };
+            string scheduleName = r.GetValue(schedule) ?? "none";
+            if (!schedules.TryGetValue(scheduleName, out var chosen)) throw new OptionException($"--schedule must be none or cosine, got '{scheduleName}'");
+            var o = d with
+            {
+                Model = new ModelOptions(modelName, Widths: r.GetValue(widths) is { } w ? ParseWidths(w) : null, MaskSeed: r.GetValue(maskSeed) ?? 0),
+                Data = r.GetValue(data) ?? d.Data,
+                Pairs = r.GetValue(pairs) ?? d.Pairs,
+                Training = d.Training with
+                {
+                    Epochs = r.GetValue(epochs) ?? d.Training.Epochs,
+                    BatchSize = r.GetValue(batchSize) ?? d.Training.BatchSize,
+                    LearningRate = r.GetValue(lr) ?? d.Training.LearningRate,
+                    WeightDecay = r.GetValue(weightDecay) ?? d.Training.WeightDecay,
+                    Schedule = chosen,
+                },
+                Seed = r.GetValue(seed) ?? d.Seed,
+                Points = r.GetValue(points) ?? d.Points,
+                EvalExamples = r.GetValue(evalExamples) ?? d.EvalExamples,
+                TrainExamples = r.GetValue(trainExamples) ?? d.TrainExamples,
+                Threads = r.GetValue(threads) ?? d.Threads,
+                Out = r.GetValue(outOption) ?? d.Out,
+                Force = r.GetValue(force),
+                CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new OptionException(e.Message);
+            }
+            var result = LinearModeConnectivity.Execute(o, output);
+            output.WriteLine(LinearModeConnectivity.SummaryMarkdown(result.Barriers, o.Pairs));
+            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
+            output.WriteLine($"report: {result.ReportPath}");
             return 0;
         }));
         return command;

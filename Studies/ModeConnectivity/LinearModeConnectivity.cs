@@ -1,0 +1,318 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using ScottPlot;
+using Workbench.Architectures;
+using Workbench.Studies.Data;
+using Workbench.Studies.Figures;
+using Workbench.Studies.Storage;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.ModeConnectivity;
+
+/// <summary>One column of the paper's LMC table: which networks, and whether θ_B is aligned to θ_A first.</summary>
+public sealed record LmcColumn(string Name, string Label, Variant Variant, bool WeightMatched)
+{
+    public static readonly IReadOnlyList<LmcColumn> All =
+    [
+        new("standard", "standard", Variant.Standard, false),
+        new("standard-matched", "weight-matched", Variant.Standard, true),
+        new("sigma-asym", "σ-Asym", Variant.SigmaAsym, false),
+        new("w-asym", "W-Asym", Variant.WAsym, false),
+    ];
+}
+
+/// <summary>Barriers of one pair in one column on one split for one metric (loss or error), and the endpoints' distance.</summary>
+public sealed record BarrierRow(int Pair, string Column, string Split, string Metric, double Midpoint, double Entezari, double Distance);
+
+public sealed record LmcResult(string Folder, IReadOnlyList<BarrierRow> Barriers, string ReportPath, double Seconds);
+
+/// <summary>
+/// Linear mode connectivity without alignment (PAPER 2.1): train pairs of networks from different inits and data
+/// orders with the same M and F, evaluate loss and error along θ(λ) = (1 − λ)θ_A + λθ_B on train and test, and report
+/// the midpoint and Entezari barriers and ‖θ_A − θ_B‖/#trainable, for standard, weight-matched standard, σ-Asym and W-Asym.
+/// </summary>
+public static class LinearModeConnectivity
+{
+    public const string InterpolationTable = "interpolation";
+    public const string BarriersTable = "barriers";
+    public static readonly IReadOnlyList<string> Splits = ["test", "train"];
+    public static readonly IReadOnlyList<string> Metrics = ["loss", "error"];
+
+    public static LmcResult Execute(LmcOptions o, TextWriter log)
+    {
+        o.Validate();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (o.Threads > 0) set_num_threads(o.Threads);
+        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
+        var folder = RunFolder.Create(o.Out, o.Force);
+        var manifest = Manifest.Start(folder.Path, "lmc", ConfigNode(o), o.CommandLine, get_num_threads());
+        manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
+        try
+        {
+            var result = Run(o, data, folder, manifest, log);
+            manifest.Finish();
+            return result with { Seconds = clock.Elapsed.TotalSeconds };
+        }
+        catch (Exception e)
+        {
+            manifest.Fail(e);
+            throw;
+        }
+    }
+
+    private static LmcResult Run(LmcOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
+    {
+        var lambdas = LossBarrier.Grid(o.Points);
+        var trainX = o.TrainExamples > 0 ? data.TrainX.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainX;
+        var trainY = o.TrainExamples > 0 ? data.TrainY.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainY;
+        var splits = new Dictionary<string, (Tensor X, Tensor Y)>
+        {
+            ["train"] = First(data.TrainX, data.TrainY, o.EvalExamples),
+            ["test"] = First(data.TestX, data.TestY, o.EvalExamples),
+        };
+        var chains = Enumerable.Range(0, 2 * o.Pairs).ToList();
+        var curves = new List<(int Pair, string Column, string Split, PathPoint[] Path)>();
+        var distances = new Dictionary<(int, string), double>();
+        var variantsNode = new JsonObject();
+
+        foreach (var variant in LmcColumn.All.Select(c => c.Variant).Distinct())
+        {
+            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
+            log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
+            using var trained = NetworkTrainer.Train(network, trainX, trainY, o.Training, o.Seed, chains,
+                (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+            variantsNode[variant.ToName()] = VariantNode(network, trained);
+            foreach (var column in LmcColumn.All.Where(c => c.Variant == variant))
+                for (int pair = 0; pair < o.Pairs; pair++)
+                {
+                    using var scope = NewDisposeScope();
+                    var (paths, distance) = EvaluatePair(network, trained.Theta[2 * pair], trained.Theta[2 * pair + 1], column.WeightMatched, lambdas, splits, o.Seed + (ulong)pair);
+                    distances[(pair, column.Name)] = distance;
+                    foreach (var (split, path) in paths) curves.Add((pair, column.Name, split, path));
+                    log.WriteLine($"  {column.Label}, pair {pair}: test loss barrier {LossBarrier.Midpoint(lambdas, paths["test"].Select(p => p.Loss).ToList()):F4} (midpoint)");
+                }
+        }
+        manifest.Set("variants", variantsNode);
+
+        var rows = WriteTables(folder, manifest, lambdas, curves, distances);
+        var figures = WriteFigures(folder, o, lambdas, curves, rows);
+        string summary = SummaryMarkdown(rows, o.Pairs);
+        File.WriteAllText(folder.File("summary.md"), summary);
+        string report = folder.File("report.md");
+        File.WriteAllText(report, Report(o, summary, figures, rows));
+        return new LmcResult(folder.Path, rows, report, 0);
+    }
+
+    /// <summary>
+    /// One pair of one column: the loss and error curves along θ(λ) on every split, and ‖θ_A − θ_B‖/#trainable between
+    /// the interpolated ends. <paramref name="weightMatched"/>: θ_B is first aligned to θ_A by weight matching (standard
+    /// MLPs; <paramref name="matchingSeed"/> orders the layers' visits).
+    /// </summary>
+    public static (Dictionary<string, PathPoint[]> Paths, double Distance) EvaluatePair(INetwork network, Tensor a, Tensor b, bool weightMatched,
+        IReadOnlyList<double> lambdas, IReadOnlyDictionary<string, (Tensor X, Tensor Y)> splits, ulong matchingSeed)
+    {
+        using var scope = NewDisposeScope();
+        if (weightMatched)
+        {
+            if (network is not Mlp { Variant: Variant.Standard } mlp)
+                throw new ArgumentException($"weight matching aligns standard MLPs; {network.Name} is {network.Variant.ToName()}");
+            b = WeightMatching.Align(mlp, a, b, matchingSeed).AlignedB;
+        }
+        var paths = splits.ToDictionary(s => s.Key, s => InterpolationPath.Evaluate(network, a, b, lambdas, s.Value.X, s.Value.Y));
+        return (paths, WeightMatching.Distance(a, b));
+    }
+
+    /// <summary>Midpoint and Entezari barriers of loss and error for each split's curve.</summary>
+    public static IEnumerable<BarrierRow> Barriers(int pair, string column, IReadOnlyDictionary<string, PathPoint[]> paths, double distance)
+    {
+        foreach (var (split, path) in paths)
+            foreach (var metric in Metrics)
+            {
+                var lambdas = path.Select(p => p.Lambda).ToList();
+                var values = path.Select(p => metric == "loss" ? p.Loss : p.Error).ToList();
+                yield return new BarrierRow(pair, column, split, metric, LossBarrier.Midpoint(lambdas, values), LossBarrier.Entezari(lambdas, values), distance);
+            }
+    }
+
+    private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
+        count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
+
+    /// <summary>Writes both tables; the barriers come from the curves by <see cref="LossBarrier"/>.</summary>
+    private static List<BarrierRow> WriteTables(RunFolder folder, Manifest manifest, double[] lambdas,
+        List<(int Pair, string Column, string Split, PathPoint[] Path)> curves, Dictionary<(int, string), double> distances)
+    {
+        using (var writer = new ParquetTableWriter(folder.TablePath(InterpolationTable),
+            [TableColumn.Int("pair"), TableColumn.String("column"), TableColumn.Double("lambda"), TableColumn.String("split"), TableColumn.Double("loss"), TableColumn.Double("error")]))
+        {
+            foreach (var c in curves)
+                foreach (var p in c.Path) writer.Append(c.Pair, c.Column, p.Lambda, c.Split, p.Loss, p.Error);
+            manifest.SetTable(InterpolationTable, writer.Complete());
+        }
+        var rows = new List<BarrierRow>();
+        foreach (var c in curves)
+            rows.AddRange(Barriers(c.Pair, c.Column, new Dictionary<string, PathPoint[]> { [c.Split] = c.Path }, distances[(c.Pair, c.Column)]));
+        using (var writer = new ParquetTableWriter(folder.TablePath(BarriersTable),
+            [TableColumn.Int("pair"), TableColumn.String("column"), TableColumn.String("split"), TableColumn.String("metric"),
+             TableColumn.Double("midpoint_barrier"), TableColumn.Double("entezari_barrier"), TableColumn.Double("distance_per_parameter")]))
+        {
+            foreach (var r in rows) writer.Append(r.Pair, r.Column, r.Split, r.Metric, r.Midpoint, r.Entezari, r.Distance);
+            manifest.SetTable(BarriersTable, writer.Complete());
+        }
+        return rows;
+    }
+
+    private static readonly Color[] ColumnColors = [Colors.Black, Colors.DodgerBlue, Colors.DarkOrange, Colors.ForestGreen];
+
+    private static Color ColorOf(LmcColumn column) => ColumnColors[LmcColumn.All.ToList().IndexOf(column)];
+
+    private static List<string> WriteFigures(RunFolder folder, LmcOptions o, double[] lambdas,
+        List<(int Pair, string Column, string Split, PathPoint[] Path)> curves, List<BarrierRow> rows)
+    {
+        var names = new List<string>();
+        foreach (var metric in Metrics)
+        {
+            var grid = new LineGridFigure($"{(metric == "loss" ? "Loss (mean NLL)" : "Error")} along θ(λ) = (1 − λ)θ_A + λθ_B: mean ± sd over {o.Pairs} pair(s)") { Columns = 2, ShareY = false };
+            foreach (var split in Splits)
+            {
+                var panel = new LineFigure($"{split} split", "λ", metric) { ShowLegend = false };
+                foreach (var column in LmcColumn.All)
+                {
+                    var paths = curves.Where(c => c.Column == column.Name && c.Split == split).Select(c => c.Path).ToList();
+                    var stats = Enumerable.Range(0, lambdas.Length).Select(i => MeanSd(paths.Select(p => metric == "loss" ? p[i].Loss : p[i].Error).ToList())).ToList();
+                    var mean = stats.Select(s => s.Mean).ToList();
+                    var sd = stats.Select(s => double.IsFinite(s.Sd) ? s.Sd : 0).ToList();
+                    panel.Add(new LineSeries(column.Label, lambdas, mean, mean.Zip(sd, (m, s) => m - s).ToList(), mean.Zip(sd, (m, s) => m + s).ToList()) { Color = ColorOf(column) });
+                }
+                grid.Add(panel);
+            }
+            grid.Save(folder.File($"lmc-{metric}"));
+            names.Add($"lmc-{metric}");
+        }
+        var bars = new BarFigure($"Test barriers: mean ± sd over {o.Pairs} pair(s)", LmcColumn.All.Select(c => c.Label).ToList(),
+            [("midpoint", Colors.SteelBlue), ("Entezari (max over λ)", Colors.IndianRed)]);
+        foreach (var metric in Metrics)
+        {
+            var panel = new BarPanel($"test {metric} barrier", $"barrier ({metric})");
+            foreach (var column in LmcColumn.All)
+            {
+                var selected = rows.Where(r => r.Column == column.Name && r.Split == "test" && r.Metric == metric).ToList();
+                var mid = MeanSd(selected.Select(r => r.Midpoint).ToList());
+                var ent = MeanSd(selected.Select(r => r.Entezari).ToList());
+                panel.Set(column.Label, "midpoint", mid.Mean, mid.Sd);
+                panel.Set(column.Label, "Entezari (max over λ)", ent.Mean, ent.Sd);
+            }
+            bars.Add(panel);
+        }
+        bars.Save(folder.File("lmc-barriers"));
+        names.Add("lmc-barriers");
+        return names;
+    }
+
+    /// <summary>Mean and sample sd (NaN for one value).</summary>
+    public static (double Mean, double Sd) MeanSd(IReadOnlyList<double> values)
+    {
+        double mean = values.Average();
+        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
+        return (mean, sd);
+    }
+
+    private static string Cell((double Mean, double Sd) s, string format = "F4") =>
+        double.IsFinite(s.Sd) ? $"{s.Mean.ToString(format, CultureInfo.InvariantCulture)} ± {s.Sd.ToString(format, CultureInfo.InvariantCulture)}"
+            : s.Mean.ToString(format, CultureInfo.InvariantCulture);
+
+    public static string SummaryMarkdown(IReadOnlyList<BarrierRow> rows, int pairs)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| column | test loss barrier (midpoint) | test loss barrier (Entezari) | test error barrier (midpoint) | test error barrier (Entezari) | train loss barrier (midpoint) | train error barrier (midpoint) | ‖θ_A − θ_B‖ / #trainable |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var column in LmcColumn.All)
+        {
+            List<double> Pick(string split, string metric, Func<BarrierRow, double> value) =>
+                rows.Where(r => r.Column == column.Name && r.Split == split && r.Metric == metric).Select(value).ToList();
+            var distance = MeanSd(Pick("test", "loss", r => r.Distance));
+            s.AppendLine($"| {column.Label} | {Cell(MeanSd(Pick("test", "loss", r => r.Midpoint)))} | {Cell(MeanSd(Pick("test", "loss", r => r.Entezari)))} | " +
+                $"{Cell(MeanSd(Pick("test", "error", r => r.Midpoint)))} | {Cell(MeanSd(Pick("test", "error", r => r.Entezari)))} | " +
+                $"{Cell(MeanSd(Pick("train", "loss", r => r.Midpoint)))} | {Cell(MeanSd(Pick("train", "error", r => r.Midpoint)))} | {Cell(distance, "G4")} |");
+        }
+        s.AppendLine();
+        s.AppendLine($"Mean ± sd over {pairs} pair(s). Midpoint barrier L(θ(½)) − ½(L(θ_A) + L(θ_B)); Entezari barrier max over λ of " +
+            "L(θ(λ)) − ((1 − λ)L(θ_A) + λL(θ_B)). Loss is the mean NLL, error the misclassification rate. The distance is taken between " +
+            "the interpolated endpoints (after alignment for the weight-matched column).");
+        return s.ToString();
+    }
+
+    /// <summary>The columns ordered by mean midpoint test-loss barrier, lowest first.</summary>
+    public static IReadOnlyList<LmcColumn> MeasuredOrder(IReadOnlyList<BarrierRow> rows) =>
+        LmcColumn.All.OrderBy(c => rows.Where(r => r.Column == c.Name && r.Split == "test" && r.Metric == "loss").Average(r => r.Midpoint)).ToList();
+
+    private static string Report(LmcOptions o, string summary, List<string> figures, List<BarrierRow> rows)
+    {
+        var t = o.Training;
+        var order = MeasuredOrder(rows);
+        string[] paper = ["w-asym", "standard-matched", "sigma-asym", "standard"];
+        bool agrees = order.Select(c => c.Name).SequenceEqual(paper);
+        var s = new StringBuilder();
+        s.AppendLine("# Linear mode connectivity");
+        s.AppendLine();
+        s.AppendLine("## Protocol");
+        s.AppendLine();
+        s.AppendLine(string.Concat(
+            FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant (standard, σ-Asym, W-Asym) {2 * o.Pairs} networks were trained "),
+            FormattableString.Invariant($"(pair i = networks 2i and 2i+1: different init and data-order seeds from run seed {o.Seed}, the same masks and fixed matrices, mask seed {o.Model.MaskSeed}) "),
+            FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) "),
+            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. "),
+            FormattableString.Invariant($"Loss (mean NLL) and error were evaluated at {o.Points} evenly spaced λ on θ(λ) = (1 − λ)θ_A + λθ_B, on "),
+            FormattableString.Invariant($"{(o.EvalExamples > 0 ? $"the first {o.EvalExamples} examples of" : "all of")} each split. The weight-matched column aligns θ_B to θ_A "),
+            "by Git Re-Basin weight matching before interpolating. The paper's full size is 25 epochs on full MNIST (see the README)."));
+        s.AppendLine();
+        s.AppendLine("## Barriers");
+        s.AppendLine();
+        s.Append(summary);
+        s.AppendLine();
+        s.AppendLine("## Against the paper");
+        s.AppendLine();
+        s.AppendLine("Paper (PAPER 2.1): W-Asym (≈ 0) < weight-matched standard < σ-Asym < standard, by test loss barrier.");
+        s.AppendLine();
+        s.AppendLine($"Measured (mean midpoint test loss barrier, lowest first): {string.Join(" < ", order.Select(c => c.Label))} — " +
+            (agrees ? "the same ordering as the paper." : "this differs from the paper's ordering."));
+        s.AppendLine();
+        s.AppendLine("## Figures");
+        s.AppendLine();
+        foreach (var f in figures) s.AppendLine($"![{f}]({f}.png)");
+        s.AppendLine();
+        s.AppendLine("Tables: `interpolation.parquet` (pair, column, lambda, split, loss, error) and `barriers.parquet` (pair, column, split, metric, midpoint_barrier, entezari_barrier, distance_per_parameter). Seeds and mask hashes: `manifest.json`.");
+        return s.ToString();
+    }
+
+    private static JsonObject ConfigNode(LmcOptions o) => new()
+    {
+        ["model"] = o.Model.Model,
+        ["mask_seed"] = o.Model.MaskSeed,
+        ["data"] = o.Data,
+        ["pairs"] = o.Pairs,
+        ["epochs"] = o.Training.Epochs,
+        ["batch_size"] = o.Training.BatchSize,
+        ["lr"] = o.Training.LearningRate,
+        ["weight_decay"] = o.Training.WeightDecay,
+        ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
+        ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
+        ["adam_epsilon"] = o.Training.Epsilon,
+        ["seed"] = o.Seed,
+        ["points"] = o.Points,
+        ["eval_examples"] = o.EvalExamples,
+        ["train_examples"] = o.TrainExamples,
+        ["threads"] = o.Threads,
+    };
+
+    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained)
+    {
+        var node = ModelDescription.Of(network);
+        node["networks"] = new JsonArray(trained.Seeds.Select(s => (JsonNode)new JsonObject
+        {
+            ["network"] = s.Chain, ["pair"] = s.Chain / 2, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder,
+            ["final_epoch_train_loss"] = trained.EpochLoss[^1][trained.Seeds.ToList().IndexOf(s)],
+        }).ToArray());
+        return node;
+    }
+}
