@@ -28,6 +28,7 @@ public static class WorkbenchCli
         root.Subcommands.Add(DiagnoseCommand(output, error));
         root.Subcommands.Add(ResumeCommand(output, error));
         root.Subcommands.Add(LmcCommand(output, error));
+        root.Subcommands.Add(BarriersCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -202,7 +203,8 @@ public static class WorkbenchCli
         {
             // WORKBENCH_DEBUG=1 prints the whole exception for bug reports; users get one line.
             if (Environment.GetEnvironmentVariable("WORKBENCH_DEBUG") is "1" or "true") error.WriteLine(e);
-            error.WriteLine($"error: the run failed: {OneLine(e.Message)} ({e.GetType().Name}; the run folder's manifest says status \"failed\")");
+            // Commands that write a run or study folder mark it failed before this line; read-only commands write nothing.
+            error.WriteLine($"error: failed: {OneLine(e.Message)} ({e.GetType().Name}; a run or study folder being written is marked \"failed\" in its manifest)");
             return 1;
         }
     }
@@ -233,12 +235,14 @@ public static class WorkbenchCli
             "Example: workbench sample --model linreg --data FILE.csv --target y --noise-std 0.5 --prior-std 1 --sampler sgld --chains 4 --steps 20000 --warmup 2000 --seed 1 --out DIR");
         var variant = new Option<string>("--variant") { Description = "standard, w-asym or sigma-asym", DefaultValueFactory = _ => "standard" };
         var options = new RunOptions();
+        var savePositions = new Option<int?>("--save-positions") { Description = $"store the full θ of every n-th draw of each chain (at most {SampleOptions.MaxSavedPositions} per chain) under positions/, for 'workbench barriers'; 0 = off (default 0)" };
         command.Options.Add(variant);
         options.AddTo(command);
+        command.Options.Add(savePositions);
         command.SetAction(r => Guarded(error, () =>
         {
             var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "sample") },
-                ParseVariant(r.GetValue(variant)!), "sample");
+                ParseVariant(r.GetValue(variant)!), "sample") with { SavePositions = r.GetValue(savePositions) ?? 0 };
             var result = SamplingRun.Execute(o, output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
             return DivergenceExit(result, error);
@@ -497,6 +501,32 @@ public static class WorkbenchCli
         {
             return false;
         }
+    }
+
+    private static Command BarriersCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("barriers", "Loss barriers between posterior samples of a finished run with saved positions (workbench sample … --save-positions N):\n" +
+            "the midpoint and Entezari barriers of loss and error on the straight path between every pair of saved draws, without alignment,\n" +
+            "grouped within chain, between chains and (cyclical samplers) within and between cycles. Writes barriers.parquet, barrier-matrix.png/svg and barriers.md.");
+        var path = new Argument<string>("RUN_DIR") { Description = "the run folder" };
+        var points = new Option<int>("--points") { Description = "λ on the straight path, both ends included; odd (default 25)", DefaultValueFactory = _ => 25 };
+        var split = new Option<string>("--split") { Description = "test or train (default test)", DefaultValueFactory = _ => "test" };
+        var maxDraws = new Option<int>("--max-draws") { Description = "the most saved draws compared (all pairs), evenly spaced within each chain (default 24)", DefaultValueFactory = _ => 24 };
+        var outOption = new Option<string?>("--out") { Description = "where to write the table, figure and summary (default: the run folder)" };
+        command.Arguments.Add(path);
+        command.Options.Add(points);
+        command.Options.Add(split);
+        command.Options.Add(maxDraws);
+        command.Options.Add(outOption);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            Workbench.Studies.ModeConnectivity.PosteriorBarriers.Execute(new(r.GetValue(path)!)
+            {
+                Points = r.GetValue(points), Split = r.GetValue(split)!, MaxDraws = r.GetValue(maxDraws), Out = r.GetValue(outOption),
+            }, output);
+            return 0;
+        }));
+        return command;
     }
 
     private static Command DiagnoseCommand(TextWriter output, TextWriter error)

@@ -105,6 +105,13 @@ internal sealed class ChainLoop : IDisposable
             _canonical = new ParquetTableWriter(Path.Combine(folder.Path, CanonicalTable),
                 [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)], writerOptions);
         }
+        if (o.SavePositions > 0)
+        {
+            _positionsFolder = folder.File(PositionsFolder);
+            Directory.CreateDirectory(_positionsFolder);
+            _positions = new ParquetTableWriter(Path.Combine(folder.Path, PositionsTable),
+                [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), TableColumn.Int("cycle"), TableColumn.String("file")], writerOptions);
+        }
         if (_writesProgress)
             _progress = new ParquetTableWriter(Path.Combine(folder.Path, ProgressTable),
                 [TableColumn.Int("chain"), TableColumn.Long("iteration"), TableColumn.Double("epoch"), TableColumn.Long("grad_evals"),
@@ -115,17 +122,22 @@ internal sealed class ChainLoop : IDisposable
     /// <summary>Every table the loop writes: flushed at each checkpoint and cut back to it on resume.</summary>
     private IEnumerable<string> TableNames => new[] { "draws", "stats", "eval" }
         .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalMlp is not null ? ["canonical"] : [])
-        .Concat(_writesProgress ? ["progress"] : []);
+        .Concat(_writesProgress ? ["progress"] : []).Concat(_positions is not null ? ["positions"] : []);
 
     private ParquetTableWriter Table(string name) => name switch
     {
-        "draws" => _draws, "stats" => _stats, "eval" => _eval, "function" => _function!, "canonical" => _canonical!, "progress" => _progress!,
+        "draws" => _draws, "stats" => _stats, "eval" => _eval, "function" => _function!, "canonical" => _canonical!, "progress" => _progress!, "positions" => _positions!,
         _ => throw new ArgumentException($"no table '{name}'"),
     };
 
     public const string FunctionTable = "function.parquet";
     public const string CanonicalTable = "canonical.parquet";
     public const string ProgressTable = "progress.parquet";
+    /// <summary>--save-positions: the index of saved full-parameter draws, and the folder of their files.</summary>
+    public const string PositionsTable = "positions.parquet";
+    public const string PositionsFolder = "positions";
+    private readonly ParquetTableWriter? _positions;
+    private readonly string? _positionsFolder;
     private readonly int _functionPoints;
     private readonly ParquetTableWriter? _function, _canonical;
     private readonly Mlp? _canonicalMlp;
@@ -178,6 +190,7 @@ internal sealed class ChainLoop : IDisposable
         if (_function is not null) tables["function"] = _function.Complete();
         if (_canonical is not null) tables["canonical"] = _canonical.Complete();
         if (_progress is not null) tables["progress"] = _progress.Complete();
+        if (_positions is not null) tables["positions"] = _positions.Complete();
         // Steps actually done (budgets may stop groups early), summed over groups.
         return new RunResult("", _diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences, seconds,
             _stepsDone / seconds, _finalAccuracy, _finalNll, _diverged.OrderBy(d => d.Chain).ToList(), tables) { Stops = _stops.ToList() };
@@ -299,7 +312,7 @@ internal sealed class ChainLoop : IDisposable
                 {
                     var position = _sampler.Draw(state, noise);
                     bool evaluate = drawCount[active[0]] % _o.EvalEvery == 0 || iteration + _o.Thin > _o.Steps || stop is not null;
-                    RecordDraw(position, chains, active, drawCount, iteration);
+                    RecordDraw(position, chains, active, drawCount, iteration, info.Extra.GetValueOrDefault("cycle"));
                     DisposePending(ref pending);
                     if (evaluate)
                     {
@@ -342,7 +355,7 @@ internal sealed class ChainLoop : IDisposable
                 {
                     using var scope = NewDisposeScope();
                     using var position = _sampler.Draw(state, noise);
-                    RecordDraw(position, chains, active, drawCount, lastIteration);
+                    RecordDraw(position, chains, active, drawCount, lastIteration, cycle: null);
                     if (s % _o.EvalEvery == 0 || s == _o.Draws - 1) Evaluate(position, chains, active, drawCount, lastIteration, epoch, gradEvals, evaluators);
                     foreach (int k in active) drawCount[k]++;
                     Notify(groupIndex, groups.Length, lastIteration, lastLoss, chains, Eta(groupIndex, groups.Length, 1, _clock.Elapsed.TotalSeconds - groupStart), force: false, "drawing");
@@ -490,9 +503,11 @@ internal sealed class ChainLoop : IDisposable
             _trainY.index_select(0, flat).view(chains, BatchSize));
     }
 
-    /// <summary>Writes one draw of the active chains (tracked parameters) to draws.parquet, as draw number <paramref name="draw"/>[k].</summary>
-    private void RecordDraw(Tensor position, int[] chains, List<int> active, int[] draw, long iteration)
+    /// <summary>Writes one draw of the active chains (tracked parameters) to draws.parquet, as draw number <paramref name="draw"/>[k],
+    /// and with --save-positions the full θ of the draws on its grid (<paramref name="cycle"/>: per chain, cyclical samplers only).</summary>
+    private void RecordDraw(Tensor position, int[] chains, List<int> active, int[] draw, long iteration, double[]? cycle)
     {
+        if (_positions is not null) SavePositions(position, chains, active, draw, iteration, cycle);
         var values = position.index_select(1, _trackedIndex).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         foreach (int k in active)
         {
@@ -500,6 +515,24 @@ internal sealed class ChainLoop : IDisposable
             row[0] = chains[k]; row[1] = draw[k]; row[2] = iteration;
             for (int j = 0; j < _tracked.Length; j++) row[3 + j] = values[k * _tracked.Length + j];
             _draws.Append(row);
+        }
+    }
+
+    /// <summary>
+    /// --save-positions: θ of draw d of chain k, for every d on the grid d % n = 0 up to <see cref="SampleOptions.MaxSavedPositions"/>
+    /// per chain, to positions/chain{k}-draw{d}.bin (a one-entry checkpoint file, <see cref="PositionFile"/>, written
+    /// atomically) and a row of positions.parquet. A file written after the last checkpoint is written again, the same,
+    /// by the resumed run, whose index rows are cut back with the other tables.
+    /// </summary>
+    private void SavePositions(Tensor position, int[] chains, List<int> active, int[] draw, long iteration, double[]? cycle)
+    {
+        foreach (int k in active)
+        {
+            if (draw[k] % _o.SavePositions != 0 || draw[k] / _o.SavePositions >= SampleOptions.MaxSavedPositions) continue;
+            string file = PositionFile.Name(chains[k], draw[k]);
+            using (var scope = NewDisposeScope())
+                PositionFile.Write(Path.Combine(_positionsFolder!, Path.GetFileName(file)), position[k]);
+            _positions!.Append(chains[k], draw[k], iteration, cycle is null ? -1 : (int)cycle[k], file);
         }
     }
 
@@ -648,10 +681,33 @@ internal sealed class ChainLoop : IDisposable
         _function?.Dispose();
         _canonical?.Dispose();
         _progress?.Dispose();
+        _positions?.Dispose();
         _draws.Dispose();
         _stats.Dispose();
         _eval.Dispose();
     }
+}
+
+/// <summary>
+/// One saved full-parameter draw (--save-positions): a checkpoint file (<see cref="StateCheckpointFormat"/>, written
+/// atomically by <see cref="CheckpointFile"/>) with the single entry <c>theta</c>, the draw's θ [P] in the run's dtype,
+/// little-endian. <see cref="Name"/> is its path relative to the run folder, as positions.parquet's <c>file</c> holds it.
+/// </summary>
+public static class PositionFile
+{
+    public const string Entry = "theta";
+
+    public static string Name(int chain, int draw) => $"{ChainLoop.PositionsFolder}/chain{chain}-draw{draw}.bin";
+
+    public static void Write(string path, Tensor theta)
+    {
+        var w = new StateWriter();
+        w.Tensor(Entry, theta);
+        CheckpointFile.Write(path, w);
+    }
+
+    /// <summary>θ [P] on the CPU, in the dtype it was saved in.</summary>
+    public static Tensor Read(string path) => CheckpointFile.Read(path).NewTensor(Entry);
 }
 
 /// <summary>Why a chain group stopped and after how many iterations (<see cref="StopReason"/>).</summary>

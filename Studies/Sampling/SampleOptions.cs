@@ -42,6 +42,12 @@ public sealed record SampleOptions
     /// <summary>How many parameters draws.parquet tracks for a network (linreg tracks all).</summary>
     public int Track { get; init; } = 8;
     public bool EvalTrain { get; init; } = true;
+    /// <summary>--save-positions N: store the full θ of every N-th draw of each chain (fitted methods: of their draws)
+    /// under positions/ with the index table positions.parquet, at most <see cref="MaxSavedPositions"/> per chain
+    /// (0: off). What `workbench barriers` reads.</summary>
+    public int SavePositions { get; init; }
+    /// <summary>The most full-parameter draws --save-positions stores per chain; later draws are not saved.</summary>
+    public const int MaxSavedPositions = 200;
     /// <summary>Evaluate every n-th draw (and the last); the BMA averages only evaluated draws.</summary>
     public int EvalEvery { get; init; } = 1;
     public string Device { get; init; } = "auto";
@@ -102,6 +108,7 @@ public sealed record SampleOptions
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
         Require(SplitSeed >= 0, $"--split-seed must be ≥ 0, got {SplitSeed}");
+        Require(SavePositions >= 0, $"--save-positions must be ≥ 0 (0 = off), got {SavePositions}");
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
         Require(FunctionPoints >= 0, $"--function-points must be ≥ 0, got {FunctionPoints}");
         Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");

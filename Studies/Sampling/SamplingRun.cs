@@ -176,10 +176,9 @@ public static class SamplingRun
             INetwork? network = null;
             try
             {
-                int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
-                var modelOptions = o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
+                var modelOptions = ModelOptionsFor(o, data);
                 network = ModelCatalog.Create(modelOptions);
-                var dtype = o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+                var dtype = DtypeOf(o);
                 network.To(device, dtype);
 
                 var hyperparameters = new Dictionary<string, double>(o.SamplerParameters);
@@ -215,6 +214,37 @@ public static class SamplingRun
         {
             Network.Dispose();
             Data.Dispose();
+        }
+    }
+
+    /// <summary>The run's model options completed by the data's input size and classes.</summary>
+    private static ModelOptions ModelOptionsFor(SampleOptions o, Dataset data)
+    {
+        int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
+        return o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
+    }
+
+    private static ScalarType DtypeOf(SampleOptions o) => o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+
+    /// <summary>
+    /// A run folder's options, data and network, rebuilt from its manifest as the run built them (same mask seed, so
+    /// the same fixed W-Asym/σ-Asym tensors), the network on <paramref name="device"/> in the run's dtype. For readers
+    /// of a finished run that need to evaluate its draws (`workbench barriers`); the caller disposes both.
+    /// </summary>
+    internal static (SampleOptions Options, Dataset Data, INetwork Network) Rebuild(string runFolder, Device device)
+    {
+        var o = OptionsFromManifest(Manifest.Load(runFolder), runFolder, threads: null);
+        var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
+        try
+        {
+            var network = ModelCatalog.Create(ModelOptionsFor(o, data));
+            network.To(device, DtypeOf(o));
+            return (o, data, network);
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
         }
     }
 
@@ -276,6 +306,7 @@ public static class SamplingRun
             NoiseStd = Maybe<double>("noise_std") ?? 1.0,
             Seed = Value<ulong>("seed"),
             Track = Value<int>("track"),
+            SavePositions = Maybe<int>("save_positions") ?? 0,
             EvalTrain = Value<bool>("eval_train"),
             EvalEvery = Value<int>("eval_every"),
             Device = Value<string>("device"),
@@ -393,6 +424,7 @@ public static class SamplingRun
         ["noise_std"] = o.IsRegression ? o.NoiseStd : null,
         ["seed"] = o.Seed,
         ["track"] = o.Track,
+        ["save_positions"] = o.SavePositions,
         ["eval_train"] = o.EvalTrain,
         ["eval_every"] = o.EvalEvery,
         ["draws"] = o.Draws,

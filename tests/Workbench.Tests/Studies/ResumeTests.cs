@@ -55,7 +55,7 @@ public sealed class ResumeTests : IDisposable
     /// has them), or only <paramref name="tables"/>.</summary>
     internal static void AssertSameTables(string expected, string actual, params string[] tables)
     {
-        if (tables.Length == 0) tables = ["draws", "stats", "eval", "function", "canonical", "calibration", "progress"];
+        if (tables.Length == 0) tables = ["draws", "stats", "eval", "function", "canonical", "calibration", "progress", "positions"];
         foreach (var name in tables)
         {
             bool has = File.Exists(Path.Combine(expected, name + ".parquet"));
@@ -104,6 +104,28 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(2, manifest.Get("resumed_utc")!.AsArray().Count); // the test's stand-in for the killed process, then the resume
         Assert.False(File.Exists(Path.Combine(folder, ChainLoop.CheckpointFileName)));
         Assert.True(File.Exists(Path.Combine(folder, "trace.png")));
+    }
+
+    /// <summary>--save-positions: the index table and every saved θ file of a resumed run equal an uninterrupted run's,
+    /// byte for byte, and no file is left that the index does not name.</summary>
+    [Theory]
+    [InlineData("sgld", "batched", 35)]      // the draws after step 30 were saved before the crash and are saved again
+    [InlineData("swag", "batched", 55)]      // a fitted method: its draws come after the last step
+    [InlineData("csgld", "sequential", 95)]  // cyclical, inside the second chain's group
+    public void Resumed_run_keeps_saved_positions_identical(string sampler, string chainMode, int crashAfter)
+    {
+        SampleOptions Saving(string name) => Tiny(name, sampler, chainMode) with { SavePositions = 3 };
+        var reference = SamplingRun.Execute(Saving("reference"), TextWriter.Null);
+        var folder = Crash(Saving("resumed"), crashAfter);
+        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        Assert.True(code == 0, error);
+        AssertSameTables(reference.Folder, folder, "draws", "positions");
+        var files = ParquetTable.Read(Path.Combine(folder, ChainLoop.PositionsTable)).Column<string>("file");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+            Assert.True(File.ReadAllBytes(Path.Combine(reference.Folder, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(folder, file))), $"{file} differs");
+        Assert.Equal(files.Order(), Directory.GetFiles(Path.Combine(folder, ChainLoop.PositionsFolder))
+            .Select(f => $"{ChainLoop.PositionsFolder}/{Path.GetFileName(f)}").Order());
     }
 
     /// <summary>Budgets with resumes at and around the step where the budget stops the group (--max-epochs 0.05 with
