@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using ScottPlot;
@@ -7,6 +6,7 @@ using Workbench.Studies.Data;
 using Workbench.Studies.Figures;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Studies.ModeConnectivity.TrainingStudy;
 
 namespace Workbench.Studies.ModeConnectivity;
 
@@ -41,36 +41,16 @@ public static class LinearModeConnectivity
 
     public static LmcResult Execute(LmcOptions o, TextWriter log)
     {
-        o.Validate();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (o.Threads > 0) set_num_threads(o.Threads);
-        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
-        var folder = RunFolder.Create(o.Out, o.Force);
-        var manifest = Manifest.Start(folder.Path, "lmc", ConfigNode(o), o.CommandLine, get_num_threads());
-        manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
-        try
-        {
-            var result = Run(o, data, folder, manifest, log);
-            manifest.Finish();
-            return result with { Seconds = clock.Elapsed.TotalSeconds };
-        }
-        catch (Exception e)
-        {
-            manifest.Fail(e);
-            throw;
-        }
+        var result = TrainingStudy.Execute(o, ConfigNode(o), (data, folder, manifest) => Run(o, data, folder, manifest, log));
+        return result with { Seconds = clock.Elapsed.TotalSeconds };
     }
 
     private static LmcResult Run(LmcOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
         var lambdas = LossBarrier.Grid(o.Points);
-        var trainX = o.TrainExamples > 0 ? data.TrainX.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainX;
-        var trainY = o.TrainExamples > 0 ? data.TrainY.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainY;
-        var splits = new Dictionary<string, (Tensor X, Tensor Y)>
-        {
-            ["train"] = First(data.TrainX, data.TrainY, o.EvalExamples),
-            ["test"] = First(data.TestX, data.TestY, o.EvalExamples),
-        };
+        var train = TrainingStudy.TrainingSet(o, data);
+        var splits = TrainingStudy.EvaluationSplits(o, data);
         var chains = Enumerable.Range(0, 2 * o.Pairs).ToList();
         var curves = new List<(int Pair, string Column, string Split, PathPoint[] Path)>();
         var distances = new Dictionary<(int, string), double>();
@@ -79,10 +59,8 @@ public static class LinearModeConnectivity
         foreach (var variant in LmcColumn.All.Select(c => c.Variant).Distinct())
         {
             using var network = ModelCatalog.Create(o.Model with { Variant = variant });
-            log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
-            using var trained = NetworkTrainer.Train(network, trainX, trainY, o.Training, o.Seed, chains,
-                (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
-            variantsNode[variant.ToName()] = VariantNode(network, trained);
+            using var trained = TrainingStudy.TrainVariant(o, network, train, chains, log);
+            variantsNode[variant.ToName()] = TrainingStudy.VariantNode(network, trained, (entry, s) => entry["pair"] = s.Chain / 2);
             foreach (var column in LmcColumn.All.Where(c => c.Variant == variant))
                 for (int pair = 0; pair < o.Pairs; pair++)
                 {
@@ -134,9 +112,6 @@ public static class LinearModeConnectivity
                 yield return new BarrierRow(pair, column, split, metric, LossBarrier.Midpoint(lambdas, values), LossBarrier.Entezari(lambdas, values), distance);
             }
     }
-
-    private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
-        count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
 
     /// <summary>Writes both tables; the barriers come from the curves by <see cref="LossBarrier"/>.</summary>
     private static List<BarrierRow> WriteTables(RunFolder folder, Manifest manifest, double[] lambdas,
@@ -209,18 +184,6 @@ public static class LinearModeConnectivity
         return names;
     }
 
-    /// <summary>Mean and sample sd (NaN for one value).</summary>
-    public static (double Mean, double Sd) MeanSd(IReadOnlyList<double> values)
-    {
-        double mean = values.Average();
-        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
-        return (mean, sd);
-    }
-
-    private static string Cell((double Mean, double Sd) s, string format = "F4") =>
-        double.IsFinite(s.Sd) ? $"{s.Mean.ToString(format, CultureInfo.InvariantCulture)} ± {s.Sd.ToString(format, CultureInfo.InvariantCulture)}"
-            : s.Mean.ToString(format, CultureInfo.InvariantCulture);
-
     public static string SummaryMarkdown(IReadOnlyList<BarrierRow> rows, int pairs)
     {
         var s = new StringBuilder();
@@ -285,34 +248,11 @@ public static class LinearModeConnectivity
         return s.ToString();
     }
 
-    private static JsonObject ConfigNode(LmcOptions o) => new()
+    private static JsonObject ConfigNode(LmcOptions o)
     {
-        ["model"] = o.Model.Model,
-        ["mask_seed"] = o.Model.MaskSeed,
-        ["data"] = o.Data,
-        ["pairs"] = o.Pairs,
-        ["epochs"] = o.Training.Epochs,
-        ["batch_size"] = o.Training.BatchSize,
-        ["lr"] = o.Training.LearningRate,
-        ["weight_decay"] = o.Training.WeightDecay,
-        ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
-        ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
-        ["adam_epsilon"] = o.Training.Epsilon,
-        ["seed"] = o.Seed,
-        ["points"] = o.Points,
-        ["eval_examples"] = o.EvalExamples,
-        ["train_examples"] = o.TrainExamples,
-        ["threads"] = o.Threads,
-    };
-
-    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained)
-    {
-        var node = ModelDescription.Of(network);
-        node["networks"] = new JsonArray(trained.Seeds.Select(s => (JsonNode)new JsonObject
-        {
-            ["network"] = s.Chain, ["pair"] = s.Chain / 2, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder,
-            ["final_epoch_train_loss"] = trained.EpochLoss[^1][trained.Seeds.ToList().IndexOf(s)],
-        }).ToArray());
+        var node = TrainingStudy.ConfigNode(o);
+        node["pairs"] = o.Pairs;
+        node["points"] = o.Points;
         return node;
     }
 }

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Workbench.Architectures;
+using Workbench.Samplers;
+using Workbench.Studies.Data;
+using Workbench.Studies.Storage;
+using static TorchSharp.torch;
+
+namespace Workbench.Studies.ModeConnectivity;
+
+/// <summary>
+/// The pieces the training studies (lmc, merge, mli) share: loading the data into a run folder with a manifest, the
+/// training and evaluation splits, training one variant's networks with progress lines, and the manifest's config and
+/// per-variant nodes.
+/// </summary>
+public static class TrainingStudy
+{
+    /// <summary>Validates <paramref name="o"/>, loads the data, creates the run folder and manifest, and calls
+    /// <paramref name="run"/>; the manifest is finished, or marked failed if <paramref name="run"/> throws.</summary>
+    public static T Execute<T>(TrainingStudyOptions o, JsonObject config, Func<Dataset, RunFolder, Manifest, T> run)
+    {
+        o.Validate();
+        if (o.Threads > 0) set_num_threads(o.Threads);
+        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
+        var folder = RunFolder.Create(o.Out, o.Force);
+        var manifest = Manifest.Start(folder.Path, o.Command, config, o.CommandLine, get_num_threads());
+        manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
+        try
+        {
+            var result = run(data, folder, manifest);
+            manifest.Finish();
+            return result;
+        }
+        catch (Exception e)
+        {
+            manifest.Fail(e);
+            throw;
+        }
+    }
+
+    /// <summary>The training examples networks are trained on (the first <see cref="TrainingStudyOptions.TrainExamples"/>, or all).</summary>
+    public static (Tensor X, Tensor Y) TrainingSet(TrainingStudyOptions o, Dataset data) => First(data.TrainX, data.TrainY, o.TrainExamples);
+
+    /// <summary>The "train" and "test" splits networks are evaluated on (the first <see cref="TrainingStudyOptions.EvalExamples"/> of each, or all).</summary>
+    public static Dictionary<string, (Tensor X, Tensor Y)> EvaluationSplits(TrainingStudyOptions o, Dataset data) => new()
+    {
+        ["train"] = First(data.TrainX, data.TrainY, o.EvalExamples),
+        ["test"] = First(data.TestX, data.TestY, o.EvalExamples),
+    };
+
+    private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
+        count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
+
+    /// <summary>Trains <paramref name="chains"/> of the run seed with the options' training settings, logging each epoch.</summary>
+    public static TrainedNetworks TrainVariant(TrainingStudyOptions o, INetwork network, (Tensor X, Tensor Y) train, IReadOnlyList<int> chains, TextWriter log)
+    {
+        log.WriteLine($"{network.Variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
+        return NetworkTrainer.Train(network, train.X, train.Y, o.Training, o.Seed, chains,
+            (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+    }
+
+    /// <summary>The manifest's config entries every training study has; a study adds its own.</summary>
+    public static JsonObject ConfigNode(TrainingStudyOptions o) => new()
+    {
+        ["model"] = o.Model.Model,
+        ["mask_seed"] = o.Model.MaskSeed,
+        ["data"] = o.Data,
+        ["epochs"] = o.Training.Epochs,
+        ["batch_size"] = o.Training.BatchSize,
+        ["lr"] = o.Training.LearningRate,
+        ["weight_decay"] = o.Training.WeightDecay,
+        ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
+        ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
+        ["adam_epsilon"] = o.Training.Epsilon,
+        ["seed"] = o.Seed,
+        ["eval_examples"] = o.EvalExamples,
+        ["train_examples"] = o.TrainExamples,
+        ["threads"] = o.Threads,
+    };
+
+    /// <summary>A variant's model description and, per network, its seeds and final-epoch training loss
+    /// (<paramref name="extra"/> adds study-specific entries, e.g. the pair).</summary>
+    public static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Action<JsonObject, ChainSeeds>? extra = null)
+    {
+        var node = ModelDescription.Of(network);
+        node["networks"] = new JsonArray(trained.Seeds.Select((s, i) =>
+        {
+            var entry = new JsonObject { ["network"] = s.Chain, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder, ["final_epoch_train_loss"] = trained.EpochLoss[^1][i] };
+            extra?.Invoke(entry, s);
+            return (JsonNode)entry;
+        }).ToArray());
+        return node;
+    }
+
+    /// <summary>Mean and sample sd (NaN for one value).</summary>
+    public static (double Mean, double Sd) MeanSd(IReadOnlyList<double> values)
+    {
+        double mean = values.Average();
+        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
+        return (mean, sd);
+    }
+
+    /// <summary>"mean ± sd" for a Markdown table, or the mean alone when the sd is undefined.</summary>
+    public static string Cell((double Mean, double Sd) s, string format = "F4") =>
+        double.IsFinite(s.Sd) ? $"{s.Mean.ToString(format, CultureInfo.InvariantCulture)} ± {s.Sd.ToString(format, CultureInfo.InvariantCulture)}"
+            : s.Mean.ToString(format, CultureInfo.InvariantCulture);
+}
