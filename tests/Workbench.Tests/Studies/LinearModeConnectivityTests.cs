@@ -13,7 +13,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>A learnable toy task: the class is which of the first 3 inputs is largest.</summary>
-    private static Dictionary<string, (Tensor X, Tensor Y)> Toy(int n, ulong seed)
+    internal static Dictionary<string, (Tensor X, Tensor Y)> Toy(int n, ulong seed)
     {
         using var g = new Generator(seed);
         var x = randn([n, 12], generator: g);
@@ -21,7 +21,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
         return new() { ["test"] = (x.narrow(0, 0, n / 2), y.narrow(0, 0, n / 2)), ["train"] = (x.narrow(0, n / 2, n / 2), y.narrow(0, n / 2, n / 2)) };
     }
 
-    private static Tensor Trained(INetwork network, Dictionary<string, (Tensor X, Tensor Y)> data)
+    internal static Tensor Trained(INetwork network, Dictionary<string, (Tensor X, Tensor Y)> data)
     {
         using var trained = NetworkTrainer.Train(network, data["train"].X, data["train"].Y, new TrainingOptions(Epochs: 5, BatchSize: 25, LearningRate: 1e-2), seed: 11, chains: [0]);
         return trained.Theta[0].clone();
@@ -68,7 +68,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
         Assert.True(matchedDistance < 1e-7, $"aligned copy should coincide with θ_A, distance {matchedDistance}");
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
