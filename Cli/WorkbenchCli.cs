@@ -627,45 +627,42 @@ public static class WorkbenchCli
 
     private static Command MergeCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("merge", "Merging by averaging (issue #6): train n networks per variant (different init and data order, same masks), average their θ\n" +
-            "(standard also after weight matching each to the first, with --match) and compare the merged network's loss and accuracy with its members'.\n" +
-            "Writes merge.parquet, the merge figure, summary.md and report.md. Preset lmc-mlp (default): as for 'workbench lmc' (5 networks, 2 epochs).");
-        var shared = new TrainingStudyCliOptions(command);
-        var variant = new Option<string?>("--variant") { Description = "standard, w-asym, sigma-asym or all (default all)" };
-        var networks = new Option<int?>("--networks") { Description = "networks averaged per variant, at least 2 (default 5)" };
         var match = new Option<bool>("--match") { Description = "also merge the standard networks after weight-matching each to the first" };
-        foreach (var o in new Option[] { variant, networks, match }) command.Options.Add(o);
-        command.SetAction(r => Guarded(error, () =>
-        {
-            var d = shared.Apply(r, new MergeOptions());
-            var o = TrainingStudyCliOptions.Validated(d with { Variants = ParseVariantOrAll(r.GetValue(variant)), Networks = r.GetValue(networks) ?? d.Networks, Match = r.GetValue(match) });
-            var result = NetworkMerging.Execute(o, output);
-            output.WriteLine(NetworkMerging.SummaryMarkdown(result.Rows, o.Networks));
-            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
-            output.WriteLine($"report: {result.ReportPath}");
-            return 0;
-        }));
-        return command;
+        return VariantStudyCommand("merge", "Merging by averaging (issue #6): train n networks per variant (different init and data order, same masks), average their θ\n" +
+            "(standard also after weight matching each to the first, with --match) and compare the merged network's loss and accuracy with its members'.\n" +
+            "Writes merge.parquet, the merge figure, summary.md and report.md.", new MergeOptions(), output, error, [match],
+            (r, o) => o with { Match = r.GetValue(match) },
+            o => { var result = NetworkMerging.Execute(o, output); return (NetworkMerging.SummaryMarkdown(result.Rows, o.Networks), result.Folder, result.Seconds, result.ReportPath); });
     }
 
     private static Command MliCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("mli", "Monotonic linear interpolation (PAPER 2.4): train N networks per variant from θ_0 to θ_T, evaluate the training loss at\n" +
+        var points = new Option<int?>("--points") { Description = "α grid points (default 25)" };
+        return VariantStudyCommand("mli", "Monotonic linear interpolation (PAPER 2.4): train N networks per variant from θ_0 to θ_T, evaluate the training loss at\n" +
             "evenly spaced α on (1 − α)θ_0 + αθ_T and report Δ (largest rise), monotonicity, local and global (true-chord) convexity per network.\n" +
-            "Writes mli.parquet, mli-stats.parquet, the mli figure, summary.md and report.md. Preset lmc-mlp (default): as for 'workbench lmc' (5 networks, 2 epochs).");
+            "Writes mli.parquet, mli-stats.parquet, the mli figure, summary.md and report.md.", new MliOptions(), output, error, [points],
+            (r, o) => o with { Points = r.GetValue(points) ?? o.Points },
+            o => { var result = MonotonicInterpolationStudy.Execute(o, output); return (MonotonicInterpolationStudy.SummaryMarkdown(result.Curves), result.Folder, result.Seconds, result.ReportPath); });
+    }
+
+    /// <summary>A study of n networks per variant (merge, mli): the shared training options, --variant and --networks, the study's
+    /// own <paramref name="extra"/> options read by <paramref name="apply"/>, and <paramref name="execute"/>'s summary and paths printed.</summary>
+    private static Command VariantStudyCommand<T>(string name, string description, T defaults, TextWriter output, TextWriter error, Option[] extra,
+        Func<ParseResult, T, T> apply, Func<T, (string Summary, string Folder, double Seconds, string Report)> execute) where T : VariantStudyOptions
+    {
+        var command = new Command(name, description + $"\nPreset lmc-mlp (default): as for 'workbench lmc' ({defaults.Networks} networks, {defaults.Training.Epochs} epochs).");
         var shared = new TrainingStudyCliOptions(command);
         var variant = new Option<string?>("--variant") { Description = "standard, w-asym, sigma-asym or all (default all)" };
-        var networks = new Option<int?>("--networks") { Description = "networks per variant (default 5)" };
-        var points = new Option<int?>("--points") { Description = "α grid points (default 25)" };
-        foreach (var o in new Option[] { variant, networks, points }) command.Options.Add(o);
+        var networks = new Option<int?>("--networks") { Description = $"networks per variant, at least {defaults.MinimumNetworks} (default {defaults.Networks})" };
+        foreach (var o in new Option[] { variant, networks }.Concat(extra)) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
-            var d = shared.Apply(r, new MliOptions());
-            var o = TrainingStudyCliOptions.Validated(d with { Variants = ParseVariantOrAll(r.GetValue(variant)), Networks = r.GetValue(networks) ?? d.Networks, Points = r.GetValue(points) ?? d.Points });
-            var result = MonotonicInterpolationStudy.Execute(o, output);
-            output.WriteLine(MonotonicInterpolationStudy.SummaryMarkdown(result.Curves));
-            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
-            output.WriteLine($"report: {result.ReportPath}");
+            var d = shared.Apply(r, defaults);
+            var o = TrainingStudyCliOptions.Validated(apply(r, d with { Variants = ParseVariantOrAll(r.GetValue(variant)), Networks = r.GetValue(networks) ?? d.Networks }));
+            var (summary, folder, seconds, report) = execute(o);
+            output.WriteLine(summary);
+            output.WriteLine($"finished: {folder} ({seconds:F0} s)");
+            output.WriteLine($"report: {report}");
             return 0;
         }));
         return command;

@@ -211,7 +211,6 @@ public static class LinearModeConnectivity
 
     private static string Report(LmcOptions o, string summary, List<string> figures, List<BarrierRow> rows)
     {
-        var t = o.Training;
         var order = MeasuredOrder(rows);
         string[] paper = ["w-asym", "standard-matched", "sigma-asym", "standard"];
         bool agrees = order.Select(c => c.Name).SequenceEqual(paper);
@@ -223,10 +222,9 @@ public static class LinearModeConnectivity
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant (standard, σ-Asym, W-Asym) {2 * o.Pairs} networks were trained "),
             FormattableString.Invariant($"(pair i = networks 2i and 2i+1: different init and data-order seeds from run seed {o.Seed}, the same masks and fixed matrices, mask seed {o.Model.MaskSeed}) "),
-            FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) "),
-            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. "),
+            TrainingSentence(o),
             FormattableString.Invariant($"Loss (mean NLL) and error were evaluated at {o.Points} evenly spaced λ on θ(λ) = (1 − λ)θ_A + λθ_B, on "),
-            FormattableString.Invariant($"{(o.EvalExamples > 0 ? $"the first {o.EvalExamples} examples of" : "all of")} each split. The weight-matched column aligns θ_B to θ_A "),
+            $"{EvaluatedOn(o)} each split. The weight-matched column aligns θ_B to θ_A ",
             "by Git Re-Basin weight matching before interpolating. The paper's full size is 25 epochs on full MNIST (see the README)."));
         s.AppendLine();
         s.AppendLine("## Barriers");

@@ -13,11 +13,8 @@ public static class MonotonicInterpolation
     /// The chord is the true one from L(0) to L(1) (PAPER 2.4: the reference code's chord used the wrong endpoint).</summary>
     public static MliStatistics Of(IReadOnlyList<double> alphas, IReadOnlyList<double> losses)
     {
-        if (alphas.Count != losses.Count) throw new ArgumentException($"{alphas.Count} α values but {losses.Count} losses");
-        if (alphas.Count < 3 || alphas[0] != 0 || alphas[^1] != 1)
-            throw new ArgumentException("an MLI curve needs at least 3 points, from α = 0 to α = 1");
-        for (int i = 1; i < alphas.Count; i++)
-            if (!(alphas[i] > alphas[i - 1])) throw new ArgumentException("α must increase along the curve");
+        LossBarrier.Check(alphas, losses);
+        if (alphas.Count < 3) throw new ArgumentException("an MLI curve needs at least 3 points (the statistics need interior points)");
         if (losses.Any(l => !double.IsFinite(l))) throw new ArgumentException("an MLI curve's losses must be finite");
 
         int n = losses.Count;

@@ -12,18 +12,13 @@ namespace Workbench.Studies.ModeConnectivity;
 
 /// <summary>Settings of a monotonic-linear-interpolation study (PAPER 2.4): the shared training settings (preset
 /// <c>lmc-mlp</c>), the variants, networks per variant and the α grid.</summary>
-public sealed record MliOptions() : TrainingStudyOptions("mli")
+public sealed record MliOptions() : VariantStudyOptions("mli", minimumNetworks: 1)
 {
-    public IReadOnlyList<Variant> Variants { get; init; } = [Variant.Standard, Variant.SigmaAsym, Variant.WAsym];
-    /// <summary>Networks per variant: networks 0 … N − 1 of the run seed's <see cref="Samplers.ChainSeeds"/>.</summary>
-    public int Networks { get; init; } = 5;
     /// <summary>α grid size: evenly spaced in [0, 1], ends included (25 in the paper).</summary>
     public int Points { get; init; } = 25;
 
     public override void Validate()
     {
-        if (Networks < 1) throw new ArgumentException($"--networks must be at least 1, got {Networks}");
-        if (Variants.Count == 0) throw new ArgumentException("mli needs at least one variant");
         if (Points < 3) throw new ArgumentException($"--points must be at least 3 (the statistics need interior points), got {Points}");
         base.Validate();
     }
@@ -48,8 +43,6 @@ public static class MonotonicInterpolationStudy
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var config = ConfigNode(o);
-        config["variants"] = new JsonArray(o.Variants.Select(v => (JsonNode)v.ToName()).ToArray());
-        config["networks"] = o.Networks;
         config["points"] = o.Points;
         var result = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -139,7 +132,6 @@ public static class MonotonicInterpolationStudy
 
     private static string Report(MliOptions o, string summary, IReadOnlyList<MliCurve> curves)
     {
-        var t = o.Training;
         var s = new StringBuilder();
         s.AppendLine("# Monotonic linear interpolation");
         s.AppendLine();
@@ -148,9 +140,8 @@ public static class MonotonicInterpolationStudy
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant ({string.Join(", ", o.Variants.Select(v => Label(v.ToName())))}) {o.Networks} network(s) were trained "),
             FormattableString.Invariant($"from their init θ_0 (init and data-order seeds from run seed {o.Seed}; mask seed {o.Model.MaskSeed}) to θ_T "),
-            FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay}, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) "),
-            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. "),
-            FormattableString.Invariant($"The training loss (mean NLL on {(o.EvalExamples > 0 ? $"the first {o.EvalExamples} training examples" : "the whole training split")}) "),
+            TrainingSentence(o),
+            $"The training loss (mean NLL on {EvaluatedOn(o)} the training split) ",
             FormattableString.Invariant($"was evaluated at {o.Points} evenly spaced α on (1 − α)θ_0 + αθ_T.")));
         s.AppendLine();
         s.AppendLine("## Statistics");

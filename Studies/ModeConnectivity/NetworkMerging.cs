@@ -13,18 +13,13 @@ namespace Workbench.Studies.ModeConnectivity;
 
 /// <summary>Settings of a merging study (issue #6 part 2): the shared training settings (preset <c>lmc-mlp</c>), the
 /// variants, networks per variant, and whether standard networks are also merged after weight matching.</summary>
-public sealed record MergeOptions() : TrainingStudyOptions("merge")
+public sealed record MergeOptions() : VariantStudyOptions("merge", minimumNetworks: 2)
 {
-    public IReadOnlyList<Variant> Variants { get; init; } = [Variant.Standard, Variant.SigmaAsym, Variant.WAsym];
-    /// <summary>Networks per variant: networks 0 … n − 1 of the run seed's <see cref="Samplers.ChainSeeds"/>.</summary>
-    public int Networks { get; init; } = 5;
     /// <summary>Also merge the standard networks after weight-matching each to the first.</summary>
     public bool Match { get; init; }
 
     public override void Validate()
     {
-        if (Networks < 2) throw new ArgumentException($"--networks must be at least 2 to merge, got {Networks}");
-        if (Variants.Count == 0) throw new ArgumentException("merge needs at least one variant");
         if (Match && !Variants.Contains(Variant.Standard)) throw new ArgumentException("--match aligns standard networks: add --variant standard or all");
         base.Validate();
     }
@@ -71,8 +66,6 @@ public static class NetworkMerging
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var config = ConfigNode(o);
-        config["variants"] = new JsonArray(o.Variants.Select(v => (JsonNode)v.ToName()).ToArray());
-        config["networks"] = o.Networks;
         config["match"] = o.Match;
         var result = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
         return result with { Seconds = clock.Elapsed.TotalSeconds };
@@ -183,7 +176,6 @@ public static class NetworkMerging
 
     private static string Report(MergeOptions o, string summary, IReadOnlyList<MergeRow> rows)
     {
-        var t = o.Training;
         var s = new StringBuilder();
         s.AppendLine("# Merging networks by averaging");
         s.AppendLine();
@@ -192,11 +184,10 @@ public static class NetworkMerging
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant ({string.Join(", ", o.Variants.Select(v => Label(v.ToName(), false)))}) {o.Networks} networks were trained "),
             FormattableString.Invariant($"(different init and data-order seeds from run seed {o.Seed}; the same masks and fixed matrices, mask seed {o.Model.MaskSeed}) "),
-            FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) "),
-            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. "),
+            TrainingSentence(o),
             "The merged network's θ is the average of the members' θ",
             o.Match ? "; for standard networks also after weight matching each member to the first (Git Re-Basin). " : ". ",
-            FormattableString.Invariant($"Loss and accuracy on {(o.EvalExamples > 0 ? $"the first {o.EvalExamples} examples of" : "all of")} each split.")));
+            $"Loss and accuracy on {EvaluatedOn(o)} each split."));
         s.AppendLine();
         s.AppendLine("## Results (test)");
         s.AppendLine();

@@ -60,23 +60,44 @@ public static class TrainingStudy
     }
 
     /// <summary>The manifest's config entries every training study has; a study adds its own.</summary>
-    public static JsonObject ConfigNode(TrainingStudyOptions o) => new()
+    public static JsonObject ConfigNode(TrainingStudyOptions o)
     {
-        ["model"] = o.Model.Model,
-        ["mask_seed"] = o.Model.MaskSeed,
-        ["data"] = o.Data,
-        ["epochs"] = o.Training.Epochs,
-        ["batch_size"] = o.Training.BatchSize,
-        ["lr"] = o.Training.LearningRate,
-        ["weight_decay"] = o.Training.WeightDecay,
-        ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
-        ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
-        ["adam_epsilon"] = o.Training.Epsilon,
-        ["seed"] = o.Seed,
-        ["eval_examples"] = o.EvalExamples,
-        ["train_examples"] = o.TrainExamples,
-        ["threads"] = o.Threads,
-    };
+        var node = new JsonObject
+        {
+            ["model"] = o.Model.Model,
+            ["mask_seed"] = o.Model.MaskSeed,
+            ["data"] = o.Data,
+            ["epochs"] = o.Training.Epochs,
+            ["batch_size"] = o.Training.BatchSize,
+            ["lr"] = o.Training.LearningRate,
+            ["weight_decay"] = o.Training.WeightDecay,
+            ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
+            ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
+            ["adam_epsilon"] = o.Training.Epsilon,
+            ["seed"] = o.Seed,
+            ["eval_examples"] = o.EvalExamples,
+            ["train_examples"] = o.TrainExamples,
+            ["threads"] = o.Threads,
+        };
+        if (o is VariantStudyOptions v)
+        {
+            node["variants"] = new JsonArray(v.Variants.Select(x => (JsonNode)x.ToName()).ToArray());
+            node["networks"] = v.Networks;
+        }
+        return node;
+    }
+
+    /// <summary>The report's sentence on how the networks were trained, from "with minibatch AdamW" to the training examples.</summary>
+    public static string TrainingSentence(TrainingStudyOptions o)
+    {
+        var t = o.Training;
+        return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
+            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. ");
+    }
+
+    /// <summary>"the first N examples of" or "all of", for the report's evaluation sentence.</summary>
+    public static string EvaluatedOn(TrainingStudyOptions o) => o.EvalExamples > 0 ? FormattableString.Invariant($"the first {o.EvalExamples} examples of") : "all of";
+
 
     /// <summary>A variant's model description and, per network, its seeds and final-epoch training loss
     /// (<paramref name="extra"/> adds study-specific entries, e.g. the pair).</summary>

@@ -40,3 +40,22 @@ public abstract record TrainingStudyOptions
         Training.Validate();
     }
 }
+
+/// <summary>Settings of the studies that train a set of networks per variant (merge, mli).</summary>
+public abstract record VariantStudyOptions : TrainingStudyOptions
+{
+    /// <param name="minimumNetworks">the fewest networks per variant the study can use.</param>
+    protected VariantStudyOptions(string command, int minimumNetworks) : base(command) => MinimumNetworks = minimumNetworks;
+
+    public int MinimumNetworks { get; }
+    public IReadOnlyList<Variant> Variants { get; init; } = [Variant.Standard, Variant.SigmaAsym, Variant.WAsym];
+    /// <summary>Networks per variant: networks 0 … n − 1 of the run seed's <see cref="Samplers.ChainSeeds"/>.</summary>
+    public int Networks { get; init; } = 5;
+
+    public override void Validate()
+    {
+        if (Networks < MinimumNetworks) throw new ArgumentException($"--networks must be at least {MinimumNetworks} for {Command}, got {Networks}");
+        if (Variants.Count == 0) throw new ArgumentException($"{Command} needs at least one variant");
+        base.Validate();
+    }
+}

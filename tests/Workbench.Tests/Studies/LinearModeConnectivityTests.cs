@@ -76,16 +76,22 @@ public sealed class LinearModeConnectivityTests : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary>A CLI run exited 0 and its folder holds <paramref name="files"/>, summary.md, report.md and a finished manifest.</summary>
+    internal static void AssertFinished((int Code, string Out, string Err) run, string folder, params string[] files)
+    {
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        foreach (var file in files.Concat(["summary.md", "report.md", "manifest.json"]))
+            Assert.True(File.Exists(Path.Combine(folder, file)), $"missing {file}");
+        Assert.Equal(RunStatus.Finished, Manifest.Load(folder).Status);
+    }
+
     [Fact]
     public void Tiny_lmc_run_writes_tables_whose_barriers_follow_from_its_curves()
     {
         string out_ = Path.Combine(_dir, "lmc");
-        var (code, stdout, stderr) = Run("lmc", "--model", "mlp", "--widths", "32", "--pairs", "2", "--epochs", "1", "--train-examples", "1000",
+        var run = Run("lmc", "--model", "mlp", "--widths", "32", "--pairs", "2", "--epochs", "1", "--train-examples", "1000",
             "--eval-examples", "200", "--points", "9", "--seed", "4", "--out", out_);
-        Assert.True(code == 0, stderr + stdout);
-        foreach (var file in new[] { "interpolation.parquet", "barriers.parquet", "summary.md", "report.md", "manifest.json", "lmc-loss.png", "lmc-error.png", "lmc-barriers.png" })
-            Assert.True(File.Exists(Path.Combine(out_, file)), $"missing {file}");
-        Assert.Equal(RunStatus.Finished, Manifest.Load(out_).Status);
+        AssertFinished(run, out_, "interpolation.parquet", "barriers.parquet", "lmc-loss.png", "lmc-error.png", "lmc-barriers.png");
 
         var curves = ParquetTable.Read(Path.Combine(out_, "interpolation.parquet"));
         var barriers = ParquetTable.Read(Path.Combine(out_, "barriers.parquet"));

@@ -54,12 +54,9 @@ public sealed class MergeAndMliTests : IDisposable
     public void Tiny_merge_run_writes_its_files_and_one_row_per_network_split_and_merge()
     {
         string out_ = Path.Combine(_dir, "merge");
-        var (code, stdout, stderr) = Run("merge", "--model", "mlp", "--widths", "32", "--networks", "3", "--match", "--epochs", "1",
+        var run = Run("merge", "--model", "mlp", "--widths", "32", "--networks", "3", "--match", "--epochs", "1",
             "--train-examples", "1000", "--eval-examples", "200", "--seed", "2", "--out", out_);
-        Assert.True(code == 0, stderr + stdout);
-        foreach (var file in new[] { "merge.parquet", "summary.md", "report.md", "manifest.json", "merge.png" })
-            Assert.True(File.Exists(Path.Combine(out_, file)), $"missing {file}");
-        Assert.Equal(RunStatus.Finished, Manifest.Load(out_).Status);
+        AssertFinished(run, out_, "merge.parquet", "merge.png");
         var table = ParquetTable.Read(Path.Combine(out_, "merge.parquet"));
         // Members: 3 variants × 3 networks × 2 splits; merged: 3 variants × 2 splits, and standard weight-matched × 2 splits.
         Assert.Equal(18 + 6 + 2, table.RowCount);
@@ -80,12 +77,9 @@ public sealed class MergeAndMliTests : IDisposable
     public void Tiny_mli_run_writes_curves_whose_statistics_follow()
     {
         string out_ = Path.Combine(_dir, "mli");
-        var (code, stdout, stderr) = Run("mli", "--model", "mlp", "--widths", "32", "--networks", "2", "--points", "9", "--epochs", "1",
+        var run = Run("mli", "--model", "mlp", "--widths", "32", "--networks", "2", "--points", "9", "--epochs", "1",
             "--train-examples", "1000", "--eval-examples", "200", "--seed", "3", "--out", out_);
-        Assert.True(code == 0, stderr + stdout);
-        foreach (var file in new[] { "mli.parquet", "mli-stats.parquet", "summary.md", "report.md", "manifest.json", "mli.png" })
-            Assert.True(File.Exists(Path.Combine(out_, file)), $"missing {file}");
-        Assert.Equal(RunStatus.Finished, Manifest.Load(out_).Status);
+        AssertFinished(run, out_, "mli.parquet", "mli-stats.parquet", "mli.png");
         var curves = ParquetTable.Read(Path.Combine(out_, "mli.parquet"));
         var stats = ParquetTable.Read(Path.Combine(out_, "mli-stats.parquet"));
         Assert.Equal(3 * 2 * 9, curves.RowCount);
