@@ -41,9 +41,8 @@ public static class LinearModeConnectivity
 
     public static LmcResult Execute(LmcOptions o, TextWriter log)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = TrainingStudy.Execute(o, ConfigNode(o), (data, folder, manifest) => Run(o, data, folder, manifest, log));
-        return result with { Seconds = clock.Elapsed.TotalSeconds };
+        var (result, seconds) = TrainingStudy.Execute(o, ConfigNode(o), (data, folder, manifest) => Run(o, data, folder, manifest, log));
+        return result with { Seconds = seconds };
     }
 
     private static LmcResult Run(LmcOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)

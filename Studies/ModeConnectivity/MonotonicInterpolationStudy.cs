@@ -41,11 +41,10 @@ public static class MonotonicInterpolationStudy
 
     public static MliResult Execute(MliOptions o, TextWriter log)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var config = ConfigNode(o);
         config["points"] = o.Points;
-        var result = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
-        return result with { Seconds = clock.Elapsed.TotalSeconds };
+        var (result, seconds) = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
+        return result with { Seconds = seconds };
     }
 
     private static MliResult Run(MliOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)

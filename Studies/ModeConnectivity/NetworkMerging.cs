@@ -64,11 +64,10 @@ public static class NetworkMerging
 
     public static MergeResult Execute(MergeOptions o, TextWriter log)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var config = ConfigNode(o);
         config["match"] = o.Match;
-        var result = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
-        return result with { Seconds = clock.Elapsed.TotalSeconds };
+        var (result, seconds) = TrainingStudy.Execute(o, config, (data, folder, manifest) => Run(o, data, folder, manifest, log));
+        return result with { Seconds = seconds };
     }
 
     private static MergeResult Run(MergeOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)

@@ -16,9 +16,10 @@ namespace Workbench.Studies.ModeConnectivity;
 public static class TrainingStudy
 {
     /// <summary>Validates <paramref name="o"/>, loads the data, creates the run folder and manifest, and calls
-    /// <paramref name="run"/>; the manifest is finished, or marked failed if <paramref name="run"/> throws.</summary>
-    public static T Execute<T>(TrainingStudyOptions o, JsonObject config, Func<Dataset, RunFolder, Manifest, T> run)
+    /// <paramref name="run"/>; the manifest is finished, or marked failed if <paramref name="run"/> throws. Also returns the seconds it all took.</summary>
+    public static (T Result, double Seconds) Execute<T>(TrainingStudyOptions o, JsonObject config, Func<Dataset, RunFolder, Manifest, T> run)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         o.Validate();
         if (o.Threads > 0) set_num_threads(o.Threads);
         using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
@@ -29,7 +30,7 @@ public static class TrainingStudy
         {
             var result = run(data, folder, manifest);
             manifest.Finish();
-            return result;
+            return (result, clock.Elapsed.TotalSeconds);
         }
         catch (Exception e)
         {
