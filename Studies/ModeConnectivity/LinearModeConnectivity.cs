@@ -48,18 +48,14 @@ public static class LinearModeConnectivity
     private static LmcResult Run(LmcOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
         var lambdas = LossBarrier.Grid(o.Points);
-        var train = TrainingStudy.TrainingSet(o, data);
         var splits = TrainingStudy.EvaluationSplits(o, data);
         var chains = Enumerable.Range(0, 2 * o.Pairs).ToList();
         var curves = new List<(int Pair, string Column, string Split, PathPoint[] Path)>();
         var distances = new Dictionary<(int, string), double>();
-        var variantsNode = new JsonObject();
 
-        foreach (var variant in LmcColumn.All.Select(c => c.Variant).Distinct())
+        TrainingStudy.TrainEach(o, data, LmcColumn.All.Select(c => c.Variant).Distinct(), chains, manifest, log, (network, trained) =>
         {
-            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
-            using var trained = TrainingStudy.TrainVariant(o, network, train, chains, log);
-            variantsNode[variant.ToName()] = TrainingStudy.VariantNode(network, trained, (entry, s) => entry["pair"] = s.Chain / 2);
+            var variant = network.Variant;
             foreach (var column in LmcColumn.All.Where(c => c.Variant == variant))
                 for (int pair = 0; pair < o.Pairs; pair++)
                 {
@@ -69,8 +65,7 @@ public static class LinearModeConnectivity
                     foreach (var (split, path) in paths) curves.Add((pair, column.Name, split, path));
                     log.WriteLine($"  {column.Label}, pair {pair}: test loss barrier {LossBarrier.Midpoint(lambdas, paths["test"].Select(p => p.Loss).ToList()):F4} (midpoint)");
                 }
-        }
-        manifest.Set("variants", variantsNode);
+        }, (entry, s) => entry["pair"] = s.Chain / 2);
 
         var rows = WriteTables(folder, manifest, lambdas, curves, distances);
         var figures = WriteFigures(folder, o, lambdas, curves, rows);

@@ -50,16 +50,12 @@ public static class MonotonicInterpolationStudy
     private static MliResult Run(MliOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
         var alphas = LossBarrier.Grid(o.Points);
-        var train = TrainingSet(o, data);
         var (x, y) = EvaluationSplits(o, data)["train"];
         var chains = Enumerable.Range(0, o.Networks).ToList();
         var curves = new List<MliCurve>();
-        var variantsNode = new JsonObject();
-        foreach (var variant in o.Variants)
+        TrainEach(o, data, o.Variants, chains, manifest, log, (network, trained) =>
         {
-            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
-            using var trained = TrainVariant(o, network, train, chains, log);
-            variantsNode[variant.ToName()] = VariantNode(network, trained);
+            var variant = network.Variant;
             using var initial = NetworkTrainer.InitialPositions(network, trained.Seeds);
             for (int k = 0; k < o.Networks; k++)
             {
@@ -70,8 +66,7 @@ public static class MonotonicInterpolationStudy
                 log.WriteLine($"  network {k}: Δ {statistics.Delta:F4} ({(statistics.Monotonic ? "monotonic" : "not monotonic")}), " +
                     $"local convexity {statistics.LocalConvexity:F2}, global convexity {statistics.GlobalConvexity:F2}");
             }
-        }
-        manifest.Set("variants", variantsNode);
+        });
 
         using (var writer = new ParquetTableWriter(folder.TablePath(CurvesTable),
             [TableColumn.String("variant"), TableColumn.Int("network"), TableColumn.Double("alpha"), TableColumn.Double("loss")]))

@@ -72,16 +72,12 @@ public static class NetworkMerging
 
     private static MergeResult Run(MergeOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
-        var train = TrainingSet(o, data);
         var splits = EvaluationSplits(o, data);
         var chains = Enumerable.Range(0, o.Networks).ToList();
         var rows = new List<MergeRow>();
-        var variantsNode = new JsonObject();
-        foreach (var variant in o.Variants)
+        TrainEach(o, data, o.Variants, chains, manifest, log, (network, trained) =>
         {
-            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
-            using var trained = TrainVariant(o, network, train, chains, log);
-            variantsNode[variant.ToName()] = VariantNode(network, trained);
+            var variant = network.Variant;
             foreach (bool matched in variant == Variant.Standard && o.Match ? new[] { false, true } : [false])
             {
                 using var scope = NewDisposeScope();
@@ -101,8 +97,7 @@ public static class NetworkMerging
                 log.WriteLine($"  {Label(variant.ToName(), matched)}: merged test accuracy {test.Single(r => r.Matched == matched && r.Network == Merged).Accuracy:F4}, " +
                     $"members {test.Where(r => r.Network != Merged).Average(r => r.Accuracy):F4}");
             }
-        }
-        manifest.Set("variants", variantsNode);
+        });
 
         using (var writer = new ParquetTableWriter(folder.TablePath(Table),
             [TableColumn.String("variant"), TableColumn.Int("matched"), TableColumn.String("network"), TableColumn.String("split"), TableColumn.Double("loss"), TableColumn.Double("accuracy")]))

@@ -52,12 +52,24 @@ public static class TrainingStudy
     private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
         count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
 
-    /// <summary>Trains <paramref name="chains"/> of the run seed with the options' training settings, logging each epoch.</summary>
-    public static TrainedNetworks TrainVariant(TrainingStudyOptions o, INetwork network, (Tensor X, Tensor Y) train, IReadOnlyList<int> chains, TextWriter log)
+    /// <summary>For each variant: builds the options' model, trains <paramref name="chains"/> of the run seed on the training
+    /// set (logging each epoch), records the model and seeds under the manifest's "variants" (<paramref name="extra"/> adds
+    /// entries per network) and hands the network and its trained θ to <paramref name="body"/>; both are disposed afterwards.</summary>
+    public static void TrainEach(TrainingStudyOptions o, Dataset data, IEnumerable<Variant> variants, IReadOnlyList<int> chains, Manifest manifest,
+        TextWriter log, Action<INetwork, TrainedNetworks> body, Action<JsonObject, ChainSeeds>? extra = null)
     {
-        log.WriteLine($"{network.Variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
-        return NetworkTrainer.Train(network, train.X, train.Y, o.Training, o.Seed, chains,
-            (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+        var (x, y) = TrainingSet(o, data);
+        var variantsNode = new JsonObject();
+        foreach (var variant in variants)
+        {
+            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
+            log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
+            using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
+                (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+            variantsNode[variant.ToName()] = VariantNode(network, trained, extra);
+            body(network, trained);
+        }
+        manifest.Set("variants", variantsNode);
     }
 
     /// <summary>The manifest's config entries every training study has; a study adds its own.</summary>
@@ -102,7 +114,7 @@ public static class TrainingStudy
 
     /// <summary>A variant's model description and, per network, its seeds and final-epoch training loss
     /// (<paramref name="extra"/> adds study-specific entries, e.g. the pair).</summary>
-    public static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Action<JsonObject, ChainSeeds>? extra = null)
+    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Action<JsonObject, ChainSeeds>? extra = null)
     {
         var node = ModelDescription.Of(network);
         node["networks"] = new JsonArray(trained.Seeds.Select((s, i) =>
