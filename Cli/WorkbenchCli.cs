@@ -28,6 +28,8 @@ public static class WorkbenchCli
         root.Subcommands.Add(DiagnoseCommand(output, error));
         root.Subcommands.Add(ResumeCommand(output, error));
         root.Subcommands.Add(LmcCommand(output, error));
+        root.Subcommands.Add(MergeCommand(output, error));
+        root.Subcommands.Add(MliCommand(output, error));
         root.Subcommands.Add(BarriersCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
@@ -548,65 +550,68 @@ public static class WorkbenchCli
         return command;
     }
 
-    private static Command LmcCommand(TextWriter output, TextWriter error)
+    /// <summary>The options lmc, merge and mli share: the preset, model, training, seeds, data and output.</summary>
+    private sealed class TrainingStudyCliOptions
     {
-        var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order, same masks) for standard, σ-Asym and W-Asym,\n" +
-            "interpolate each pair on λ ∈ [0, 1] (standard also after weight matching) and report midpoint and Entezari barriers of loss and error, train and test.\n" +
-            "Writes interpolation.parquet, barriers.parquet, lmc-loss, lmc-error and lmc-barriers figures, summary.md and report.md.\n" +
-            "Preset lmc-mlp (default): the paper's MNIST MLP, AdamW lr 1e-3, weight decay 0.03, batch 64, CPU-sized (5 pairs, 2 epochs, embedded MNIST subset).\n" +
-            "Full size: workbench lmc --epochs 25 --data MNIST_IDX_DIR --eval-examples 0");
-        var preset = new Option<string>("--preset") { Description = "lmc-mlp (the only preset; the default)", DefaultValueFactory = _ => "lmc-mlp" };
-        var model = new Option<string?>("--model") { Description = "mlp-mnist-lmc (the preset's), mlp or mlp-bnn" };
-        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
-        var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default 5)" };
-        var epochs = new Option<int?>("--epochs") { Description = "training epochs (default 2; paper 25)" };
-        var batchSize = new Option<int?>("--batch-size") { Description = "minibatch size (default 64)" };
-        var lr = new Option<double?>("--lr") { Description = "AdamW learning rate (default 1e-3)" };
-        var weightDecay = new Option<double?>("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default 0.03)" };
-        var schedule = new Option<string?>("--schedule") { Description = "learning-rate schedule: none or cosine (default none)" };
-        var seed = new Option<ulong?>("--seed") { Description = "run seed: each network's init and data order (default 0)" };
-        var maskSeed = new Option<ulong?>("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
-        var points = new Option<int?>("--points") { Description = "λ grid points, odd (default 25)" };
-        var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate paths on the first N examples of each split; 0 = all (default 2000)" };
-        var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default 0)" };
-        var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; default) or a folder of MNIST IDX files" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
-        var outOption = new Option<string?>("--out") { Description = "output folder (default results/lmc)" };
-        var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
-        foreach (var o in new Option[] { preset, model, widths, pairs, epochs, batchSize, lr, weightDecay, schedule, seed, maskSeed, points, evalExamples, trainExamples, data, threads, outOption, force })
-            command.Options.Add(o);
-        command.SetAction(r => Guarded(error, () =>
+        private readonly Option<string> _preset = new("--preset") { Description = "lmc-mlp (the only preset; the default)", DefaultValueFactory = _ => "lmc-mlp" };
+        private readonly Option<string?> _model = new("--model") { Description = "mlp-mnist-lmc (the preset's), mlp or mlp-bnn" };
+        private readonly Option<string?> _widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
+        private readonly Option<int?> _epochs = new("--epochs") { Description = "training epochs (default 2; paper 25)" };
+        private readonly Option<int?> _batchSize = new("--batch-size") { Description = "minibatch size (default 64)" };
+        private readonly Option<double?> _lr = new("--lr") { Description = "AdamW learning rate (default 1e-3)" };
+        private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default 0.03)" };
+        private readonly Option<string?> _schedule = new("--schedule") { Description = "learning-rate schedule: none or cosine (default none)" };
+        private readonly Option<ulong?> _seed = new("--seed") { Description = "run seed: each network's init and data order (default 0)" };
+        private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
+        private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default 2000)" };
+        private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default 0)" };
+        private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; default) or a folder of MNIST IDX files" };
+        private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        private readonly Option<string?> _out;
+        private readonly Option<bool> _force = new("--force") { Description = "replace an existing run folder at --out" };
+
+        public TrainingStudyCliOptions(Command command)
         {
-            if (r.GetValue(preset) != "lmc-mlp") throw new OptionException($"--preset must be lmc-mlp, got '{r.GetValue(preset)}'");
-            var d = new LmcOptions();
-            string modelName = r.GetValue(model) ?? d.Model.Model;
+            _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
+            foreach (var o in new Option[] { _preset, _model, _widths, _epochs, _batchSize, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
+                command.Options.Add(o);
+        }
+
+        /// <summary><paramref name="d"/> (a study's defaults) with the shared options given on the command line.</summary>
+        public T Apply<T>(ParseResult r, T d) where T : TrainingStudyOptions
+        {
+            if (r.GetValue(_preset) != "lmc-mlp") throw new OptionException($"--preset must be lmc-mlp, got '{r.GetValue(_preset)}'");
+            string modelName = r.GetValue(_model) ?? d.Model.Model;
             if (modelName is not ("mlp-mnist-lmc" or "mlp" or "mlp-bnn")) throw new OptionException($"--model must be mlp-mnist-lmc, mlp or mlp-bnn, got '{modelName}'");
-            if (r.GetValue(widths) is not null && modelName != "mlp") throw new OptionException("--widths applies only to --model mlp");
+            if (r.GetValue(_widths) is not null && modelName != "mlp") throw new OptionException("--widths applies only to --model mlp");
             var schedules = new Dictionary<string, LearningRateSchedule> { ["none"] = LearningRateSchedule.None, ["cosine"] = LearningRateSchedule.Cosine };
-            string scheduleName = r.GetValue(schedule) ?? "none";
+            string scheduleName = r.GetValue(_schedule) ?? "none";
             if (!schedules.TryGetValue(scheduleName, out var chosen)) throw new OptionException($"--schedule must be none or cosine, got '{scheduleName}'");
-            var o = d with
+            return (T)(d with
             {
-                Model = new ModelOptions(modelName, Widths: r.GetValue(widths) is { } w ? ParseWidths(w) : null, MaskSeed: r.GetValue(maskSeed) ?? 0),
-                Data = r.GetValue(data) ?? d.Data,
-                Pairs = r.GetValue(pairs) ?? d.Pairs,
+                Model = new ModelOptions(modelName, Widths: r.GetValue(_widths) is { } w ? ParseWidths(w) : null, MaskSeed: r.GetValue(_maskSeed) ?? 0),
+                Data = r.GetValue(_data) ?? d.Data,
                 Training = d.Training with
                 {
-                    Epochs = r.GetValue(epochs) ?? d.Training.Epochs,
-                    BatchSize = r.GetValue(batchSize) ?? d.Training.BatchSize,
-                    LearningRate = r.GetValue(lr) ?? d.Training.LearningRate,
-                    WeightDecay = r.GetValue(weightDecay) ?? d.Training.WeightDecay,
+                    Epochs = r.GetValue(_epochs) ?? d.Training.Epochs,
+                    BatchSize = r.GetValue(_batchSize) ?? d.Training.BatchSize,
+                    LearningRate = r.GetValue(_lr) ?? d.Training.LearningRate,
+                    WeightDecay = r.GetValue(_weightDecay) ?? d.Training.WeightDecay,
                     Schedule = chosen,
                 },
-                Seed = r.GetValue(seed) ?? d.Seed,
-                Points = r.GetValue(points) ?? d.Points,
-                EvalExamples = r.GetValue(evalExamples) ?? d.EvalExamples,
-                TrainExamples = r.GetValue(trainExamples) ?? d.TrainExamples,
-                Threads = r.GetValue(threads) ?? d.Threads,
-                Out = r.GetValue(outOption) ?? d.Out,
-                Force = r.GetValue(force),
+                Seed = r.GetValue(_seed) ?? d.Seed,
+                EvalExamples = r.GetValue(_evalExamples) ?? d.EvalExamples,
+                TrainExamples = r.GetValue(_trainExamples) ?? d.TrainExamples,
+                Threads = r.GetValue(_threads) ?? d.Threads,
+                Out = r.GetValue(_out) ?? d.Out,
+                Force = r.GetValue(_force),
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
-            };
+            });
+        }
+
+        /// <summary>Validates the finished options, turning a bad value into a one-line option error.</summary>
+        public static T Validated<T>(T o) where T : TrainingStudyOptions
+        {
             try
             {
                 o.Validate();
@@ -615,10 +620,79 @@ public static class WorkbenchCli
             {
                 throw new OptionException(e.Message);
             }
+            return o;
+        }
+    }
+
+    /// <summary>--variant standard|w-asym|sigma-asym|all (default all: standard, σ-Asym, W-Asym).</summary>
+    private static IReadOnlyList<Variant> ParseVariantOrAll(string? text) =>
+        text is null or "all" ? [Variant.Standard, Variant.SigmaAsym, Variant.WAsym]
+            : VariantNames.All.Contains(text) ? [VariantNames.Parse(text)]
+            : throw new OptionException($"--variant must be standard, w-asym, sigma-asym or all, got '{text}'");
+
+    private static Command LmcCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order, same masks) for standard, σ-Asym and W-Asym,\n" +
+            "interpolate each pair on λ ∈ [0, 1] (standard also after weight matching) and report midpoint and Entezari barriers of loss and error, train and test.\n" +
+            "Writes interpolation.parquet, barriers.parquet, lmc-loss, lmc-error and lmc-barriers figures, summary.md and report.md.\n" +
+            "Preset lmc-mlp (default): the paper's MNIST MLP, AdamW lr 1e-3, weight decay 0.03, batch 64, CPU-sized (5 pairs, 2 epochs, embedded MNIST subset).\n" +
+            "Full size: workbench lmc --epochs 25 --data MNIST_IDX_DIR --eval-examples 0");
+        var shared = new TrainingStudyCliOptions(command);
+        var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default 5)" };
+        var points = new Option<int?>("--points") { Description = "λ grid points, odd (default 25)" };
+        command.Options.Add(pairs);
+        command.Options.Add(points);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var d = shared.Apply(r, new LmcOptions());
+            var o = TrainingStudyCliOptions.Validated(d with { Pairs = r.GetValue(pairs) ?? d.Pairs, Points = r.GetValue(points) ?? d.Points });
             var result = LinearModeConnectivity.Execute(o, output);
             output.WriteLine(LinearModeConnectivity.SummaryMarkdown(result.Barriers, o.Pairs));
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
             output.WriteLine($"report: {result.ReportPath}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command MergeCommand(TextWriter output, TextWriter error)
+    {
+        var match = new Option<bool>("--match") { Description = "also merge the standard networks after weight-matching each to the first" };
+        return VariantStudyCommand("merge", "Merging by averaging (issue #6): train n networks per variant (different init and data order, same masks), average their θ\n" +
+            "(standard also after weight matching each to the first, with --match) and compare the merged network's loss and accuracy with its members'.\n" +
+            "Writes merge.parquet, the merge figure, summary.md and report.md.", new MergeOptions(), output, error, [match],
+            (r, o) => o with { Match = r.GetValue(match) },
+            o => { var result = NetworkMerging.Execute(o, output); return (NetworkMerging.SummaryMarkdown(result.Rows, o.Networks), result.Folder, result.Seconds, result.ReportPath); });
+    }
+
+    private static Command MliCommand(TextWriter output, TextWriter error)
+    {
+        var points = new Option<int?>("--points") { Description = "α grid points (default 25)" };
+        return VariantStudyCommand("mli", "Monotonic linear interpolation (PAPER 2.4): train N networks per variant from θ_0 to θ_T, evaluate the training loss at\n" +
+            "evenly spaced α on (1 − α)θ_0 + αθ_T and report Δ (largest rise), monotonicity, local and global (true-chord) convexity per network.\n" +
+            "Writes mli.parquet, mli-stats.parquet, the mli figure, summary.md and report.md.", new MliOptions(), output, error, [points],
+            (r, o) => o with { Points = r.GetValue(points) ?? o.Points },
+            o => { var result = MonotonicInterpolationStudy.Execute(o, output); return (MonotonicInterpolationStudy.SummaryMarkdown(result.Curves), result.Folder, result.Seconds, result.ReportPath); });
+    }
+
+    /// <summary>A study of n networks per variant (merge, mli): the shared training options, --variant and --networks, the study's
+    /// own <paramref name="extra"/> options read by <paramref name="apply"/>, and <paramref name="execute"/>'s summary and paths printed.</summary>
+    private static Command VariantStudyCommand<T>(string name, string description, T defaults, TextWriter output, TextWriter error, Option[] extra,
+        Func<ParseResult, T, T> apply, Func<T, (string Summary, string Folder, double Seconds, string Report)> execute) where T : VariantStudyOptions
+    {
+        var command = new Command(name, description + $"\nPreset lmc-mlp (default): as for 'workbench lmc' ({defaults.Networks} networks, {defaults.Training.Epochs} epochs).");
+        var shared = new TrainingStudyCliOptions(command);
+        var variant = new Option<string?>("--variant") { Description = "standard, w-asym, sigma-asym or all (default all)" };
+        var networks = new Option<int?>("--networks") { Description = $"networks per variant, at least {defaults.MinimumNetworks} (default {defaults.Networks})" };
+        foreach (var o in new Option[] { variant, networks }.Concat(extra)) command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var d = shared.Apply(r, defaults);
+            var o = TrainingStudyCliOptions.Validated(apply(r, d with { Variants = ParseVariantOrAll(r.GetValue(variant)), Networks = r.GetValue(networks) ?? d.Networks }));
+            var (summary, folder, seconds, report) = execute(o);
+            output.WriteLine(summary);
+            output.WriteLine($"finished: {folder} ({seconds:F0} s)");
+            output.WriteLine($"report: {report}");
             return 0;
         }));
         return command;

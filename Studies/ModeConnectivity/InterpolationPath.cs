@@ -28,23 +28,34 @@ public static class InterpolationPath
         using var _ = no_grad();
         var weights = tensor(lambdas.ToArray(), dtype: a.dtype, device: a.device).unsqueeze(1);          // [L, 1]
         var thetas = a.unsqueeze(0) * (1 - weights) + b.unsqueeze(0) * weights;                         // [L, P]
-        long n = x.shape[0];
-        var nll = zeros([lambdas.Count], dtype: ScalarType.Float64);
-        var errors = zeros([lambdas.Count], dtype: ScalarType.Float64);
+        var (loss, error) = EvaluateMany(network, thetas, x, y, chunk);
+        return lambdas.Select((l, i) => new PathPoint(l, loss[i], error[i])).ToArray();
+    }
+
+    /// <summary>Mean NLL and error rate of each of the networks θ [K, P] on inputs <paramref name="x"/> and labels
+    /// <paramref name="y"/>, as one batched computation over the examples in chunks.</summary>
+    public static (double[] Loss, double[] Error) EvaluateMany(INetwork network, Tensor thetas, Tensor x, Tensor y, int chunk = 1000)
+    {
+        if (thetas.dim() != 2 || thetas.shape[1] != network.TrainableCount)
+            throw new ArgumentException($"θ must be [K, {network.TrainableCount}], got [{string.Join(",", thetas.shape)}]");
+        if (x.shape[0] != y.shape[0]) throw new ArgumentException($"{x.shape[0]} inputs but {y.shape[0]} labels");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long k = thetas.shape[0], n = x.shape[0];
+        var nll = zeros([k], dtype: ScalarType.Float64);
+        var errors = zeros([k], dtype: ScalarType.Float64);
         for (long start = 0; start < n; start += chunk)
         {
             using var step = NewDisposeScope();
             long size = Math.Min(chunk, n - start);
-            var inputs = x.narrow(0, start, size).to(a.dtype, a.device);
-            var labels = y.narrow(0, start, size).to(a.device);
-            var batch = inputs.unsqueeze(0).expand([lambdas.Count, .. inputs.shape]);
-            var logp = nn.functional.log_softmax(network.Forward(thetas, batch), 2);                     // [L, B, C]
-            var target = labels.unsqueeze(0).expand(lambdas.Count, -1);
+            var inputs = x.narrow(0, start, size).to(thetas.dtype, thetas.device);
+            var labels = y.narrow(0, start, size).to(thetas.device);
+            var batch = inputs.unsqueeze(0).expand([k, .. inputs.shape]);
+            var logp = nn.functional.log_softmax(network.Forward(thetas, batch), 2);                     // [K, B, C]
+            var target = labels.unsqueeze(0).expand(k, -1);
             nll.add_(logp.gather(2, target.unsqueeze(2)).squeeze(2).neg().to_type(ScalarType.Float64).sum(1).cpu());
             errors.add_(logp.argmax(2).ne(target).to_type(ScalarType.Float64).sum(1).cpu());
         }
-        var loss = nll.div(n).data<double>().ToArray();
-        var error = errors.div(n).data<double>().ToArray();
-        return lambdas.Select((l, i) => new PathPoint(l, loss[i], error[i])).ToArray();
+        return (nll.div(n).data<double>().ToArray(), errors.div(n).data<double>().ToArray());
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using ScottPlot;
@@ -7,6 +6,7 @@ using Workbench.Studies.Data;
 using Workbench.Studies.Figures;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Studies.ModeConnectivity.TrainingStudy;
 
 namespace Workbench.Studies.ModeConnectivity;
 
@@ -41,48 +41,21 @@ public static class LinearModeConnectivity
 
     public static LmcResult Execute(LmcOptions o, TextWriter log)
     {
-        o.Validate();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (o.Threads > 0) set_num_threads(o.Threads);
-        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
-        var folder = RunFolder.Create(o.Out, o.Force);
-        var manifest = Manifest.Start(folder.Path, "lmc", ConfigNode(o), o.CommandLine, get_num_threads());
-        manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
-        try
-        {
-            var result = Run(o, data, folder, manifest, log);
-            manifest.Finish();
-            return result with { Seconds = clock.Elapsed.TotalSeconds };
-        }
-        catch (Exception e)
-        {
-            manifest.Fail(e);
-            throw;
-        }
+        var (result, seconds) = TrainingStudy.Execute(o, ConfigNode(o), (data, folder, manifest) => Run(o, data, folder, manifest, log));
+        return result with { Seconds = seconds };
     }
 
     private static LmcResult Run(LmcOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
         var lambdas = LossBarrier.Grid(o.Points);
-        var trainX = o.TrainExamples > 0 ? data.TrainX.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainX;
-        var trainY = o.TrainExamples > 0 ? data.TrainY.narrow(0, 0, Math.Min(o.TrainExamples, data.TrainCount)) : data.TrainY;
-        var splits = new Dictionary<string, (Tensor X, Tensor Y)>
-        {
-            ["train"] = First(data.TrainX, data.TrainY, o.EvalExamples),
-            ["test"] = First(data.TestX, data.TestY, o.EvalExamples),
-        };
+        var splits = TrainingStudy.EvaluationSplits(o, data);
         var chains = Enumerable.Range(0, 2 * o.Pairs).ToList();
         var curves = new List<(int Pair, string Column, string Split, PathPoint[] Path)>();
         var distances = new Dictionary<(int, string), double>();
-        var variantsNode = new JsonObject();
 
-        foreach (var variant in LmcColumn.All.Select(c => c.Variant).Distinct())
+        TrainingStudy.TrainEach(o, data, LmcColumn.All.Select(c => c.Variant).Distinct(), chains, manifest, log, (network, trained) =>
         {
-            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
-            log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
-            using var trained = NetworkTrainer.Train(network, trainX, trainY, o.Training, o.Seed, chains,
-                (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
-            variantsNode[variant.ToName()] = VariantNode(network, trained);
+            var variant = network.Variant;
             foreach (var column in LmcColumn.All.Where(c => c.Variant == variant))
                 for (int pair = 0; pair < o.Pairs; pair++)
                 {
@@ -92,8 +65,7 @@ public static class LinearModeConnectivity
                     foreach (var (split, path) in paths) curves.Add((pair, column.Name, split, path));
                     log.WriteLine($"  {column.Label}, pair {pair}: test loss barrier {LossBarrier.Midpoint(lambdas, paths["test"].Select(p => p.Loss).ToList()):F4} (midpoint)");
                 }
-        }
-        manifest.Set("variants", variantsNode);
+        }, (entry, s) => entry["pair"] = s.Chain / 2);
 
         var rows = WriteTables(folder, manifest, lambdas, curves, distances);
         var figures = WriteFigures(folder, o, lambdas, curves, rows);
@@ -134,9 +106,6 @@ public static class LinearModeConnectivity
                 yield return new BarrierRow(pair, column, split, metric, LossBarrier.Midpoint(lambdas, values), LossBarrier.Entezari(lambdas, values), distance);
             }
     }
-
-    private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
-        count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
 
     /// <summary>Writes both tables; the barriers come from the curves by <see cref="LossBarrier"/>.</summary>
     private static List<BarrierRow> WriteTables(RunFolder folder, Manifest manifest, double[] lambdas,
@@ -209,18 +178,6 @@ public static class LinearModeConnectivity
         return names;
     }
 
-    /// <summary>Mean and sample sd (NaN for one value).</summary>
-    public static (double Mean, double Sd) MeanSd(IReadOnlyList<double> values)
-    {
-        double mean = values.Average();
-        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
-        return (mean, sd);
-    }
-
-    private static string Cell((double Mean, double Sd) s, string format = "F4") =>
-        double.IsFinite(s.Sd) ? $"{s.Mean.ToString(format, CultureInfo.InvariantCulture)} ± {s.Sd.ToString(format, CultureInfo.InvariantCulture)}"
-            : s.Mean.ToString(format, CultureInfo.InvariantCulture);
-
     public static string SummaryMarkdown(IReadOnlyList<BarrierRow> rows, int pairs)
     {
         var s = new StringBuilder();
@@ -248,7 +205,6 @@ public static class LinearModeConnectivity
 
     private static string Report(LmcOptions o, string summary, List<string> figures, List<BarrierRow> rows)
     {
-        var t = o.Training;
         var order = MeasuredOrder(rows);
         string[] paper = ["w-asym", "standard-matched", "sigma-asym", "standard"];
         bool agrees = order.Select(c => c.Name).SequenceEqual(paper);
@@ -260,10 +216,9 @@ public static class LinearModeConnectivity
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant (standard, σ-Asym, W-Asym) {2 * o.Pairs} networks were trained "),
             FormattableString.Invariant($"(pair i = networks 2i and 2i+1: different init and data-order seeds from run seed {o.Seed}, the same masks and fixed matrices, mask seed {o.Model.MaskSeed}) "),
-            FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) "),
-            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. "),
+            TrainingSentence(o),
             FormattableString.Invariant($"Loss (mean NLL) and error were evaluated at {o.Points} evenly spaced λ on θ(λ) = (1 − λ)θ_A + λθ_B, on "),
-            FormattableString.Invariant($"{(o.EvalExamples > 0 ? $"the first {o.EvalExamples} examples of" : "all of")} each split. The weight-matched column aligns θ_B to θ_A "),
+            $"{EvaluatedOn(o)} each split. The weight-matched column aligns θ_B to θ_A ",
             "by Git Re-Basin weight matching before interpolating. The paper's full size is 25 epochs on full MNIST (see the README)."));
         s.AppendLine();
         s.AppendLine("## Barriers");
@@ -285,34 +240,11 @@ public static class LinearModeConnectivity
         return s.ToString();
     }
 
-    private static JsonObject ConfigNode(LmcOptions o) => new()
+    private static JsonObject ConfigNode(LmcOptions o)
     {
-        ["model"] = o.Model.Model,
-        ["mask_seed"] = o.Model.MaskSeed,
-        ["data"] = o.Data,
-        ["pairs"] = o.Pairs,
-        ["epochs"] = o.Training.Epochs,
-        ["batch_size"] = o.Training.BatchSize,
-        ["lr"] = o.Training.LearningRate,
-        ["weight_decay"] = o.Training.WeightDecay,
-        ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
-        ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
-        ["adam_epsilon"] = o.Training.Epsilon,
-        ["seed"] = o.Seed,
-        ["points"] = o.Points,
-        ["eval_examples"] = o.EvalExamples,
-        ["train_examples"] = o.TrainExamples,
-        ["threads"] = o.Threads,
-    };
-
-    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained)
-    {
-        var node = ModelDescription.Of(network);
-        node["networks"] = new JsonArray(trained.Seeds.Select(s => (JsonNode)new JsonObject
-        {
-            ["network"] = s.Chain, ["pair"] = s.Chain / 2, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder,
-            ["final_epoch_train_loss"] = trained.EpochLoss[^1][trained.Seeds.ToList().IndexOf(s)],
-        }).ToArray());
+        var node = TrainingStudy.ConfigNode(o);
+        node["pairs"] = o.Pairs;
+        node["points"] = o.Points;
         return node;
     }
 }

@@ -32,7 +32,8 @@ public static class LossBarrier
         return Enumerable.Range(0, lambdas.Count).Max(i => losses[i] - ((1 - lambdas[i]) * a + lambdas[i] * b));
     }
 
-    private static void Check(IReadOnlyList<double> lambdas, IReadOnlyList<double> losses)
+    /// <summary>Throws unless the curve has one loss per λ and λ increases from 0 to 1 (used by <see cref="MonotonicInterpolation"/> too).</summary>
+    public static void Check(IReadOnlyList<double> lambdas, IReadOnlyList<double> losses)
     {
         if (lambdas.Count != losses.Count) throw new ArgumentException($"{lambdas.Count} λ values but {losses.Count} losses");
         if (lambdas.Count < 2 || lambdas[0] != 0 || lambdas[^1] != 1)

@@ -61,12 +61,7 @@ public static class NetworkTrainer
         var sampleShape = trainX.shape.Skip(1).ToArray();
 
         Tensor theta, m, v;
-        using (no_grad())
-        {
-            var initial = seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToList();
-            theta = stack(initial).DetachFromDisposeScope();
-            foreach (var t in initial) t.Dispose();
-        }
+        theta = InitialPositions(network, seeds);
         m = zeros_like(theta).DetachFromDisposeScope();
         v = zeros_like(theta).DetachFromDisposeScope();
         var epochLoss = new double[options.Epochs][];
@@ -127,6 +122,16 @@ public static class NetworkTrainer
             v.Dispose();
         }
         return new TrainedNetworks(theta, epochLoss, seeds);
+    }
+
+    /// <summary>θ_0 [K, P]: where <see cref="Train"/> starts each network (its init seed), outside any dispose scope.</summary>
+    public static Tensor InitialPositions(INetwork network, IReadOnlyList<ChainSeeds> seeds)
+    {
+        using var _ = no_grad();
+        var initial = seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToList();
+        var theta = stack(initial).DetachFromDisposeScope();
+        foreach (var t in initial) t.Dispose();
+        return theta;
     }
 
     /// <summary>The learning rate at 0-based <paramref name="step"/> of <paramref name="total"/>.</summary>

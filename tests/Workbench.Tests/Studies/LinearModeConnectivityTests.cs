@@ -13,7 +13,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>A learnable toy task: the class is which of the first 3 inputs is largest.</summary>
-    private static Dictionary<string, (Tensor X, Tensor Y)> Toy(int n, ulong seed)
+    internal static Dictionary<string, (Tensor X, Tensor Y)> Toy(int n, ulong seed)
     {
         using var g = new Generator(seed);
         var x = randn([n, 12], generator: g);
@@ -21,7 +21,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
         return new() { ["test"] = (x.narrow(0, 0, n / 2), y.narrow(0, 0, n / 2)), ["train"] = (x.narrow(0, n / 2, n / 2), y.narrow(0, n / 2, n / 2)) };
     }
 
-    private static Tensor Trained(INetwork network, Dictionary<string, (Tensor X, Tensor Y)> data)
+    internal static Tensor Trained(INetwork network, Dictionary<string, (Tensor X, Tensor Y)> data)
     {
         using var trained = NetworkTrainer.Train(network, data["train"].X, data["train"].Y, new TrainingOptions(Epochs: 5, BatchSize: 25, LearningRate: 1e-2), seed: 11, chains: [0]);
         return trained.Theta[0].clone();
@@ -68,7 +68,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
         Assert.True(matchedDistance < 1e-7, $"aligned copy should coincide with θ_A, distance {matchedDistance}");
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -76,16 +76,22 @@ public sealed class LinearModeConnectivityTests : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary>A CLI run exited 0 and its folder holds <paramref name="files"/>, summary.md, report.md and a finished manifest.</summary>
+    internal static void AssertFinished((int Code, string Out, string Err) run, string folder, params string[] files)
+    {
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        foreach (var file in files.Concat(["summary.md", "report.md", "manifest.json"]))
+            Assert.True(File.Exists(Path.Combine(folder, file)), $"missing {file}");
+        Assert.Equal(RunStatus.Finished, Manifest.Load(folder).Status);
+    }
+
     [Fact]
     public void Tiny_lmc_run_writes_tables_whose_barriers_follow_from_its_curves()
     {
         string out_ = Path.Combine(_dir, "lmc");
-        var (code, stdout, stderr) = Run("lmc", "--model", "mlp", "--widths", "32", "--pairs", "2", "--epochs", "1", "--train-examples", "1000",
+        var run = Run("lmc", "--model", "mlp", "--widths", "32", "--pairs", "2", "--epochs", "1", "--train-examples", "1000",
             "--eval-examples", "200", "--points", "9", "--seed", "4", "--out", out_);
-        Assert.True(code == 0, stderr + stdout);
-        foreach (var file in new[] { "interpolation.parquet", "barriers.parquet", "summary.md", "report.md", "manifest.json", "lmc-loss.png", "lmc-error.png", "lmc-barriers.png" })
-            Assert.True(File.Exists(Path.Combine(out_, file)), $"missing {file}");
-        Assert.Equal(RunStatus.Finished, Manifest.Load(out_).Status);
+        AssertFinished(run, out_, "interpolation.parquet", "barriers.parquet", "lmc-loss.png", "lmc-error.png", "lmc-barriers.png");
 
         var curves = ParquetTable.Read(Path.Combine(out_, "interpolation.parquet"));
         var barriers = ParquetTable.Read(Path.Combine(out_, "barriers.parquet"));

@@ -1,0 +1,61 @@
+using Workbench.Architectures;
+
+namespace Workbench.Studies.ModeConnectivity;
+
+/// <summary>
+/// Settings shared by the studies that train networks with <see cref="NetworkTrainer"/> (lmc, merge, mli). The defaults
+/// are the CPU-sized preset <c>lmc-mlp</c>: the paper's MNIST MLP and optimiser on the embedded 8,000-example MNIST
+/// subset, 2 epochs; the paper's full size is 25 epochs on full MNIST (<c>--epochs 25 --data DIR --eval-examples 0</c>).
+/// </summary>
+public abstract record TrainingStudyOptions
+{
+    /// <param name="command">the study's command name; the default output folder is results/<paramref name="command"/>.</param>
+    protected TrainingStudyOptions(string command)
+    {
+        Command = command;
+        Out = Path.Combine("results", command);
+    }
+
+    public string Command { get; }
+    public ModelOptions Model { get; init; } = new("mlp-mnist-lmc");
+    public string Data { get; init; } = "mnist-subset";
+    public TrainingOptions Training { get; init; } = new(Epochs: 2);
+    /// <summary>Run seed: network k's init and data-order seeds are <see cref="Samplers.ChainSeeds"/> k of it.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Networks are evaluated on the first this-many examples of each split; 0 = the whole split.</summary>
+    public int EvalExamples { get; init; } = 2000;
+    /// <summary>Train on the first this-many training examples; 0 = all (for quick checks).</summary>
+    public int TrainExamples { get; init; }
+    public int Threads { get; init; }
+    public string Out { get; init; }
+    public bool Force { get; init; }
+    public IReadOnlyList<string>? CommandLine { get; init; }
+
+    public virtual void Validate()
+    {
+        if (EvalExamples < 0) throw new ArgumentException($"--eval-examples must be ≥ 0 (0 = all), got {EvalExamples}");
+        if (TrainExamples < 0) throw new ArgumentException($"--train-examples must be ≥ 0 (0 = all), got {TrainExamples}");
+        if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");
+        if (Model.Model == "linreg") throw new ArgumentException($"{Command} needs an MLP model (mlp, mlp-mnist-lmc, mlp-bnn): linreg has no hidden units to permute");
+        Training.Validate();
+    }
+}
+
+/// <summary>Settings of the studies that train a set of networks per variant (merge, mli).</summary>
+public abstract record VariantStudyOptions : TrainingStudyOptions
+{
+    /// <param name="minimumNetworks">the fewest networks per variant the study can use.</param>
+    protected VariantStudyOptions(string command, int minimumNetworks) : base(command) => MinimumNetworks = minimumNetworks;
+
+    public int MinimumNetworks { get; }
+    public IReadOnlyList<Variant> Variants { get; init; } = [Variant.Standard, Variant.SigmaAsym, Variant.WAsym];
+    /// <summary>Networks per variant: networks 0 … n − 1 of the run seed's <see cref="Samplers.ChainSeeds"/>.</summary>
+    public int Networks { get; init; } = 5;
+
+    public override void Validate()
+    {
+        if (Networks < MinimumNetworks) throw new ArgumentException($"--networks must be at least {MinimumNetworks} for {Command}, got {Networks}");
+        if (Variants.Count == 0) throw new ArgumentException($"{Command} needs at least one variant");
+        base.Validate();
+    }
+}
