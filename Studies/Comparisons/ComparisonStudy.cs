@@ -85,6 +85,7 @@ public static class ComparisonStudy
                 CheckpointEvery = c.CheckpointEvery,
                 ProgressEvery = c.ProgressEvery,
                 ProgressDraws = c.ProgressDraws,
+                SavePositions = c.SavePositions,
                 MaxEpochs = c.Budget.Kind == "epochs" ? c.Budget.Value : null,
                 MaxGradEvals = c.Budget.Kind == "grad_evals" ? (long)c.Budget.Value : null,
                 MaxWallSeconds = c.Budget.Kind == "wall_time_s" ? c.Budget.Value : null,

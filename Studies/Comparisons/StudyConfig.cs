@@ -71,6 +71,8 @@ public sealed record StudyConfig
     public int? CheckpointEvery { get; init; }
     public int? ProgressEvery { get; init; }
     public int ProgressDraws { get; init; } = 8;
+    /// <summary>Every n-th draw's full θ saved in each run (for `workbench barriers`); 0 = off.</summary>
+    public int SavePositions { get; init; }
     /// <summary>Presets: the documented full-size settings (top-level keys that replace these), applied by --full-size.</summary>
     public JsonObject? FullSize { get; init; }
 
@@ -78,7 +80,7 @@ public sealed record StudyConfig
     [
         "name", "question", "data", "models", "variants", "samplers", "seeds", "chains", "chain_mode", "budget", "batch_size",
         "warmup_fraction", "draws", "prior_std", "temperature", "target_accuracy", "eval_every", "eval_train", "function_points",
-        "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "full_size",
+        "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "save_positions", "full_size",
     ];
 
     /// <summary>Reads and checks a config; <paramref name="source"/> names it in messages (a file name or preset:NAME).</summary>
@@ -143,6 +145,7 @@ public sealed record StudyConfig
             CheckpointEvery = r.Int("checkpoint_every", 0),
             ProgressEvery = r.Int("progress_every", 0),
             ProgressDraws = r.Int("progress_draws", 1) ?? 8,
+            SavePositions = r.Int("save_positions", 0) ?? 0,
             FullSize = r.Object("full_size")?.Node,
         };
         if (config.ChainMode is not ("batched" or "sequential")) throw r.Error("chain_mode", $"must be batched or sequential, got \"{config.ChainMode}\"");
@@ -291,6 +294,7 @@ public sealed record StudyConfig
         };
         if (CheckpointEvery is { } c) node["checkpoint_every"] = c;
         if (ProgressEvery is { } p) node["progress_every"] = p;
+        if (SavePositions > 0) node["save_positions"] = SavePositions;
         if (FullSize is not null) node["full_size"] = FullSize.DeepClone();
         return node;
     }

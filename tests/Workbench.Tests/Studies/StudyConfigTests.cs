@@ -87,6 +87,7 @@ public sealed class StudyConfigTests : IDisposable
     [InlineData("eval_train", "\"yes\"", "eval_train must be true or false")]
     [InlineData("function_points", "-1", "function_points must be ≥ 0")]
     [InlineData("question", "3", "question must be a string, got 3")]
+    [InlineData("save_positions", "-1", "save_positions must be ≥ 0")]
     // models
     [InlineData("models", null, "models is required")]
     [InlineData("models", "[]", "models must not be empty")]
@@ -176,8 +177,9 @@ public sealed class StudyConfigTests : IDisposable
     [Fact]
     public void Grid_expands_models_variants_samplers_and_seeds_into_run_folders()
     {
-        var config = StudyConfig.Parse("study.json", With("budget", "{\"epochs\": 2}"));
+        var config = StudyConfig.Parse("study.json", With("budget", "{\"epochs\": 2}")) with { SavePositions = 3 };
         var cells = ComparisonStudy.Expand(config, "S", trainingSize: 8000, "study.json");
+        Assert.All(cells, c => Assert.Equal(3, c.Options.SavePositions));
         Assert.Equal(2 * 2 * 2, cells.Count);
         Assert.Equal("small-w-asym-elrg-seed1", cells[^1].Cell.Id);
         Assert.Equal(Path.Combine("S", "runs", "small-w-asym-elrg-seed1"), cells[^1].Options.Out);
