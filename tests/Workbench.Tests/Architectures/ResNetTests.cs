@@ -1,5 +1,6 @@
 using TorchSharp;
 using Workbench.Architectures;
+using Workbench.Architectures.Masks;
 using static TorchSharp.torch;
 
 namespace Workbench.Tests.Architectures;
@@ -170,5 +171,40 @@ public class ResNetTests
         }
         theta.Dispose();
         Assert.True(last < first - 0.1f, $"{variant}: loss {first} → {last}");
+    }
+
+    [Fact]
+    public void Filters_mask_expands_the_channel_mask_of_the_same_stream()
+    {
+        var channels = WAsymMask.Generate(3, 2, 5, 4, 2, 1.5);
+        var filters = WAsymMask.GenerateFilters(3, 2, 5, 4, 9, 2, 1.5);
+        Assert.Equal(5, filters.Rows);
+        Assert.Equal(36, filters.Columns);
+        Assert.Equal(18, filters.NFix);
+        Assert.Equal(5L * 18, filters.FixedCount);
+        for (int r = 0; r < 5; r++)
+            for (int c = 0; c < 36; c++)
+                Assert.Equal(channels.Trainable[r * 4 + c / 9], filters.Trainable[r * 36 + c]);
+        Assert.All(Enumerable.Range(0, 180), i => Assert.Equal(filters.Trainable[i], filters.FixedValues[i] == 0f));
+    }
+
+    [Fact]
+    public void Resnet8_w_asym_mask_hashes_are_pinned()
+    {
+        // Pinned from this implementation (seed 0): a change means every saved ResNet8 W-Asym run's M and F changed.
+        using var net = Create("resnet8", Variant.WAsym, maskSeed: 0);
+        Assert.Equal("a5c8b0466eea9e8c541079497e9e8f04266009e5b231732b46cc0d51818d3e34", net.FixedTensors[0].Sha256);
+        Assert.Equal("467e773e77c9075f27218212dfd04b68b20f7b7635c21f3a7f8edbd757d53bbc", net.FixedTensors[1].Sha256);
+    }
+
+    [Theory]
+    [InlineData("resnet8", "sigma-asym", 16 * 16 * 3 + 32 * 32 * 2 + 64 * 64 * 2)]
+    [InlineData("resnet20", "sigma-asym", 16 * 16 * 7 + 32 * 32 * 6 + 64 * 64 * 6)]
+    [InlineData("resnet20", "w-asym", 272_474 - 230_026)]
+    [InlineData("resnet8", "standard", 0)]
+    public void Fixed_counts_follow_the_variant(string model, string variant, long fixedCount)
+    {
+        using var net = Create(model, VariantNames.Parse(variant));
+        Assert.Equal(fixedCount, net.FixedCount);
     }
 }
