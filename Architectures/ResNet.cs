@@ -186,11 +186,16 @@ public sealed class ResNet : INetwork
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>θ [K, P], x [K, B, C, H, W] → logits [K, B, outputs].</summary>
+    /// <summary>θ [K, P], x [K, B, C, H, W] (or flat CIFAR-shaped [K, B, C·32·32]) → logits [K, B, outputs].</summary>
     public Tensor Forward(Tensor theta, Tensor x)
     {
         if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
             throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");
+        if (x.dim() == 3 && x.shape[2] == Spec.InChannels * 32 * 32)
+        {
+            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, 32, 32);
+            return Forward(theta, image);
+        }
         if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != Spec.InChannels)
             throw new ArgumentException($"{Name}: x must be [{theta.shape[0]}, batch, {Spec.InChannels}, H, W], got [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();

@@ -207,4 +207,17 @@ public class ResNetTests
         using var net = Create(model, VariantNames.Parse(variant));
         Assert.Equal(fixedCount, net.FixedCount);
     }
+
+    [Fact]
+    public void Flat_cifar_inputs_are_read_as_3x32x32_images()
+    {
+        using var net = ResNet8(Variant.Standard);
+        using var g = new Generator(8);
+        using var theta = net.InitialPosition(g).unsqueeze(0);
+        using var x = randn([1, 2, 3, 32, 32], generator: g);
+        using var flat = x.reshape(1, 2, 3072);
+        using var a = net.Forward(theta, x);
+        using var b = net.Forward(theta, flat);
+        Assert.True(a.equal(b));
+    }
 }
