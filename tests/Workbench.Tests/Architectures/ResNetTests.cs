@@ -218,6 +218,6 @@ public class ResNetTests
         using var flat = x.reshape(1, 2, 3072);
         using var a = net.Forward(theta, x);
         using var b = net.Forward(theta, flat);
-        Assert.True(a.equal(b));
+        Assert.True(a.allclose(b, rtol: 0, atol: 0));
     }
 }
