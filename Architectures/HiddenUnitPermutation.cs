@@ -37,7 +37,7 @@ public static class HiddenUnitPermutation
     }
 
     /// <summary>Permutes one segment along <paramref name="dim"/> of its full shape; fixed positions stay put.</summary>
-    private static void Permute(ParameterSegment segment, Tensor source, Tensor target, Tensor index, int dim)
+    internal static void Permute(ParameterSegment segment, Tensor source, Tensor target, Tensor index, int dim)
     {
         var values = source.narrow(0, segment.Offset, segment.Count);
         long fullSize = segment.Shape.Aggregate(1L, (a, b) => a * b);

@@ -27,6 +27,8 @@ public static class ModelCatalog
         new("mlp", "MLP with --widths (default 128,128), LayerNorm and ReLU; W-Asym n_fix 8, κ 0.5 per layer unless set"),
         new("mlp-mnist-lmc", "paper's MNIST LMC MLP: 784-512-512-512-10, LayerNorm+GELU, W-Asym (64,1.0),(64,1.0),(64,0.5),(256,0.25)"),
         new("mlp-bnn", "paper's Bayesian MLP: width 256, --depth 8 (or 16) blocks Linear-LayerNorm-ReLU, W-Asym n_fix 8, κ 0.5"),
+        new("resnet8", "paper's metanet/MLI ResNet8 on [3,32,32]: 1 block per stage, GroupNorm, option-B skips; W-Asym stem fixed, 8 whole filters per 3×3 conv, 8 channels per skip, 8 of 64 head, κ 2"),
+        new("resnet20", "paper's LMC ResNet20 on [3,32,32]: 3 blocks per stage, GroupNorm, option-B skips; W-Asym entries 12/36/54/72, skips 6/8, head 8, κ 3"),
         new("linreg", "Bayesian linear regression, Gaussian likelihood with known --noise-std, no intercept"),
     ];
 
@@ -65,7 +67,40 @@ public static class ModelCatalog
             if (o.Variant != Variant.Standard) throw new ArgumentException("linreg has no symmetries to remove: use --variant standard");
             return new LinearRegression(o.Inputs ?? throw new ArgumentException("linreg needs the number of features"));
         }
+        if (o.Model is "resnet8" or "resnet20") return new ResNet(ResNetSpecFor(o));
         return new Mlp(MlpSpecFor(o));
+    }
+
+    /// <summary>The ResNet spec a model name and options stand for (PAPER 1.3). --kappa overrides every layer's κ;
+    /// --fig-lu-std is the FiGLU std times √C (default 1, the paper's 1/√C).</summary>
+    public static ResNetSpec ResNetSpecFor(ModelOptions o)
+    {
+        if (o.Widths is not null || o.Depth is not null || o.LayerNorm is not null || o.Activation is not null)
+            throw new ArgumentException($"{o.Model} has a fixed shape: --widths, --depth, --layer-norm and --activation do not apply");
+        if (o.NFix is not null) throw new ArgumentException($"{o.Model} has per-layer n_fix settings (PAPER 1.3): --n-fix does not apply");
+        int channels = 3;
+        if (o.Inputs is int inputs && inputs != 3 * 32 * 32 && inputs != 3)
+            throw new ArgumentException($"{o.Model} takes CIFAR-shaped [3,32,32] inputs, got {inputs} input features");
+        int outputs = o.Outputs ?? 10;
+        switch (o.Model)
+        {
+            case "resnet8":
+            {
+                double k = o.Kappa ?? 2.0;
+                var conv = new ConvWAsym(8, k, Filters: true);
+                return new ResNetSpec("resnet8", 1, 1, channels, outputs, o.Variant, new ConvWAsym(channels, k, Filters: true),
+                    [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed);
+            }
+            case "resnet20":
+            {
+                double k = o.Kappa ?? 3.0;
+                return new ResNetSpec("resnet20", 3, 1, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
+                    [new(36, k, false), new(54, k, false), new(72, k, false)], [null, new(6, k, false), new(8, k, false)],
+                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed);
+            }
+            default:
+                throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20)");
+        }
     }
 
     private static int[] Repeat(int width, int depth)

@@ -56,6 +56,30 @@ public sealed class WAsymMask
         return new WAsymMask(rows, columns, nFix, kappa, trainable, fixedValues);
     }
 
+    /// <summary>
+    /// The "filters" form for convolutions (PAPER 1.1): every output channel gets <paramref name="nFixFilters"/> whole
+    /// input-channel filters of <paramref name="kernelArea"/> entries fixed. Columns are the flattened C_in·k·k
+    /// entries of a [C_out, C_in, k, k] weight; <see cref="NFix"/> then counts fixed entries per row
+    /// (filters · k·k). Positions come from the same keyed stream as <see cref="Generate"/> (a per-row partial
+    /// Fisher–Yates over input channels), values from the same value stream in row-major order.
+    /// </summary>
+    public static WAsymMask GenerateFilters(ulong maskSeed, int layerIndex, int rows, int channels, int kernelArea, int nFixFilters, double kappa)
+    {
+        if (kernelArea <= 0) throw new ArgumentException($"layer {layerIndex}: kernel area must be positive, got {kernelArea}");
+        var channelMask = Generate(maskSeed, layerIndex, rows, channels, nFixFilters, kappa);
+        int columns = channels * kernelArea;
+        var trainable = new bool[rows * columns];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < channels; c++)
+                for (int a = 0; a < kernelArea; a++)
+                    trainable[r * columns + c * kernelArea + a] = channelMask.Trainable[r * channels + c];
+        var fixedValues = new float[rows * columns];
+        var values = new KeyedRandom(maskSeed, layerIndex, KeyedStream.FixedValues);
+        for (int i = 0; i < fixedValues.Length; i++)
+            if (!trainable[i]) fixedValues[i] = (float)(kappa * values.NextNormal());
+        return new WAsymMask(rows, columns, channelMask.NFix * kernelArea, kappa, trainable, fixedValues);
+    }
+
     /// <summary>SHA-256 (hex) of the mask bytes (1 = trainable) followed by the little-endian float32 fixed values.</summary>
     public string Sha256()
     {

@@ -1,0 +1,266 @@
+using TorchSharp;
+using Workbench.Architectures.Layers;
+using Workbench.Architectures.Masks;
+using static TorchSharp.torch;
+
+namespace Workbench.Architectures;
+
+/// <summary>W-Asym setting of one convolution: <paramref name="NFix"/> fixed entries of the flattened C_in·k·k per
+/// output channel, or, with <paramref name="Filters"/>, that many whole input-channel k×k filters (PAPER 1.1).</summary>
+public sealed record ConvWAsym(int NFix, double Kappa, bool Filters);
+
+/// <summary>
+/// A CIFAR ResNet (PAPER 1.3): 3×3 stem → GroupNorm(1, C) → ReLU, three stages of <paramref name="BlocksPerStage"/>
+/// basic blocks (widths 16, 32, 64 × <paramref name="WidthMultiplier"/>, stride 2 at stages 2 and 3), option-B
+/// shortcuts (1×1 conv → GroupNorm when the shape changes), global average pooling, Linear head. Convolutions
+/// have no bias. <paramref name="StageConvs"/> and <paramref name="Skips"/> hold one W-Asym setting per stage
+/// (stage 1 has no skip projection). σ-Asym replaces every ReLU with a channel FiGLU of std
+/// <paramref name="FiGluScale"/>/√C.
+/// </summary>
+public sealed record ResNetSpec(
+    string Name,
+    int BlocksPerStage,
+    int WidthMultiplier,
+    int InChannels,
+    int Outputs,
+    Variant Variant,
+    ConvWAsym Stem,
+    IReadOnlyList<ConvWAsym> StageConvs,
+    IReadOnlyList<ConvWAsym?> Skips,
+    WAsymSetting Head,
+    double FiGluScale,
+    ulong MaskSeed)
+{
+    public void Validate()
+    {
+        if (BlocksPerStage <= 0) throw new ArgumentException($"model {Name}: blocks per stage must be positive, got {BlocksPerStage}");
+        if (WidthMultiplier <= 0) throw new ArgumentException($"model {Name}: width multiplier must be positive, got {WidthMultiplier}");
+        if (InChannels <= 0 || Outputs <= 0) throw new ArgumentException($"model {Name}: input channels and outputs must be positive");
+        if (StageConvs.Count != 3 || Skips.Count != 3) throw new ArgumentException($"model {Name}: needs 3 stage conv and 3 skip W-Asym settings");
+        if (Variant == Variant.SigmaAsym && !(FiGluScale > 0)) throw new ArgumentException($"model {Name}: FiGLU scale must be positive, got {FiGluScale}");
+    }
+}
+
+public sealed class ResNet : INetwork
+{
+    private sealed record Block(Conv2d Conv1, GroupNorm1 Norm1, ChannelFiGlu? Act1, Conv2d Conv2, GroupNorm1 Norm2,
+        Conv2d? Skip, GroupNorm1? SkipNorm, ChannelFiGlu? Act2);
+
+    private readonly List<FixedTensorRecord> _fixed = new();
+    private readonly Conv2d _stem;
+    private readonly GroupNorm1 _stemNorm;
+    private readonly ChannelFiGlu? _stemAct;
+    private readonly List<Block> _blocks = new();
+    private readonly Linear _head;
+    private readonly Dictionary<string, List<(ParameterSegment Segment, int Dim)>> _groups = new();
+    private readonly Dictionary<string, int> _groupSizes = new();
+    private int _maskIndex, _figluIndex;
+
+    public ResNetSpec Spec { get; }
+    public string Name => Spec.Name;
+    public Variant Variant => Spec.Variant;
+    public ParameterLayout Layout { get; } = new();
+    public long FixedCount { get; private set; }
+    public int Outputs => Spec.Outputs;
+    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed;
+
+    public ResNet(ResNetSpec spec)
+    {
+        spec.Validate();
+        Spec = spec;
+        int[] widths = [16 * spec.WidthMultiplier, 32 * spec.WidthMultiplier, 64 * spec.WidthMultiplier];
+
+        _stem = MakeConv("stem", spec.InChannels, widths[0], 3, 1, spec.Stem);
+        _stemNorm = new GroupNorm1(Layout, "stem_gn", widths[0]);
+        _stemAct = MakeAct("stem_act", widths[0]);
+        Join("stream1", widths[0], (_stem.Weight, 0), (_stemNorm.Gamma, 0), (_stemNorm.Beta, 0));
+
+        int width = widths[0];
+        for (int s = 0; s < 3; s++)
+        {
+            string stream = $"stream{s + 1}";
+            for (int b = 0; b < spec.BlocksPerStage; b++)
+            {
+                string name = $"s{s + 1}b{b + 1}";
+                int stride = s > 0 && b == 0 ? 2 : 1;
+                int outWidth = widths[s];
+                var conv1 = MakeConv($"{name}_conv1", width, outWidth, stride, 1, spec.StageConvs[s]);
+                var norm1 = new GroupNorm1(Layout, $"{name}_gn1", outWidth);
+                var act1 = MakeAct($"{name}_act1", outWidth);
+                var conv2 = MakeConv($"{name}_conv2", outWidth, outWidth, 1, 1, spec.StageConvs[s]);
+                var norm2 = new GroupNorm1(Layout, $"{name}_gn2", outWidth);
+                Conv2d? skip = null;
+                GroupNorm1? skipNorm = null;
+                if (stride != 1 || width != outWidth)
+                {
+                    var setting = spec.Skips[s] ?? throw new ArgumentException($"model {spec.Name}: stage {s + 1} changes shape but has no skip W-Asym setting");
+                    skip = MakeConv($"{name}_skip", width, outWidth, stride, 0, setting, kernel: 1);
+                    skipNorm = new GroupNorm1(Layout, $"{name}_skipgn", outWidth);
+                }
+                var act2 = MakeAct($"{name}_act2", outWidth);
+                _blocks.Add(new Block(conv1, norm1, act1, conv2, norm2, skip, skipNorm, act2));
+
+                // Channel groups: the block's hidden channels, and the residual stream of its stage.
+                Join($"{name}_hidden", outWidth, (conv1.Weight, 0), (norm1.Gamma, 0), (norm1.Beta, 0), (conv2.Weight, 1));
+                string input = skip is null ? stream : $"stream{s}";
+                Join(input, width, (conv1.Weight, 1));
+                if (skip is not null) Join(input, width, (skip.Weight, 1));
+                Join(stream, outWidth, (conv2.Weight, 0), (norm2.Gamma, 0), (norm2.Beta, 0));
+                if (skip is not null) Join(stream, outWidth, (skip.Weight, 0), (skipNorm!.Gamma, 0), (skipNorm.Beta, 0));
+                width = outWidth;
+            }
+        }
+
+        WAsymMask? headMask = null;
+        if (spec.Variant == Variant.WAsym)
+        {
+            headMask = WAsymMask.Generate(spec.MaskSeed, _maskIndex++, spec.Outputs, width, spec.Head.NFix, spec.Head.Kappa);
+            Record("head.weight", [spec.Outputs, width], headMask, filters: false);
+        }
+        _head = new Linear(Layout, "head", width, spec.Outputs, headMask);
+        Join("stream3", width, (Layout["head.weight"], 1));
+    }
+
+    private Conv2d MakeConv(string name, int inputs, int outputs, int stride, int padding, ConvWAsym setting, int kernel = 3)
+    {
+        WAsymMask? mask = null;
+        if (Spec.Variant == Variant.WAsym)
+        {
+            int layer = _maskIndex++;
+            mask = setting.Filters
+                ? WAsymMask.GenerateFilters(Spec.MaskSeed, layer, outputs, inputs, kernel * kernel, setting.NFix, setting.Kappa)
+                : WAsymMask.Generate(Spec.MaskSeed, layer, outputs, inputs * kernel * kernel, setting.NFix, setting.Kappa);
+            Record($"{name}.weight", [outputs, inputs, kernel, kernel], mask, setting.Filters);
+        }
+        return new Conv2d(Layout, name, inputs, outputs, kernel, stride, padding, mask);
+    }
+
+    private void Record(string layer, long[] shape, WAsymMask mask, bool filters)
+    {
+        _fixed.Add(new FixedTensorRecord(layer, "w-asym", shape, mask.FixedCount, mask.Sha256(),
+            new Dictionary<string, double> { ["n_fix"] = mask.NFix, ["kappa"] = mask.Kappa, ["filters"] = filters ? 1 : 0 }));
+        FixedCount += mask.FixedCount;
+    }
+
+    private ChannelFiGlu? MakeAct(string name, int channels)
+    {
+        if (Spec.Variant != Variant.SigmaAsym) return null;
+        double std = Spec.FiGluScale / Math.Sqrt(channels);
+        var figlu = new ChannelFiGlu(Spec.MaskSeed, _figluIndex++, channels, std);
+        _fixed.Add(new FixedTensorRecord(name, "figlu", [channels, channels, 1, 1], (long)channels * channels, figlu.Sha256,
+            new Dictionary<string, double> { ["std"] = std }));
+        FixedCount += (long)channels * channels;
+        return figlu;
+    }
+
+    private void Join(string group, int size, params (ParameterSegment, int)[] members)
+    {
+        if (!_groups.TryGetValue(group, out var list)) { _groups[group] = list = new(); _groupSizes[group] = size; }
+        list.AddRange(members);
+    }
+
+    /// <summary>The channel groups whose permutation is a symmetry of the standard network: stream1…3 (a stage's
+    /// residual stream, permuted through every block and shortcut) and sXbY_hidden (one block's inner channels).</summary>
+    public IReadOnlyDictionary<string, int> ChannelGroups => _groupSizes;
+
+    /// <summary>
+    /// Reorders the channels of one group (new channel i takes old channel permutation[i]) in θ [P]. For a
+    /// standard ResNet the function is unchanged; for W-Asym only trainable entries move (M and F stay), and
+    /// for σ-Asym FiGLU's F is not permuted, so both change the function.
+    /// </summary>
+    public Tensor PermuteChannels(Tensor theta, string group, long[] permutation)
+    {
+        if (!_groups.TryGetValue(group, out var members)) throw new ArgumentException($"{Name} has no channel group '{group}' (it has {string.Join(", ", _groups.Keys)})");
+        int size = _groupSizes[group];
+        if (permutation.Length != size || permutation.Distinct().Count() != size || permutation.Any(p => p < 0 || p >= size))
+            throw new ArgumentException($"not a permutation of {size} channels");
+        using var scope = NewDisposeScope();
+        var result = theta.clone();
+        using var index = tensor(permutation);
+        foreach (var (segment, dim) in members)
+        {
+            // Permute reads from the source; read the running result so that a segment permuted on both axes composes.
+            using var current = result.clone();
+            HiddenUnitPermutation.Permute(segment, current, result, index, dim);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>θ [K, P], x [K, B, C, H, W] (or flat CIFAR-shaped [K, B, C·32·32]) → logits [K, B, outputs].</summary>
+    public Tensor Forward(Tensor theta, Tensor x)
+    {
+        if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
+            throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");
+        if (x.dim() == 3 && x.shape[2] == Spec.InChannels * 32 * 32)
+        {
+            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, 32, 32);
+            return Forward(theta, image);
+        }
+        if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != Spec.InChannels)
+            throw new ArgumentException($"{Name}: x must be [{theta.shape[0]}, batch, {Spec.InChannels}, H, W], got [{string.Join(",", x.shape)}]");
+        using var scope = NewDisposeScope();
+        long chains = x.shape[0], batch = x.shape[1];
+        var h = x.transpose(0, 1).reshape(batch, chains * Spec.InChannels, x.shape[3], x.shape[4]);
+        h = Activate(_stemAct, theta, _stemNorm.Forward(theta, _stem.Forward(theta, h)));
+        foreach (var block in _blocks)
+        {
+            var inner = Activate(block.Act1, theta, block.Norm1.Forward(theta, block.Conv1.Forward(theta, h)));
+            inner = block.Norm2.Forward(theta, block.Conv2.Forward(theta, inner));
+            var shortcut = block.Skip is null ? h : block.SkipNorm!.Forward(theta, block.Skip.Forward(theta, h));
+            h = Activate(block.Act2, theta, inner + shortcut);
+        }
+        var pooled = h.mean([2, 3]).view(batch, chains, -1).transpose(0, 1);
+        return _head.Forward(theta, pooled).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Activate(ChannelFiGlu? figlu, Tensor theta, Tensor x) =>
+        figlu is null ? nn.functional.relu(x) : figlu.Forward(theta, x);
+
+    public Tensor InitialPosition(Generator generator)
+    {
+        var theta = empty(Layout.Count, ScalarType.Float32);
+        using (no_grad())
+        {
+            _stem.Initialise(theta, generator);
+            _stemNorm.Initialise(theta);
+            foreach (var b in _blocks)
+            {
+                b.Conv1.Initialise(theta, generator); b.Norm1.Initialise(theta);
+                b.Conv2.Initialise(theta, generator); b.Norm2.Initialise(theta);
+                b.Skip?.Initialise(theta, generator); b.SkipNorm?.Initialise(theta);
+            }
+            _head.Initialise(theta, generator);
+        }
+        return theta;
+    }
+
+    private IEnumerable<IDisposable> Buffers()
+    {
+        yield return _stem;
+        if (_stemAct is not null) yield return _stemAct;
+        foreach (var b in _blocks)
+        {
+            yield return b.Conv1; yield return b.Conv2;
+            if (b.Skip is not null) yield return b.Skip;
+            if (b.Act1 is not null) yield return b.Act1;
+            if (b.Act2 is not null) yield return b.Act2;
+        }
+        yield return _head;
+    }
+
+    public void To(Device device, ScalarType dtype)
+    {
+        foreach (var buffer in Buffers())
+            switch (buffer)
+            {
+                case Conv2d c: c.To(device, dtype); break;
+                case ChannelFiGlu f: f.To(device, dtype); break;
+                case Linear l: l.To(device, dtype); break;
+            }
+    }
+
+    public void Dispose()
+    {
+        foreach (var buffer in Buffers()) buffer.Dispose();
+    }
+}
