@@ -358,7 +358,11 @@ public static class WorkbenchCli
         {
             if (!Workbench.Samplers.SamplerRegistry.Names.Contains(name))
                 throw new OptionException($"--sampler: unknown sampler '{name}' (available: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)})");
-            bool fitted = name is "mfvi" or "elrg" or "swag" or "ensemble";
+            // The registry knows which methods are fitted; a throwaway instance asks it (and checks --param early).
+            var probe = Workbench.Samplers.SamplerRegistry.Create(name,
+                new Workbench.Samplers.SamplerContext(new Workbench.Samplers.Tempering(o.BatchSize, o.BatchSize, o.Temperature, o.PriorStd), steps),
+                o.StepSize is { } lr ? new Dictionary<string, double>(o.SamplerParameters) { ["step_size"] = lr } : o.SamplerParameters);
+            bool fitted = probe.Kind == Workbench.Samplers.SamplerKind.Fitted;
             // A Markov chain keeps the --warmup/--thin grid's draws; a fitted method draws --draws times.
             return new StudySampler(name, name, o.StepSize, o.SamplerParameters, null, null, fitted ? o.Draws : Math.Max(1, (steps - o.Warmup) / o.Thin), null, null);
         }).ToList();

@@ -34,18 +34,12 @@ public sealed record ConvergenceSeries(string Source, IReadOnlyDictionary<int, I
         var table = ParquetTable.Read(progress);
         var chain = table.ColumnAsDouble("chain");
         var splits = table.Column<string>("split");
-        var epoch = table.ColumnAsDouble("epoch");
         var gradEvals = table.ColumnAsDouble("grad_evals");
-        var wall = table.ColumnAsDouble("wall_time_s");
-        var accuracy = table.ColumnAsDouble("accuracy");
-        var nll = table.ColumnAsDouble("nll");
-        var ece = table.ColumnAsDouble("ece");
-        var brier = table.ColumnAsDouble("brier");
+        var point = PointReader(table, metricPrefix: "");
         var chains = new SortedDictionary<int, IReadOnlyList<ConvergencePoint>>();
         foreach (var rows in Enumerable.Range(0, table.RowCount).Where(r => splits[r] == split).GroupBy(r => (int)chain[r]))
         {
-            var points = rows.OrderBy(r => gradEvals[r])
-                .Select(r => new ConvergencePoint(epoch[r], gradEvals[r], wall[r], accuracy[r], nll[r], ece[r], brier[r])).ToList();
+            var points = rows.OrderBy(r => gradEvals[r]).Select(point).ToList();
             if (final.TryGetValue(rows.Key, out var last) && last.Count > 0)
             {
                 var end = last[^1];
@@ -76,20 +70,27 @@ public sealed record ConvergenceSeries(string Source, IReadOnlyDictionary<int, I
         var chain = table.ColumnAsDouble("chain");
         var splits = table.Column<string>("split");
         var iteration = table.ColumnAsDouble("iteration");
-        var epoch = table.ColumnAsDouble("epoch");
-        var gradEvals = table.ColumnAsDouble("grad_evals");
-        var wall = table.ColumnAsDouble("wall_time_s");
-        var accuracy = table.ColumnAsDouble("bma_accuracy");
-        var nll = table.ColumnAsDouble("bma_nll");
-        var ece = table.ColumnAsDouble("bma_ece");
-        var brier = table.ColumnAsDouble("bma_brier");
-        var chains = new SortedDictionary<int, IReadOnlyList<ConvergencePoint>>();
         var draw = table.ColumnAsDouble("draw");
+        var point = PointReader(table, metricPrefix: "bma_");
+        var chains = new SortedDictionary<int, IReadOnlyList<ConvergencePoint>>();
         // Draws evaluated at one iteration (a fitted method's draws, all taken at the end of its fit) are one point of
         // training: the running BMA after the last of them.
         foreach (var rows in Enumerable.Range(0, table.RowCount).Where(r => splits[r] == split).GroupBy(r => (int)chain[r]))
-            chains[rows.Key] = rows.GroupBy(r => iteration[r]).OrderBy(g => g.Key).Select(g => g.MaxBy(r => draw[r]))
-                .Select(r => new ConvergencePoint(epoch[r], gradEvals[r], wall[r], accuracy[r], nll[r], ece[r], brier[r])).ToList();
+            chains[rows.Key] = rows.GroupBy(r => iteration[r]).OrderBy(g => g.Key).Select(g => g.MaxBy(r => draw[r])).Select(point).ToList();
         return chains;
+    }
+
+    /// <summary>Row → point of a table with the cost columns and the metrics <c>{prefix}accuracy</c>, <c>nll</c>, <c>ece</c>,
+    /// <c>brier</c> (progress.parquet: no prefix; eval.parquet's running BMA: "bma_").</summary>
+    private static Func<int, ConvergencePoint> PointReader(ParquetTable table, string metricPrefix)
+    {
+        var epoch = table.ColumnAsDouble("epoch");
+        var gradEvals = table.ColumnAsDouble("grad_evals");
+        var wall = table.ColumnAsDouble("wall_time_s");
+        var accuracy = table.ColumnAsDouble(metricPrefix + "accuracy");
+        var nll = table.ColumnAsDouble(metricPrefix + "nll");
+        var ece = table.ColumnAsDouble(metricPrefix + "ece");
+        var brier = table.ColumnAsDouble(metricPrefix + "brier");
+        return r => new ConvergencePoint(epoch[r], gradEvals[r], wall[r], accuracy[r], nll[r], ece[r], brier[r]);
     }
 }
