@@ -21,19 +21,7 @@ public static class HiddenUnitPermutation
         if (permutation.Length != width || permutation.Distinct().Count() != width || permutation.Any(p => p < 0 || p >= width))
             throw new ArgumentException($"not a permutation of {width} units");
 
-        using var scope = NewDisposeScope();
-        var result = theta.clone();
-        using var index = tensor(permutation);
-        string layer = $"fc{hiddenLayer + 1}", next = hiddenLayer + 1 == hidden ? "head" : $"fc{hiddenLayer + 2}";
-        Permute(mlp.Layout[$"{layer}.weight"], theta, result, index, dim: 0);
-        Permute(mlp.Layout[$"{layer}.bias"], theta, result, index, dim: 0);
-        if (mlp.Spec.LayerNorm)
-        {
-            Permute(mlp.Layout[$"ln{hiddenLayer + 1}.weight"], theta, result, index, dim: 0);
-            Permute(mlp.Layout[$"ln{hiddenLayer + 1}.bias"], theta, result, index, dim: 0);
-        }
-        Permute(mlp.Layout[$"{next}.weight"], theta, result, index, dim: 1);
-        return result.MoveToOuterDisposeScope();
+        return PermutationSymmetry.Apply(mlp, theta, mlp.PermutationGroups[hiddenLayer].Name, permutation);
     }
 
     /// <summary>Permutes one segment along <paramref name="dim"/> of its full shape; fixed positions stay put.</summary>

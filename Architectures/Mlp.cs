@@ -37,7 +37,7 @@ public sealed record MlpSpec(
     }
 }
 
-public sealed class Mlp : INetwork
+public sealed class Mlp : IPermutationSymmetric
 {
     private readonly List<ILayer> _layers = new();
     private readonly List<FixedTensorRecord> _fixed = new();
@@ -114,6 +114,20 @@ public sealed class Mlp : INetwork
         foreach (var layer in _layers) h = layer.ForwardGaussian(q, h);
         return h.MoveToOuterDisposeScope();
     }
+
+    /// <summary>One group per hidden layer ℓ (named fcℓ): rows of its Linear weight and bias, its LayerNorm affine,
+    /// and columns of the next Linear weight.</summary>
+    public IReadOnlyList<PermutationGroup> PermutationGroups => _groups ??= Enumerable.Range(0, Spec.Hidden.Length).Select(l =>
+    {
+        string layer = $"fc{l + 1}", next = l + 1 == Spec.Hidden.Length ? "head" : $"fc{l + 2}";
+        var members = new List<PermutationMember> { new(Layout[$"{layer}.weight"], 0), new(Layout[$"{layer}.bias"], 0) };
+        if (Spec.LayerNorm) members.AddRange([new(Layout[$"ln{l + 1}.weight"], 0), new(Layout[$"ln{l + 1}.bias"], 0)]);
+        members.Add(new(Layout[$"{next}.weight"], 1));
+        return new PermutationGroup(layer, Spec.Hidden[l], members);
+    }).ToList();
+    private List<PermutationGroup>? _groups;
+
+    public IReadOnlyList<long> InputShape => [Spec.Inputs];
 
     /// <summary>Names of the Linear layers in order: fc1 … fcL, head.</summary>
     public IReadOnlyList<string> LinearLayers => _layers.OfType<Linear>().Select(l => l.Name).ToList();

@@ -15,7 +15,17 @@ public sealed record ModelOptions(
     int? NFix = null,
     double? Kappa = null,
     double? FiGluStd = null,
-    ulong MaskSeed = 0);
+    ulong MaskSeed = 0,
+    int[]? InputShape = null)
+{
+    /// <summary>These options completed by a data set's sample shape ([features] or [channels, height, width]) and classes.</summary>
+    public ModelOptions ForData(IReadOnlyList<long> sampleShape, int outputs) => this with
+    {
+        Inputs = (int)sampleShape.Aggregate(1L, (a, b) => a * b),
+        InputShape = sampleShape.Select(d => (int)d).ToArray(),
+        Outputs = outputs,
+    };
+}
 
 public sealed record ModelPreset(string Name, string Description);
 
@@ -78,9 +88,7 @@ public static class ModelCatalog
         if (o.Widths is not null || o.Depth is not null || o.LayerNorm is not null || o.Activation is not null)
             throw new ArgumentException($"{o.Model} has a fixed shape: --widths, --depth, --layer-norm and --activation do not apply");
         if (o.NFix is not null) throw new ArgumentException($"{o.Model} has per-layer n_fix settings (PAPER 1.3): --n-fix does not apply");
-        int channels = 3;
-        if (o.Inputs is int inputs && inputs != 3 * 32 * 32 && inputs != 3)
-            throw new ArgumentException($"{o.Model} takes CIFAR-shaped [3,32,32] inputs, got {inputs} input features");
+        var (channels, height, width) = ImageShape(o);
         int outputs = o.Outputs ?? 10;
         switch (o.Model)
         {
@@ -89,18 +97,35 @@ public static class ModelCatalog
                 double k = o.Kappa ?? 2.0;
                 var conv = new ConvWAsym(8, k, Filters: true);
                 return new ResNetSpec("resnet8", 1, 1, channels, outputs, o.Variant, new ConvWAsym(channels, k, Filters: true),
-                    [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed);
+                    [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
             }
             case "resnet20":
             {
                 double k = o.Kappa ?? 3.0;
                 return new ResNetSpec("resnet20", 3, 1, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
                     [new(36, k, false), new(54, k, false), new(72, k, false)], [null, new(6, k, false), new(8, k, false)],
-                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed);
+                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
             }
             default:
                 throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20)");
         }
+    }
+
+    /// <summary>
+    /// The [channels, height, width] a convolutional model reads: the data's sample shape when known, else CIFAR's
+    /// [3, 32, 32] (a flat input count must then be 3·32·32). Feature vectors (CSV data) are refused.
+    /// </summary>
+    public static (int Channels, int Height, int Width) ImageShape(ModelOptions o)
+    {
+        if (o.InputShape is { } shape)
+        {
+            if (shape.Length != 3 || shape.Any(d => d <= 0))
+                throw new ArgumentException($"{o.Model} is convolutional and needs image inputs [channels, height, width]; the data's samples are [{string.Join(",", shape)}]");
+            return (shape[0], shape[1], shape[2]);
+        }
+        if (o.Inputs is int inputs && inputs != 3 * 32 * 32)
+            throw new ArgumentException($"{o.Model} is convolutional: without an image shape it reads CIFAR-shaped [3,32,32] inputs, not {inputs} features (give --input-shape C,H,W)");
+        return (3, 32, 32);
     }
 
     private static int[] Repeat(int width, int depth)

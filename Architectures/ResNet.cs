@@ -29,19 +29,22 @@ public sealed record ResNetSpec(
     IReadOnlyList<ConvWAsym?> Skips,
     WAsymSetting Head,
     double FiGluScale,
-    ulong MaskSeed)
+    ulong MaskSeed,
+    int Height = 32,
+    int Width = 32)
 {
     public void Validate()
     {
         if (BlocksPerStage <= 0) throw new ArgumentException($"model {Name}: blocks per stage must be positive, got {BlocksPerStage}");
         if (WidthMultiplier <= 0) throw new ArgumentException($"model {Name}: width multiplier must be positive, got {WidthMultiplier}");
         if (InChannels <= 0 || Outputs <= 0) throw new ArgumentException($"model {Name}: input channels and outputs must be positive");
+        if (Height < 4 || Width < 4) throw new ArgumentException($"model {Name}: images of {Height}×{Width} are too small for two stride-2 stages (need at least 4×4)");
         if (StageConvs.Count != 3 || Skips.Count != 3) throw new ArgumentException($"model {Name}: needs 3 stage conv and 3 skip W-Asym settings");
         if (Variant == Variant.SigmaAsym && !(FiGluScale > 0)) throw new ArgumentException($"model {Name}: FiGLU scale must be positive, got {FiGluScale}");
     }
 }
 
-public sealed class ResNet : INetwork
+public sealed class ResNet : IPermutationSymmetric
 {
     private sealed record Block(Conv2d Conv1, GroupNorm1 Norm1, ChannelFiGlu? Act1, Conv2d Conv2, GroupNorm1 Norm2,
         Conv2d? Skip, GroupNorm1? SkipNorm, ChannelFiGlu? Act2);
@@ -52,8 +55,7 @@ public sealed class ResNet : INetwork
     private readonly ChannelFiGlu? _stemAct;
     private readonly List<Block> _blocks = new();
     private readonly Linear _head;
-    private readonly Dictionary<string, List<(ParameterSegment Segment, int Dim)>> _groups = new();
-    private readonly Dictionary<string, int> _groupSizes = new();
+    private readonly List<(string Name, int Size, List<PermutationMember> Members)> _groups = new();
     private int _maskIndex, _figluIndex;
 
     public ResNetSpec Spec { get; }
@@ -153,47 +155,29 @@ public sealed class ResNet : INetwork
         return figlu;
     }
 
-    private void Join(string group, int size, params (ParameterSegment, int)[] members)
+    private void Join(string group, int size, params (ParameterSegment Segment, int Dim)[] members)
     {
-        if (!_groups.TryGetValue(group, out var list)) { _groups[group] = list = new(); _groupSizes[group] = size; }
-        list.AddRange(members);
+        int i = _groups.FindIndex(g => g.Name == group);
+        if (i < 0) { _groups.Add((group, size, new())); i = _groups.Count - 1; }
+        _groups[i].Members.AddRange(members.Select(m => new PermutationMember(m.Segment, m.Dim)));
     }
 
-    /// <summary>The channel groups whose permutation is a symmetry of the standard network: stream1…3 (a stage's
-    /// residual stream, permuted through every block and shortcut) and sXbY_hidden (one block's inner channels).</summary>
-    public IReadOnlyDictionary<string, int> ChannelGroups => _groupSizes;
+    /// <summary>The channel groups whose permutation is a symmetry of the standard network, in the order they are
+    /// first met: stream1…3 (a stage's residual stream, permuted through every block and shortcut that reads or
+    /// writes it, and the head's columns for stream3) and sXbY_hidden (one block's inner channels).</summary>
+    public IReadOnlyList<PermutationGroup> PermutationGroups => _permutationGroups ??= _groups.Select(g => new PermutationGroup(g.Name, g.Size, g.Members)).ToList();
+    private List<PermutationGroup>? _permutationGroups;
 
-    /// <summary>
-    /// Reorders the channels of one group (new channel i takes old channel permutation[i]) in θ [P]. For a
-    /// standard ResNet the function is unchanged; for W-Asym only trainable entries move (M and F stay), and
-    /// for σ-Asym FiGLU's F is not permuted, so both change the function.
-    /// </summary>
-    public Tensor PermuteChannels(Tensor theta, string group, long[] permutation)
-    {
-        if (!_groups.TryGetValue(group, out var members)) throw new ArgumentException($"{Name} has no channel group '{group}' (it has {string.Join(", ", _groups.Keys)})");
-        int size = _groupSizes[group];
-        if (permutation.Length != size || permutation.Distinct().Count() != size || permutation.Any(p => p < 0 || p >= size))
-            throw new ArgumentException($"not a permutation of {size} channels");
-        using var scope = NewDisposeScope();
-        var result = theta.clone();
-        using var index = tensor(permutation);
-        foreach (var (segment, dim) in members)
-        {
-            // Permute reads from the source; read the running result so that a segment permuted on both axes composes.
-            using var current = result.clone();
-            HiddenUnitPermutation.Permute(segment, current, result, index, dim);
-        }
-        return result.MoveToOuterDisposeScope();
-    }
+    public IReadOnlyList<long> InputShape => [Spec.InChannels, Spec.Height, Spec.Width];
 
-    /// <summary>θ [K, P], x [K, B, C, H, W] (or flat CIFAR-shaped [K, B, C·32·32]) → logits [K, B, outputs].</summary>
+    /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>
     public Tensor Forward(Tensor theta, Tensor x)
     {
         if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
             throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");
-        if (x.dim() == 3 && x.shape[2] == Spec.InChannels * 32 * 32)
+        if (x.dim() == 3 && x.shape[2] == (long)Spec.InChannels * Spec.Height * Spec.Width)
         {
-            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, 32, 32);
+            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, Spec.Height, Spec.Width);
             return Forward(theta, image);
         }
         if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != Spec.InChannels)

@@ -4,39 +4,42 @@ using static TorchSharp.torch;
 namespace Workbench.Architectures;
 
 /// <summary>
-/// Git Re-Basin weight matching for MLPs (METHODS: Mode connectivity and merging → Weight matching): find one
-/// permutation of each hidden layer's units of network B that maximises Σ ⟨θ_A, π(θ_B)⟩, by coordinate ascent over
-/// layers, each step an exact linear assignment with the other layers' permutations held fixed.
+/// Git Re-Basin weight matching (METHODS: Mode connectivity and merging → Weight matching): find one permutation of
+/// each permutation group of network B (an MLP's hidden layers, a convnet's channel groups) that maximises
+/// Σ ⟨θ_A, π(θ_B)⟩, by coordinate ascent over groups, each step an exact linear assignment with the other groups'
+/// permutations held fixed. Through a ResNet's residual connections a stage's stream is one group, so the blocks
+/// and shortcuts that share it are matched together.
 /// </summary>
 public static class WeightMatching
 {
-    /// <summary>Stop after this many sweeps over all layers even if a layer still improves (METHODS).</summary>
+    /// <summary>Stop after this many sweeps over all groups even if a group still improves (METHODS).</summary>
     public const int MaxSweeps = 100;
 
-    /// <summary>A layer's new assignment is taken only when it raises that layer's similarity by more than this; a
-    /// sweep in which no layer does so ends the search (METHODS).</summary>
+    /// <summary>A group's new assignment is taken only when it raises that group's similarity by more than this; a
+    /// sweep in which no group does so ends the search (METHODS).</summary>
     public const double MinImprovement = 1e-12;
 
     /// <summary>
-    /// Aligns <paramref name="thetaB"/> to <paramref name="thetaA"/> (both [P]) for a standard MLP.
-    /// Returns π(θ_B) [P], the permutations (Permutations[ℓ][i] = unit of B's hidden layer ℓ that becomes unit i, the
-    /// convention of <see cref="HiddenUnitPermutation.Apply"/>), and the number of sweeps run. Layers are visited
-    /// in an order shuffled by <paramref name="seed"/> each sweep. Afterwards f_{π(B)}(x) = f_B(x) is checked on
+    /// Aligns <paramref name="thetaB"/> to <paramref name="thetaA"/> (both [P]) for a standard network.
+    /// Returns π(θ_B) [P], the permutations in the order of <see cref="IPermutationSymmetric.PermutationGroups"/>
+    /// (Permutations[g][i] = unit of B's group g that becomes unit i, the convention of
+    /// <see cref="PermutationSymmetry.Apply"/>), and the number of sweeps run. Groups are visited in an order shuffled
+    /// by <paramref name="seed"/> each sweep. Afterwards f_{π(B)}(x) = f_B(x) is checked on
     /// <paramref name="checkInputs"/> ([B, …sample shape], one chain) or on 64 standard-normal inputs drawn from
     /// <paramref name="seed"/>; an <see cref="InvalidOperationException"/> says so if it does not hold.
     /// </summary>
-    public static (Tensor AlignedB, long[][] Permutations, int Sweeps) Align(Mlp mlp, Tensor thetaA, Tensor thetaB, ulong seed, Tensor? checkInputs = null)
+    public static (Tensor AlignedB, long[][] Permutations, int Sweeps) Align(IPermutationSymmetric network, Tensor thetaA, Tensor thetaB, ulong seed, Tensor? checkInputs = null)
     {
-        if (mlp.Variant != Variant.Standard)
-            throw new ArgumentException($"weight matching aligns hidden-unit permutations, which are symmetries only of standard MLPs; " +
-                $"{mlp.Name} is {mlp.Variant.ToName()}, where permuting units changes the function (PAPER 1.1–1.2). Compare such networks unaligned.", nameof(mlp));
-        long count = mlp.Layout.Count;
+        if (network.Variant != Variant.Standard)
+            throw new ArgumentException($"weight matching aligns permutations of units and channels, which are symmetries only of standard networks; " +
+                $"{network.Name} is {network.Variant.ToName()}, where permuting them changes the function (PAPER 1.1–1.2). Compare such networks unaligned.", nameof(network));
+        long count = network.Layout.Count;
         if (thetaA.dim() != 1 || thetaA.shape[0] != count || thetaB.dim() != 1 || thetaB.shape[0] != count)
-            throw new ArgumentException($"{mlp.Name}: θ_A and θ_B must both be [{count}], got [{string.Join(",", thetaA.shape)}] and [{string.Join(",", thetaB.shape)}]");
+            throw new ArgumentException($"{network.Name}: θ_A and θ_B must both be [{count}], got [{string.Join(",", thetaA.shape)}] and [{string.Join(",", thetaB.shape)}]");
 
-        int layers = mlp.Spec.Hidden.Length;
-        var permutations = new int[layers][];
-        for (int l = 0; l < layers; l++) permutations[l] = Enumerable.Range(0, mlp.Spec.Hidden[l]).ToArray();
+        var groups = network.PermutationGroups;
+        var memberships = Memberships(network);
+        var permutations = groups.Select(g => Enumerable.Range(0, g.Size).ToArray()).ToArray();
 
         int sweeps = 0;
         using (var scope = NewDisposeScope())
@@ -45,7 +48,7 @@ public static class WeightMatching
             // Similarities in float64 on the CPU, so ties and the 1e−12 stop rule are not swamped by float32 rounding.
             var a = thetaA.detach().to(ScalarType.Float64, CPU);
             var b = thetaB.detach().to(ScalarType.Float64, CPU);
-            var order = Enumerable.Range(0, layers).ToArray();
+            var order = Enumerable.Range(0, groups.Count).ToArray();
             var random = new Random(unchecked((int)(seed ^ (seed >> 32))));
             bool improved = true;
             while (improved && sweeps < MaxSweeps)
@@ -53,27 +56,75 @@ public static class WeightMatching
                 improved = false;
                 sweeps++;
                 random.Shuffle(order);
-                foreach (int l in order)
+                foreach (int g in order)
                 {
-                    var similarity = Similarity(mlp, a, b, permutations, l);
+                    var similarity = Similarity(groups, memberships, a, b, permutations, g);
                     var candidate = LinearAssignment.Solve(similarity, maximise: true);
-                    double gain = LinearAssignment.Total(similarity, candidate) - LinearAssignment.Total(similarity, permutations[l]);
-                    if (gain > MinImprovement) { permutations[l] = candidate; improved = true; }
+                    double gain = LinearAssignment.Total(similarity, candidate) - LinearAssignment.Total(similarity, permutations[g]);
+                    if (gain > MinImprovement) { permutations[g] = candidate; improved = true; }
                 }
             }
         }
 
         var result = permutations.Select(p => p.Select(i => (long)i).ToArray()).ToArray();
-        var aligned = thetaB.detach().clone();
-        for (int l = 0; l < layers; l++)
-        {
-            var next = HiddenUnitPermutation.Apply(mlp, aligned, l, result[l]);
-            aligned.Dispose();
-            aligned = next;
-        }
-        CheckSameFunction(mlp, thetaB, aligned, seed, checkInputs);
+        var aligned = PermutationSymmetry.ApplyAll(network, thetaB, result);
+        CheckSameFunction(network, thetaB, aligned, seed, checkInputs);
         return (aligned, result, sweeps);
     }
+
+    /// <summary>For each segment that a group touches: which groups index which of its axes. A tensor indexed by the
+    /// same group on two axes is not a permutation symmetry this matcher can solve one group at a time.</summary>
+    private static Dictionary<string, List<(int Group, int Dim)>> Memberships(IPermutationSymmetric network)
+    {
+        var result = new Dictionary<string, List<(int, int)>>();
+        var groups = network.PermutationGroups;
+        for (int g = 0; g < groups.Count; g++)
+            foreach (var m in groups[g].Members)
+            {
+                if (!result.TryGetValue(m.Segment.Name, out var list)) result[m.Segment.Name] = list = new();
+                if (list.Any(e => e.Item1 == g))
+                    throw new InvalidOperationException($"{network.Name}: group '{groups[g].Name}' indexes two axes of {m.Segment.Name}");
+                list.Add((g, m.Dim));
+            }
+        return result;
+    }
+
+    /// <summary>
+    /// S[i, j] = similarity of A's unit i and B's unit j in group <paramref name="group"/>, with B's other groups
+    /// already permuted: the inner product of the slices at i (in A) and j (in B) of every tensor axis the group
+    /// indexes. Σ_i S[i, π(i)] is the part of ⟨θ_A, π(θ_B)⟩ that depends on this group's permutation.
+    /// </summary>
+    private static double[,] Similarity(IReadOnlyList<PermutationGroup> groups, Dictionary<string, List<(int Group, int Dim)>> memberships,
+        Tensor a, Tensor b, int[][] permutations, int group)
+    {
+        using var scope = NewDisposeScope();
+        int size = groups[group].Size;
+        // TorchSharp passes an implicit Scalar (alpha = 1 of `a + b`) to native code without keeping it alive, so under
+        // GC pressure it can be finalized mid-call ("Expected false to be true ... toDouble"); hold one explicitly.
+        using var one = 1.0.ToScalar();
+        var s = zeros(size, size, ScalarType.Float64);
+        foreach (var member in groups[group].Members)
+        {
+            var segment = member.Segment;
+            var fullB = Full(b, segment);
+            foreach (var (other, dim) in memberships[segment.Name])
+                if (other != group) fullB = fullB.index_select(dim, Index(permutations[other]));
+            var rowsA = Full(a, segment).transpose(member.Dim, 0).reshape(size, -1);
+            var rowsB = fullB.transpose(member.Dim, 0).reshape(size, -1);
+            s.add_(rowsA.matmul(rowsB.t()), one);
+        }
+        GC.KeepAlive(one);
+
+        var values = s.contiguous().data<double>().ToArray();
+        var matrix = new double[size, size];
+        Buffer.BlockCopy(values, 0, matrix, 0, values.Length * sizeof(double));
+        return matrix;
+    }
+
+    private static Tensor Full(Tensor theta, ParameterSegment segment) =>
+        segment.TrainableIndex is null
+            ? theta.narrow(0, segment.Offset, segment.Count).view(segment.Shape)
+            : throw new InvalidOperationException($"{segment.Name} has fixed entries; weight matching needs a standard network");
 
     /// <summary>‖θ_A − θ_B‖ / #trainable (PAPER 2.1).</summary>
     public static double Distance(Tensor thetaA, Tensor thetaB)
@@ -85,46 +136,6 @@ public static class WeightMatching
         return difference.norm().item<double>() / thetaA.numel();
     }
 
-    /// <summary>
-    /// S[i, j] = similarity of A's unit i and B's unit j in hidden layer <paramref name="layer"/>, with B's
-    /// neighbouring layers already permuted: incoming weight rows, bias, LayerNorm γ and β, outgoing weight columns.
-    /// Σ_i S[i, π(i)] is the part of ⟨θ_A, π(θ_B)⟩ that depends on this layer's permutation.
-    /// </summary>
-    private static double[,] Similarity(Mlp mlp, Tensor a, Tensor b, int[][] permutations, int layer)
-    {
-        using var scope = NewDisposeScope();
-        int layers = permutations.Length, width = mlp.Spec.Hidden[layer];
-        string linear = $"fc{layer + 1}", next = layer + 1 == layers ? "head" : $"fc{layer + 2}";
-
-        // TorchSharp passes an implicit Scalar (alpha = 1 of `a + b`) to native code without keeping it alive, so under
-        // GC pressure it can be finalized mid-call ("Expected false to be true ... toDouble"); hold one explicitly.
-        using var one = 1.0.ToScalar();
-        var incomingB = Segment(mlp, b, $"{linear}.weight");
-        if (layer > 0) incomingB = incomingB.index_select(1, Index(permutations[layer - 1]));
-        var s = Segment(mlp, a, $"{linear}.weight").matmul(incomingB.t());
-        s.add_(outer(Segment(mlp, a, $"{linear}.bias"), Segment(mlp, b, $"{linear}.bias")), one);
-        if (mlp.Spec.LayerNorm)
-        {
-            s.add_(outer(Segment(mlp, a, $"ln{layer + 1}.weight"), Segment(mlp, b, $"ln{layer + 1}.weight")), one);
-            s.add_(outer(Segment(mlp, a, $"ln{layer + 1}.bias"), Segment(mlp, b, $"ln{layer + 1}.bias")), one);
-        }
-        var outgoingB = Segment(mlp, b, $"{next}.weight");
-        if (layer + 1 < layers) outgoingB = outgoingB.index_select(0, Index(permutations[layer + 1]));
-        s.add_(Segment(mlp, a, $"{next}.weight").t().matmul(outgoingB), one);
-        GC.KeepAlive(one);
-
-        var values = s.contiguous().data<double>().ToArray();
-        var matrix = new double[width, width];
-        Buffer.BlockCopy(values, 0, matrix, 0, values.Length * sizeof(double));
-        return matrix;
-    }
-
-    private static Tensor Segment(Mlp mlp, Tensor theta, string name)
-    {
-        var segment = mlp.Layout[name];
-        return theta.narrow(0, segment.Offset, segment.Count).view(segment.Shape);
-    }
-
     private static Tensor Index(int[] permutation) => tensor(permutation.Select(i => (long)i).ToArray());
 
     /// <summary>
@@ -132,25 +143,25 @@ public static class WeightMatching
     /// outputs must agree within float32 rounding of reordered sums, 10⁻⁴·(1 + max |f_B|), else an
     /// <see cref="InvalidOperationException"/> names the gap.
     /// </summary>
-    public static void AssertSameFunction(Mlp mlp, Tensor theta, Tensor permutedTheta, Tensor inputs)
+    public static void AssertSameFunction(INetwork network, Tensor theta, Tensor permutedTheta, Tensor inputs)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var before = mlp.Forward(theta.detach().unsqueeze(0), inputs.unsqueeze(0));
-        var after = mlp.Forward(permutedTheta.detach().unsqueeze(0), inputs.unsqueeze(0));
+        var before = network.Forward(theta.detach().unsqueeze(0), inputs.unsqueeze(0));
+        var after = network.Forward(permutedTheta.detach().unsqueeze(0), inputs.unsqueeze(0));
         double gap = (before - after).abs().max().to(ScalarType.Float64).item<double>();
         double scale = before.abs().max().to(ScalarType.Float64).item<double>();
         if (!(gap <= 1e-4 * (1 + scale)))
-            throw new InvalidOperationException($"{mlp.Name}: the permuted parameters compute a different function: max |f_π(B)(x) − f_B(x)| = {gap:G3} " +
+            throw new InvalidOperationException($"{network.Name}: the permuted parameters compute a different function: max |f_π(B)(x) − f_B(x)| = {gap:G3} " +
                 $"on {inputs.shape[0]} inputs (max |f_B| = {scale:G3}); the permutation is not a symmetry of this network");
     }
 
-    private static void CheckSameFunction(Mlp mlp, Tensor thetaB, Tensor alignedB, ulong seed, Tensor? checkInputs)
+    private static void CheckSameFunction(IPermutationSymmetric network, Tensor thetaB, Tensor alignedB, ulong seed, Tensor? checkInputs)
     {
-        if (checkInputs is not null) { AssertSameFunction(mlp, thetaB, alignedB, checkInputs); return; }
+        if (checkInputs is not null) { AssertSameFunction(network, thetaB, alignedB, checkInputs); return; }
         using var scope = NewDisposeScope();
         using var generator = new Generator(seed);
-        var x = randn([64, mlp.Spec.Inputs], generator: generator).to(thetaB.dtype, thetaB.device);
-        AssertSameFunction(mlp, thetaB, alignedB, x);
+        var x = randn([64, .. network.InputShape], generator: generator).to(thetaB.dtype, thetaB.device);
+        AssertSameFunction(network, thetaB, alignedB, x);
     }
 }

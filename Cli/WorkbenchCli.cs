@@ -179,6 +179,15 @@ public static class WorkbenchCli
         return widths;
     }
 
+    private static int[] ParseInputShape(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var shape = new int[parts.Length];
+        bool valid = parts.Length == 3;
+        for (int i = 0; i < parts.Length && valid; i++) valid = int.TryParse(parts[i], out shape[i]) && shape[i] > 0;
+        return valid ? shape : throw new OptionException($"--input-shape must be three positive integers C,H,W, got '{text}'");
+    }
+
     private static Activation ParseActivation(string text) => text switch
     {
         "relu" => Architectures.Layers.Activation.Relu,
@@ -708,15 +717,17 @@ public static class WorkbenchCli
         var model = new Option<string>("--model") { Description = $"model: {string.Join(", ", ModelCatalog.Names)}", Required = true };
         var variant = new Option<string>("--variant") { Description = "standard, w-asym or sigma-asym", DefaultValueFactory = _ => "standard" };
         var inputs = new Option<int?>("--inputs") { Description = "input features (default 784; linreg: required)" };
+        var inputShape = new Option<string?>("--input-shape") { Description = "image shape C,H,W of a convolutional model (default 3,32,32; MNIST is 1,28,28)" };
         var outputs = new Option<int?>("--outputs") { Description = "outputs (default 10)" };
         var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
         var depth = new Option<int?>("--depth") { Description = "hidden layers (mlp, mlp-bnn)" };
         var maskSeed = new Option<ulong>("--mask-seed") { Description = "seed of masks and fixed matrices", DefaultValueFactory = _ => 0 };
-        foreach (var o in new Option[] { model, variant, inputs, outputs, widths, depth, maskSeed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, variant, inputs, inputShape, outputs, widths, depth, maskSeed }) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
             var options = new ModelOptions(r.GetValue(model)!, ParseVariant(r.GetValue(variant)!), r.GetValue(inputs), r.GetValue(outputs),
-                r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), MaskSeed: r.GetValue(maskSeed));
+                r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), MaskSeed: r.GetValue(maskSeed),
+                InputShape: r.GetValue(inputShape) is { } shape ? ParseInputShape(shape) : null);
             using var network = ModelCatalog.Create(options);
             var json = Workbench.Studies.ModelDescription.Of(network);
             json["mask_seed"] = options.MaskSeed;

@@ -203,7 +203,6 @@ public static class ComparisonStudy
         using (data)
         {
             long n = data.TrainX.shape[0];
-            int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
             foreach (var s in config.Samplers)
                 if ((s.BatchSize ?? config.BatchSize) > n)
                     throw new OptionException($"{source}: batch size {s.BatchSize ?? config.BatchSize} (sampler '{s.Label}') exceeds the {n} training examples of {data.Name}");
@@ -212,7 +211,7 @@ public static class ComparisonStudy
             {
                 try
                 {
-                    using var network = ModelCatalog.Create(model.Options with { Variant = variant, Inputs = inputs, Outputs = data.NumClasses });
+                    using var network = ModelCatalog.Create(model.Options.ForData(data.SampleShape, data.NumClasses) with { Variant = variant });
                 }
                 catch (ArgumentException e)
                 {

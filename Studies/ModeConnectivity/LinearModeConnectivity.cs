@@ -79,7 +79,7 @@ public static class LinearModeConnectivity
     /// <summary>
     /// One pair of one column: the loss and error curves along θ(λ) on every split, and ‖θ_A − θ_B‖/#trainable between
     /// the interpolated ends. <paramref name="weightMatched"/>: θ_B is first aligned to θ_A by weight matching (standard
-    /// MLPs; <paramref name="matchingSeed"/> orders the layers' visits).
+    /// networks; <paramref name="matchingSeed"/> orders the layers' visits).
     /// </summary>
     public static (Dictionary<string, PathPoint[]> Paths, double Distance) EvaluatePair(INetwork network, Tensor a, Tensor b, bool weightMatched,
         IReadOnlyList<double> lambdas, IReadOnlyDictionary<string, (Tensor X, Tensor Y)> splits, ulong matchingSeed)
@@ -87,9 +87,9 @@ public static class LinearModeConnectivity
         using var scope = NewDisposeScope();
         if (weightMatched)
         {
-            if (network is not Mlp { Variant: Variant.Standard } mlp)
-                throw new ArgumentException($"weight matching aligns standard MLPs; {network.Name} is {network.Variant.ToName()}");
-            b = WeightMatching.Align(mlp, a, b, matchingSeed).AlignedB;
+            if (network is not IPermutationSymmetric { Variant: Variant.Standard } symmetric)
+                throw new ArgumentException($"weight matching aligns standard networks with permutation symmetries; {network.Name} is {network.Variant.ToName()}");
+            b = WeightMatching.Align(symmetric, a, b, matchingSeed).AlignedB;
         }
         var paths = splits.ToDictionary(s => s.Key, s => InterpolationPath.Evaluate(network, a, b, lambdas, s.Value.X, s.Value.Y));
         return (paths, WeightMatching.Distance(a, b));

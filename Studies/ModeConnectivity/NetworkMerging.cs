@@ -54,9 +54,9 @@ public static class NetworkMerging
         var members = Enumerable.Range(0, (int)thetas.shape[0]).Select(k => thetas[k]).ToList();
         if (match)
         {
-            if (network is not Mlp { Variant: Variant.Standard } mlp)
-                throw new ArgumentException($"weight matching aligns standard MLPs; {network.Name} is {network.Variant.ToName()}");
-            members = members.Select((theta, k) => k == 0 ? theta : WeightMatching.Align(mlp, first, theta, seed + (ulong)k).AlignedB).ToList();
+            if (network is not IPermutationSymmetric { Variant: Variant.Standard } symmetric)
+                throw new ArgumentException($"weight matching aligns standard networks with permutation symmetries; {network.Name} is {network.Variant.ToName()}");
+            members = members.Select((theta, k) => k == 0 ? theta : WeightMatching.Align(symmetric, first, theta, seed + (ulong)k).AlignedB).ToList();
         }
         var offsets = stack(members.Select(m => m - first)).mean([0L]);
         return (first + offsets).MoveToOuterDisposeScope();

@@ -62,7 +62,7 @@ public static class TrainingStudy
         var variantsNode = new JsonObject();
         foreach (var variant in variants)
         {
-            using var network = ModelCatalog.Create(o.Model with { Variant = variant });
+            using var network = ModelCatalog.Create(o.Model.ForData(data.SampleShape, data.NumClasses) with { Variant = variant });
             log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
             using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
                 (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));

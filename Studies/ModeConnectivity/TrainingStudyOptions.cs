@@ -36,7 +36,7 @@ public abstract record TrainingStudyOptions
         if (EvalExamples < 0) throw new ArgumentException($"--eval-examples must be ≥ 0 (0 = all), got {EvalExamples}");
         if (TrainExamples < 0) throw new ArgumentException($"--train-examples must be ≥ 0 (0 = all), got {TrainExamples}");
         if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");
-        if (Model.Model == "linreg") throw new ArgumentException($"{Command} needs an MLP model (mlp, mlp-mnist-lmc, mlp-bnn): linreg has no hidden units to permute");
+        if (Model.Model == "linreg") throw new ArgumentException($"{Command} needs a classification network (an MLP, cnn or ResNet): linreg has no units to permute");
         Training.Validate();
     }
 }

@@ -73,8 +73,8 @@ internal sealed class ChainLoop : IDisposable
         // Parquet reads '.' in a column name as a nested path, so fc1.weight[3,17] is stored as fc1_weight[3,17].
         TrackedNames = tracked.Select(i => network.Layout.EntryName(i).Replace('.', '_')).ToArray();
         _functionPoints = (int)Math.Min(o.FunctionPoints, _testX.shape[0]);
-        // Permutations are symmetries of standard MLPs only; W-Asym and σ-Asym networks have no canonical form to find.
-        if (o.Canonical && network is Mlp { Variant: Variant.Standard } standard && standard.Spec.Hidden.Length > 0) _canonicalMlp = standard;
+        // Permutations are symmetries of standard networks only; W-Asym and σ-Asym networks have no canonical form to find.
+        if (o.Canonical && network is IPermutationSymmetric { Variant: Variant.Standard } standard && standard.PermutationGroups.Count > 0) _canonicalNetwork = standard;
         _writesProgress = sampler.Kind == SamplerKind.Fitted && o.ProgressInterval > 0;
         // Resuming: the tables go back to the parts the checkpoint recorded; later parts (and temp files) are deleted.
         var writerOptions = new ParquetTableWriterOptions { ResumeExistingParts = resume is not null };
@@ -100,7 +100,7 @@ internal sealed class ChainLoop : IDisposable
             _function = new ParquetTableWriter(Path.Combine(folder.Path, FunctionTable),
                 [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"),
                  .. Enumerable.Range(0, _functionPoints).Select(i => TableColumn.Double($"point[{i}]"))], writerOptions);
-        if (_canonicalMlp is not null)
+        if (_canonicalNetwork is not null)
         {
             _canonical = new ParquetTableWriter(Path.Combine(folder.Path, CanonicalTable),
                 [TableColumn.Int("chain"), TableColumn.Int("draw"), TableColumn.Long("iteration"), .. TrackedNames.Select(TableColumn.Double)], writerOptions);
@@ -121,7 +121,7 @@ internal sealed class ChainLoop : IDisposable
 
     /// <summary>Every table the loop writes: flushed at each checkpoint and cut back to it on resume.</summary>
     private IEnumerable<string> TableNames => new[] { "draws", "stats", "eval" }
-        .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalMlp is not null ? ["canonical"] : [])
+        .Concat(_functionPoints > 0 ? ["function"] : []).Concat(_canonicalNetwork is not null ? ["canonical"] : [])
         .Concat(_writesProgress ? ["progress"] : []).Concat(_positions is not null ? ["positions"] : []);
 
     private ParquetTableWriter Table(string name) => name switch
@@ -140,7 +140,7 @@ internal sealed class ChainLoop : IDisposable
     private readonly string? _positionsFolder;
     private readonly int _functionPoints;
     private readonly ParquetTableWriter? _function, _canonical;
-    private readonly Mlp? _canonicalMlp;
+    private readonly IPermutationSymmetric? _canonicalNetwork;
     private Tensor? _canonicalReference;
 
     private string[] MetricNames => _o.IsRegression ? ["nll", "rmse", "bma_nll", "bma_rmse"]
@@ -588,7 +588,7 @@ internal sealed class ChainLoop : IDisposable
         }
         foreach (int k in active)
         {
-            var (aligned, _, _) = WeightMatching.Align(_canonicalMlp!, _canonicalReference, cpu[k], seed: (ulong)_seeds[chains[k]].Init);
+            var (aligned, _, _) = WeightMatching.Align(_canonicalNetwork!, _canonicalReference, cpu[k], seed: (ulong)_seeds[chains[k]].Init);
             var values = aligned.index_select(0, _trackedIndexCpu).to_type(ScalarType.Float64).data<double>().ToArray();
             var row = new object[3 + values.Length];
             row[0] = chains[k]; row[1] = drawCount[k]; row[2] = iteration;

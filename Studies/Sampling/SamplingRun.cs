@@ -220,8 +220,7 @@ public static class SamplingRun
     /// <summary>The run's model options completed by the data's input size and classes.</summary>
     private static ModelOptions ModelOptionsFor(SampleOptions o, Dataset data)
     {
-        int inputs = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
-        return o.Model with { Inputs = inputs, Outputs = o.IsRegression ? 1 : data.NumClasses };
+        return o.Model.ForData(data.SampleShape, o.IsRegression ? 1 : data.NumClasses);
     }
 
     private static ScalarType DtypeOf(SampleOptions o) => o.Dtype == "float64" ? ScalarType.Float64 : ScalarType.Float32;

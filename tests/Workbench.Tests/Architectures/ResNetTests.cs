@@ -75,9 +75,9 @@ public class ResNetTests
     {
         var result = theta;
         int seed = 1;
-        foreach (var (group, size) in net.ChannelGroups)
+        foreach (var (group, size) in net.PermutationGroups.Select(g => (g.Name, g.Size)))
         {
-            var next = net.PermuteChannels(result, group, Shuffled(size, seed++));
+            var next = PermutationSymmetry.Apply(net, result, group, Shuffled(size, seed++));
             if (!ReferenceEquals(result, theta)) result.Dispose();
             result = next;
         }
@@ -91,7 +91,7 @@ public class ResNetTests
         using var g = new Generator(3);
         using var theta = net.InitialPosition(g);
         using var x = randn([1, 4, 3, 16, 16], generator: g);
-        Assert.Equal(["s1b1_hidden", "s2b1_hidden", "s3b1_hidden", "stream1", "stream2", "stream3"], net.ChannelGroups.Keys.Order());
+        Assert.Equal(["s1b1_hidden", "s2b1_hidden", "s3b1_hidden", "stream1", "stream2", "stream3"], net.PermutationGroups.Select(g => g.Name).Order());
         using var permuted = PermuteAll(net, theta);
         using var before = net.Forward(theta.unsqueeze(0), x);
         using var after = net.Forward(permuted.unsqueeze(0), x);
@@ -106,7 +106,7 @@ public class ResNetTests
         using var g = new Generator(4);
         using var theta = net.InitialPosition(g);
         using var x = randn([1, 2, 3, 8, 8], generator: g);
-        using var permuted = net.PermuteChannels(theta, "stream2", Shuffled(32, 5));
+        using var permuted = PermutationSymmetry.Apply(net, theta, "stream2", Shuffled(32, 5));
         using var before = net.Forward(theta.unsqueeze(0), x);
         using var after = net.Forward(permuted.unsqueeze(0), x);
         Assert.True(before.allclose(after, rtol: 1e-4, atol: 1e-5));
