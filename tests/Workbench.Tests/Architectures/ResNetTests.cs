@@ -220,4 +220,83 @@ public class ResNetTests
         using var b = net.Forward(theta, flat);
         Assert.True(a.allclose(b, rtol: 0, atol: 0));
     }
+
+    /// <summary>
+    /// Weight matching through residual connections: B is A with every channel group shuffled (the streams shared by
+    /// blocks and shortcuts, and each block's hidden channels), so the permutation that maps B back onto A exists and
+    /// is the unique optimum of Σ⟨θ_A, π(θ_B)⟩ for generic θ (Cauchy–Schwarz: ⟨θ_A, π(θ_B)⟩ ≤ ‖θ_A‖² with equality
+    /// only at π(θ_B) = θ_A). Coordinate ascent need not find a global optimum in general, but from a pure
+    /// permutation of A each group's assignment is exact once its neighbours are, so recovery is expected; the
+    /// functional assertion inside Align also checks π(B) computes B's function.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet8")]
+    [InlineData("resnet20")]
+    public void Weight_matching_recovers_a_permuted_resnet(string model)
+    {
+        using var net = (ResNet)Create(model, Variant.Standard);
+        using var g = new Generator(11);
+        using var thetaA = net.InitialPosition(g);
+        // Group norms start at γ = 1, β = 0 (identical rows); give them noise so every channel is distinguishable.
+        using (no_grad()) thetaA.add_(randn(thetaA.shape, generator: g).mul(0.05));
+        using var thetaB = PermuteAll(net, thetaA);
+        Assert.True(WeightMatching.Distance(thetaA, thetaB) > 1e-5, "the shuffle should move θ");
+        using var x = randn([4, 3, 16, 16], generator: g);
+        var (aligned, permutations, sweeps) = WeightMatching.Align(net, thetaA, thetaB, seed: 2, checkInputs: x);
+        using (aligned)
+        {
+            Assert.Equal(net.PermutationGroups.Count, permutations.Length);
+            Assert.True(aligned.allclose(thetaA), $"{model}: distance after matching {WeightMatching.Distance(thetaA, aligned):G3} (sweeps {sweeps})");
+        }
+    }
+
+    [Fact]
+    public void Weight_matching_of_resnets_is_a_symmetry_even_from_unrelated_networks()
+    {
+        using var net = ResNet8(Variant.Standard);
+        using var g = new Generator(12);
+        using var thetaA = net.InitialPosition(g);
+        using var thetaB = net.InitialPosition(g);
+        using var x = randn([4, 3, 16, 16], generator: g);
+        // Align asserts f_π(B) = f_B on x; here we also check that it moved B towards A.
+        var (aligned, _, _) = WeightMatching.Align(net, thetaA, thetaB, seed: 3, checkInputs: x);
+        using (aligned)
+        {
+            using var a = thetaA.to(ScalarType.Float64);
+            Assert.True(a.dot(aligned.to(ScalarType.Float64)).item<double>() >= a.dot(thetaB.to(ScalarType.Float64)).item<double>());
+            using var before = net.Forward(thetaB.unsqueeze(0), x.unsqueeze(0));
+            using var after = net.Forward(aligned.unsqueeze(0), x.unsqueeze(0));
+            Assert.True(before.allclose(after, rtol: 1e-4, atol: 1e-5));
+        }
+    }
+
+    [Theory]
+    [InlineData(Variant.WAsym)]
+    [InlineData(Variant.SigmaAsym)]
+    public void Weight_matching_refuses_symmetry_reduced_resnets(Variant variant)
+    {
+        using var net = ResNet8(variant);
+        using var g = new Generator(1);
+        using var a = net.InitialPosition(g);
+        using var b = net.InitialPosition(g);
+        var error = Assert.Throws<ArgumentException>(() => WeightMatching.Align(net, a, b, seed: 1));
+        Assert.Contains("standard", error.Message);
+    }
+
+    [Fact]
+    public void Resnet_reads_mnist_shaped_images()
+    {
+        using var net = (ResNet)ModelCatalog.Create(new ModelOptions("resnet8", InputShape: [1, 28, 28]));
+        Assert.Equal([1L, 28, 28], net.InputShape);
+        using var g = new Generator(2);
+        using var theta = net.InitialPosition(g).unsqueeze(0);
+        using var x = randn([1, 5, 1, 28, 28], generator: g);
+        using var flat = x.reshape(1, 5, 784);
+        using var y = net.Forward(theta, x);
+        using var yFlat = net.Forward(theta, flat);
+        Assert.Equal([1L, 5, 10], y.shape);
+        Assert.True(y.allclose(yFlat));
+        var error = Assert.Throws<ArgumentException>(() => ModelCatalog.Create(new ModelOptions("resnet8", InputShape: [13])));
+        Assert.Contains("image inputs", error.Message);
+    }
 }
