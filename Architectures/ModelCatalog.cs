@@ -16,7 +16,8 @@ public sealed record ModelOptions(
     double? Kappa = null,
     double? FiGluStd = null,
     ulong MaskSeed = 0,
-    int[]? InputShape = null)
+    int[]? InputShape = null,
+    int? WidthMultiplier = null)
 {
     /// <summary>These options completed by a data set's sample shape ([features] or [channels, height, width]) and classes.</summary>
     public ModelOptions ForData(IReadOnlyList<long> sampleShape, int outputs) => this with
@@ -38,7 +39,8 @@ public static class ModelCatalog
         new("mlp-mnist-lmc", "paper's MNIST LMC MLP: 784-512-512-512-10, LayerNorm+GELU, W-Asym (64,1.0),(64,1.0),(64,0.5),(256,0.25)"),
         new("mlp-bnn", "paper's Bayesian MLP: width 256, --depth 8 (or 16) blocks Linear-LayerNorm-ReLU, W-Asym n_fix 8, κ 0.5"),
         new("resnet8", "paper's metanet/MLI ResNet8 on [3,32,32]: 1 block per stage, GroupNorm, option-B skips; W-Asym stem fixed, 8 whole filters per 3×3 conv, 8 channels per skip, 8 of 64 head, κ 2"),
-        new("resnet20", "paper's LMC ResNet20 on [3,32,32]: 3 blocks per stage, GroupNorm, option-B skips; W-Asym entries 12/36/54/72, skips 6/8, head 8, κ 3"),
+        new("resnet20", "paper's LMC ResNet20 (images, default [3,32,32]): 3 blocks per stage, GroupNorm, option-B skips, --width-multiplier w; W-Asym entries 12/36/54/72, skips 6/8, head 8, κ 3"),
+        new("resnet20-bnn", "paper's Bayesian ResNet20: as resnet20, W-Asym stage convs 8/12/16 entries, κ 0.5 (stem 8, skips 6/8, head 8: our choice, the paper names only the stages)"),
         new("linreg", "Bayesian linear regression, Gaussian likelihood with known --noise-std, no intercept"),
     ];
 
@@ -47,6 +49,7 @@ public static class ModelCatalog
     /// <summary>The MLP spec a model name and options stand for (throws for non-MLP models).</summary>
     public static MlpSpec MlpSpecFor(ModelOptions o)
     {
+        if (o.WidthMultiplier is not null) throw new ArgumentException($"--width-multiplier applies to ResNets, not to {o.Model}");
         int inputs = o.Inputs ?? 784, outputs = o.Outputs ?? 10;
         switch (o.Model)
         {
@@ -77,7 +80,7 @@ public static class ModelCatalog
             if (o.Variant != Variant.Standard) throw new ArgumentException("linreg has no symmetries to remove: use --variant standard");
             return new LinearRegression(o.Inputs ?? throw new ArgumentException("linreg needs the number of features"));
         }
-        if (o.Model is "resnet8" or "resnet20") return new ResNet(ResNetSpecFor(o));
+        if (o.Model is "resnet8" or "resnet20" or "resnet20-bnn") return new ResNet(ResNetSpecFor(o));
         return new Mlp(MlpSpecFor(o));
     }
 
@@ -90,24 +93,34 @@ public static class ModelCatalog
         if (o.NFix is not null) throw new ArgumentException($"{o.Model} has per-layer n_fix settings (PAPER 1.3): --n-fix does not apply");
         var (channels, height, width) = ImageShape(o);
         int outputs = o.Outputs ?? 10;
+        int multiplier = o.WidthMultiplier ?? 1;
+        if (multiplier < 1) throw new ArgumentException($"--width-multiplier must be a whole number ≥ 1, got {multiplier}");
+        if (o.Model == "resnet8" && multiplier != 1) throw new ArgumentException("resnet8 is the paper's zoo network at width 1: --width-multiplier applies to resnet20 and resnet20-bnn");
         switch (o.Model)
         {
             case "resnet8":
             {
                 double k = o.Kappa ?? 2.0;
                 var conv = new ConvWAsym(8, k, Filters: true);
-                return new ResNetSpec("resnet8", 1, 1, channels, outputs, o.Variant, new ConvWAsym(channels, k, Filters: true),
+                return new ResNetSpec("resnet8", 1, multiplier, channels, outputs, o.Variant, new ConvWAsym(channels, k, Filters: true),
                     [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
             }
             case "resnet20":
             {
                 double k = o.Kappa ?? 3.0;
-                return new ResNetSpec("resnet20", 3, 1, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
+                return new ResNetSpec("resnet20", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
                     [new(36, k, false), new(54, k, false), new(72, k, false)], [null, new(6, k, false), new(8, k, false)],
                     new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
             }
+            case "resnet20-bnn":
+            {
+                double k = o.Kappa ?? 0.5;
+                return new ResNetSpec("resnet20-bnn", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(8, k, false),
+                    [new(8, k, false), new(12, k, false), new(16, k, false)], [null, new(6, k, false), new(8, k, false)],
+                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
+            }
             default:
-                throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20)");
+                throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20, resnet20-bnn)");
         }
     }
 

@@ -47,13 +47,14 @@ public static class WorkbenchCli
     private sealed class RunOptions
     {
         public readonly Option<string?> Model = new("--model") { Description = $"model: {string.Join(", ", ModelCatalog.Names)} (default mlp)" };
-        public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated (default 128,128)" };
+        public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp (default 128,128) or stage widths of --model cnn (default 32,64), comma-separated" };
         public readonly Option<int?> Depth = new("--depth") { Description = "number of hidden layers (mlp: width 128 each; mlp-bnn: 8 or 16)" };
         public readonly Option<string?> Activation = new("--activation") { Description = "relu or gelu (default: the model's)" };
         public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: --layer-norm true|false (default: the model's)" };
-        public readonly Option<int?> NFix = new("--n-fix") { Description = "W-Asym: fixed entries per row, every layer (default: the model's)" };
+        public readonly Option<int?> NFix = new("--n-fix") { Description = "W-Asym: fixed entries per row (per output channel for convolutions), every layer (default: the model's; ResNets keep the paper's per-layer values)" };
         public readonly Option<double?> Kappa = new("--kappa") { Description = "W-Asym: sd κ of the fixed values, every layer (default: the model's)" };
-        public readonly Option<double?> FiGluStd = new("--figlu-std") { Description = "σ-Asym: sd of FiGLU's fixed matrix (default 1.0)" };
+        public readonly Option<double?> FiGluStd = new("--figlu-std") { Description = "σ-Asym: sd of FiGLU's fixed matrix (default 1.0; convnets: this over √channels)" };
+        public readonly Option<int?> WidthMultiplier = new("--width-multiplier") { Description = "ResNet20: width multiplier w, stage widths 16w/32w/64w (default 1)" };
         public readonly Option<ulong?> MaskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and fixed values and of FiGLU matrices (default 0)" };
         public readonly Option<string?> Data = new("--data") { Description = "mnist-subset (embedded; default), an IDX or CIFAR-10 folder, or a CSV file" };
         public readonly Option<string?> Target = new("--target") { Description = "CSV: name of the target column" };
@@ -90,7 +91,7 @@ public static class WorkbenchCli
 
         public void AddTo(Command command)
         {
-            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, MaskSeed, Data, Target, TestFraction, SplitSeed,
+            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, SplitSeed,
                          Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
                          Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
                 command.Options.Add(o);
@@ -112,6 +113,7 @@ public static class WorkbenchCli
                 NFix = r.GetValue(NFix) ?? m.NFix,
                 Kappa = r.GetValue(Kappa) ?? m.Kappa,
                 FiGluStd = r.GetValue(FiGluStd) ?? m.FiGluStd,
+                WidthMultiplier = r.GetValue(WidthMultiplier) ?? m.WidthMultiplier,
                 MaskSeed = r.GetValue(MaskSeed) ?? m.MaskSeed,
             };
             return defaults with

@@ -42,6 +42,7 @@ public static class Benchmark
         Save(options.Out, "sgld-vs-sgd", machine, SgldOverSgd(data, options, log));
         Save(options.Out, "batched-chains", machine, BatchedVersusSequential(data, options, log));
         Save(options.Out, "memory", machine, Memory(data, options, log));
+        Save(options.Out, "convnets", machine, ConvnetSpeeds(options, log));
         log.WriteLine($"results: {options.Out}/*.json");
     }
 
@@ -94,6 +95,39 @@ public static class Benchmark
         return new JsonObject { ["model"] = "mlp 784-128-128-10", ["batched_chain_steps_per_s"] = batched, ["sequential_chain_steps_per_s"] = single, ["ratio"] = ratio, ["target"] = 4 };
     }
 
+    /// <summary>
+    /// Steps per second of the convolutional models on CIFAR-shaped [3, 32, 32] inputs (random values from a fixed seed:
+    /// the time of a step does not depend on them), batch 128: SGLD and ELRG with one chain, and SGLD with two chains
+    /// batched (chain-steps per second).
+    /// </summary>
+    private static JsonNode ConvnetSpeeds(BenchmarkOptions options, TextWriter log)
+    {
+        using var generator = new Generator(0);
+        using var x = randn([1024, 3, 32, 32], generator: generator);
+        using var y = randint(10, [1024], generator: generator);
+        var rows = new JsonArray();
+        log.WriteLine();
+        log.WriteLine("Steps per second on CIFAR-shaped [3,32,32] inputs, batch 128");
+        log.WriteLine($"  {"model",-10} {"variant",-11} {"trainable",10} {"sgld",8} {"elrg",8} {"sgld ×2 chains",15}");
+        foreach (var model in ModelCatalog.Names.Where(n => n is "cnn" or "resnet8" or "resnet20"))
+        foreach (var variant in new[] { Variant.Standard, Variant.WAsym, Variant.SigmaAsym })
+        {
+            using var network = ModelCatalog.Create(new ModelOptions(model, variant, InputShape: [3, 32, 32]));
+            var tempering = new Tempering(50_000, 128, 1.0, 1.0);
+            double sgld = StepsPerSecond(network, new Sgld(tempering, 1e-3), x, y, chains: 1, options.SecondsPerMethod);
+            var elrgSampler = SamplerRegistry.Create("elrg", new SamplerContext(tempering, 1_000), new Dictionary<string, double>());
+            double elrg = StepsPerSecond(network, elrgSampler, x, y, chains: 1, options.SecondsPerMethod);
+            double twoChains = 2 * StepsPerSecond(network, new Sgld(tempering, 1e-3), x, y, chains: 2, options.SecondsPerMethod);
+            log.WriteLine(string.Create(Inv, $"  {model,-10} {variant.ToName(),-11} {network.TrainableCount,10:N0} {sgld,8:F2} {elrg,8:F2} {twoChains,15:F2}"));
+            rows.Add(new JsonObject
+            {
+                ["model"] = model, ["variant"] = variant.ToName(), ["trainable"] = network.TrainableCount,
+                ["sgld_steps_per_s"] = sgld, ["elrg_steps_per_s"] = elrg, ["sgld_two_chains_chain_steps_per_s"] = twoChains,
+            });
+        }
+        return new JsonObject { ["input_shape"] = new JsonArray(3, 32, 32), ["batch_size"] = 128, ["models"] = rows };
+    }
+
     /// <summary>Resident memory after 1,000 and after N SGLD steps (a leak grows linearly with steps).</summary>
     private static JsonNode Memory(Dataset data, BenchmarkOptions options, TextWriter log)
     {
@@ -112,13 +146,16 @@ public static class Benchmark
         return new JsonObject { ["model"] = "mlp 784-128-128-10", ["chains"] = 2, ["rss_bytes_after_1000"] = after1000, ["steps"] = options.MemorySteps, ["rss_bytes_after_steps"] = afterAll, ["growth"] = growth, ["target"] = 0.10 };
     }
 
-    private static double StepsPerSecond(INetwork network, ISampler sampler, Dataset data, int chains, double seconds)
+    private static double StepsPerSecond(INetwork network, ISampler sampler, Dataset data, int chains, double seconds) =>
+        StepsPerSecond(network, sampler, data.TrainX, data.TrainY, chains, seconds);
+
+    private static double StepsPerSecond(INetwork network, ISampler sampler, Tensor trainX, Tensor trainY, int chains, double seconds)
     {
         // Full-batch methods (HMC) take seconds per step on this model: one warm-up step and two timed ones.
         int warmup = sampler.FullBatch ? 1 : 5, minimum = sampler.FullBatch ? 2 : 3;
         var clock = new Stopwatch();
         int timed = 0;
-        Steps(network, sampler, data, chains, steps: int.MaxValue, onStep: t =>
+        Steps(network, sampler, trainX, trainY, chains, steps: int.MaxValue, onStep: t =>
         {
             if (t == warmup) clock.Start();
             else if (t > warmup) timed++;
@@ -127,12 +164,17 @@ public static class Benchmark
     }
 
     /// <summary>Runs the sampler on minibatches (or the full set when it needs it); every step in a dispose scope.</summary>
-    private static void Steps(INetwork network, ISampler sampler, Dataset data, int chains, int steps, Action<int> onStep, Func<bool>? stop = null)
+    private static void Steps(INetwork network, ISampler sampler, Dataset data, int chains, int steps, Action<int> onStep, Func<bool>? stop = null) =>
+        Steps(network, sampler, data.TrainX, data.TrainY, chains, steps, onStep, stop);
+
+    private static void Steps(INetwork network, ISampler sampler, Tensor trainX, Tensor trainY, int chains, int steps, Action<int> onStep, Func<bool>? stop = null)
     {
+        long count = trainX.shape[0];
+        long[] sampleShape = trainX.shape[1..];
         var seeds = Enumerable.Range(0, chains).Select(k => ChainSeeds.For(0, k)).ToArray();
         var generators = seeds.Select(s => new Generator(s.Noise)).ToArray();
-        int batch = sampler.FullBatch ? (int)data.TrainCount : 128;
-        using var batches = new MinibatchStream(data.TrainCount, batch, seeds.Select(s => s.DataOrder).ToArray());
+        int batch = sampler.FullBatch ? (int)count : 128;
+        using var batches = new MinibatchStream(count, batch, seeds.Select(s => s.DataOrder).ToArray());
         var target = new MinibatchLogLikelihood(network, new CategoricalLikelihood());
         using var initial = stack(seeds.Select(s => { using var g = new Generator(s.Init); return network.InitialPosition(g); }).ToArray());
         using var state = sampler.Init(initial.clone());
@@ -142,7 +184,7 @@ public static class Benchmark
             {
                 using var scope = NewDisposeScope();
                 var flat = batches.Next().view(-1);
-                target.SetBatch(data.TrainX.index_select(0, flat).view([chains, batch, .. data.SampleShape]), data.TrainY.index_select(0, flat).view(chains, batch));
+                target.SetBatch(trainX.index_select(0, flat).view([chains, batch, .. sampleShape]), trainY.index_select(0, flat).view(chains, batch));
                 sampler.Step(state, target, generators);
                 onStep(t);
             }

@@ -281,6 +281,7 @@ public static class SamplingRun
             NFix: Maybe<int>("n_fix"),
             Kappa: Maybe<double>("kappa"),
             FiGluStd: Maybe<double>("figlu_std"),
+            WidthMultiplier: Maybe<int>("width_multiplier"),
             MaskSeed: Maybe<ulong>("mask_seed") ?? manifest.Get("seeds")?["mask_seed"]?.GetValue<ulong>() ?? 0);
         return new SampleOptions
         {
@@ -406,6 +407,7 @@ public static class SamplingRun
         ["activation"] = model.Activation?.ToString().ToLowerInvariant(),
         ["layer_norm"] = model.LayerNorm,
         ["figlu_std"] = model.FiGluStd,
+        ["width_multiplier"] = model.WidthMultiplier,
         ["mask_seed"] = model.MaskSeed,
         ["data"] = o.Data,
         // Where the data was read from, so `workbench resume` finds it from any working folder.
