@@ -71,6 +71,7 @@ public static class WorkbenchCli
         public readonly Option<int?> Warmup = new("--warmup") { Description = "iterations discarded before the first draw (default 500)" };
         public readonly Option<int?> Thin = new("--thin") { Description = "keep every n-th iteration after warm-up as a draw (default 10)" };
         public readonly Option<int?> BatchSize = new("--batch-size") { Description = "minibatch size |B| (default 128)" };
+        public readonly Option<bool?> Augment = new("--augment") { Description = "image data, minibatch methods: randomly mirror each training example and crop it from its 4-pixel zero padding, every batch (the usual CIFAR-10 augmentation; evaluation is never augmented)" };
         public readonly Option<double?> Temperature = new("--temperature") { Description = "posterior temperature T; 1 is the Bayes posterior (default 1)" };
         public readonly Option<double?> PriorStd = new("--prior-std") { Description = "sd σ of the Gaussian prior N(0, σ²I) on trainable entries (default 1)" };
         public readonly Option<double?> NoiseStd = new("--noise-std") { Description = "linreg: known observation noise sd (default 1)" };
@@ -92,7 +93,7 @@ public static class WorkbenchCli
         public void AddTo(Command command)
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, SplitSeed,
-                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
+                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
                          Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
                 command.Options.Add(o);
         }
@@ -134,6 +135,7 @@ public static class WorkbenchCli
                 Warmup = r.GetValue(Warmup) ?? defaults.Warmup,
                 Thin = r.GetValue(Thin) ?? defaults.Thin,
                 BatchSize = r.GetValue(BatchSize) ?? defaults.BatchSize,
+                Augment = r.GetValue(Augment) ?? defaults.Augment,
                 Temperature = r.GetValue(Temperature) ?? defaults.Temperature,
                 PriorStd = r.GetValue(PriorStd) ?? defaults.PriorStd,
                 NoiseStd = r.GetValue(NoiseStd) ?? defaults.NoiseStd,
@@ -282,7 +284,7 @@ public static class WorkbenchCli
         foreach (var o in new Option[] { config, preset, fullSize, printConfig, listPresets, variants, seeds, target }) command.Options.Add(o);
         options.AddTo(command);
         // With a config, these flags adjust it; every other run flag belongs in the config file.
-        var overrides = new Option[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize };
+        var overrides = new Option[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Augment, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize };
         command.SetAction(r => Guarded(error, () =>
         {
             if (r.GetValue(listPresets))
@@ -325,12 +327,13 @@ public static class WorkbenchCli
         return command;
     }
 
-    /// <summary>The flags a user may add to a config: where it runs, how many seeds and chains, how long.</summary>
+    /// <summary>The flags a user may add to a config: where it runs, how many seeds and chains, whether batches are augmented, how long.</summary>
     private static StudyConfig Adjust(StudyConfig study, ParseResult r, RunOptions options, Option<string?> variants, Option<string?> seeds, Option<double?> target)
     {
         if (r.GetValue(options.Data) is { } data) study = study with { Data = data };
         if (r.GetValue(options.Threads) is { } threads) study = study with { Threads = threads };
         if (r.GetValue(options.Chains) is { } chains) study = study with { Chains = chains >= 1 ? chains : throw new OptionException($"--chains must be at least 1, got {chains}") };
+        if (r.GetValue(options.Augment) is { } augment) study = study with { Augment = augment };
         if (r.GetValue(variants) is { } v) study = study with { Variants = ParseVariants(v) };
         if (r.GetValue(seeds) is { } s) study = study with { Seeds = ParseSeeds(s) };
         if (r.GetValue(target) is { } t) study = study with { TargetAccuracy = t > 0 && t <= 1 ? t : throw new OptionException($"--target-accuracy must be in (0, 1], got {t}") };
@@ -386,7 +389,7 @@ public static class WorkbenchCli
             Variants = r.GetValue(variants) is { } v ? ParseVariants(v) : [Variant.Standard, Variant.WAsym, Variant.SigmaAsym],
             Samplers = samplers,
             Seeds = r.GetValue(seeds) is { } s ? ParseSeeds(s) : [o.Seed],
-            Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize,
+            Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize, Augment = o.Augment,
             WarmupFraction = (double)o.Warmup / steps, Draws = o.Draws, PriorStd = o.PriorStd, Temperature = o.Temperature,
             TargetAccuracy = r.GetValue(target) ?? 0.9, EvalEvery = o.EvalEvery, EvalTrain = o.EvalTrain, FunctionPoints = o.FunctionPoints,
             Canonical = o.Canonical, Track = o.Track, Threads = o.Threads, Dtype = o.Dtype, CheckpointEvery = o.CheckpointEvery,
@@ -573,6 +576,7 @@ public static class WorkbenchCli
         private readonly Option<string?> _widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
         private readonly Option<int?> _epochs = new("--epochs") { Description = "training epochs (default 2; paper 25)" };
         private readonly Option<int?> _batchSize = new("--batch-size") { Description = "minibatch size (default 64)" };
+        private readonly Option<bool?> _augment = new("--augment") { Description = "image data: randomly mirror each training example and crop it from its 4-pixel zero padding, every batch (evaluation is never augmented)" };
         private readonly Option<double?> _lr = new("--lr") { Description = "AdamW learning rate (default 1e-3)" };
         private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default 0.03)" };
         private readonly Option<string?> _schedule = new("--schedule") { Description = "learning-rate schedule: none or cosine (default none)" };
@@ -588,7 +592,7 @@ public static class WorkbenchCli
         public TrainingStudyCliOptions(Command command)
         {
             _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
-            foreach (var o in new Option[] { _preset, _model, _widths, _epochs, _batchSize, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
+            foreach (var o in new Option[] { _preset, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
                 command.Options.Add(o);
         }
 
@@ -610,6 +614,7 @@ public static class WorkbenchCli
                 {
                     Epochs = r.GetValue(_epochs) ?? d.Training.Epochs,
                     BatchSize = r.GetValue(_batchSize) ?? d.Training.BatchSize,
+                    Augment = r.GetValue(_augment) ?? d.Training.Augment,
                     LearningRate = r.GetValue(_lr) ?? d.Training.LearningRate,
                     WeightDecay = r.GetValue(_weightDecay) ?? d.Training.WeightDecay,
                     Schedule = chosen,

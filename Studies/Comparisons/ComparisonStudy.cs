@@ -50,6 +50,8 @@ public static class ComparisonStudy
             var cell = new StudyCell(id, model.Label, variant.ToName(), s.Label, seed, $"runs/{id}");
             int batch = s.BatchSize ?? c.BatchSize;
             var (kind, fullBatch, cycleDrawShare) = Describe(s, c, trainingSize, batch, source, id);
+            if (c.Augment && fullBatch)
+                throw new OptionException($"{source}: augment applies to minibatch methods; sampler '{s.Label}' ({s.Name}) uses the whole training set every step (set augment false or drop the sampler)");
             int steps = Steps(c.Budget, trainingSize, fullBatch ? trainingSize : batch);
             int draws = s.Draws ?? c.Draws;
             double warmupFraction = s.WarmupFraction ?? c.WarmupFraction;
@@ -75,6 +77,7 @@ public static class ComparisonStudy
                 Warmup = warmup,
                 Thin = thin,
                 BatchSize = batch,
+                Augment = c.Augment,
                 Temperature = s.Temperature ?? c.Temperature,
                 PriorStd = s.PriorStd ?? c.PriorStd,
                 Seed = seed,
@@ -202,6 +205,7 @@ public static class ComparisonStudy
         }
         using (data)
         {
+            if (config.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new OptionException($"{source}: augment {refusal}");
             long n = data.TrainX.shape[0];
             foreach (var s in config.Samplers)
                 if ((s.BatchSize ?? config.BatchSize) > n)

@@ -53,6 +53,8 @@ public sealed record StudyConfig
     public string ChainMode { get; init; } = "batched";
     public required StudyBudget Budget { get; init; }
     public int BatchSize { get; init; } = 128;
+    /// <summary>Every run's training batches randomly mirrored and cropped (--augment; image data, minibatch methods).</summary>
+    public bool Augment { get; init; }
     /// <summary>Markov-chain samplers: share of each run's steps discarded as warm-up.</summary>
     public double WarmupFraction { get; init; } = 0.3;
     /// <summary>Draws per chain: Markov chains are thinned to about this many after warm-up; fitted methods draw this many.</summary>
@@ -78,7 +80,7 @@ public sealed record StudyConfig
 
     private static readonly string[] TopLevelKeys =
     [
-        "name", "question", "data", "models", "variants", "samplers", "seeds", "chains", "chain_mode", "budget", "batch_size",
+        "name", "question", "data", "models", "variants", "samplers", "seeds", "chains", "chain_mode", "budget", "batch_size", "augment",
         "warmup_fraction", "draws", "prior_std", "temperature", "target_accuracy", "eval_every", "eval_train", "function_points",
         "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "save_positions", "full_size",
     ];
@@ -130,6 +132,7 @@ public sealed record StudyConfig
             ChainMode = r.String("chain_mode") ?? "batched",
             Budget = ReadBudget(r),
             BatchSize = r.Int("batch_size", 1) ?? 128,
+            Augment = r.Bool("augment") ?? false,
             WarmupFraction = r.Number("warmup_fraction") ?? 0.3,
             Draws = r.Int("draws", 1) ?? 20,
             PriorStd = r.Number("prior_std") ?? 1.0,
@@ -279,6 +282,7 @@ public sealed record StudyConfig
             ["chain_mode"] = ChainMode,
             ["budget"] = Budget.ToJson(),
             ["batch_size"] = BatchSize,
+            ["augment"] = Augment,
             ["warmup_fraction"] = WarmupFraction,
             ["draws"] = Draws,
             ["prior_std"] = PriorStd,

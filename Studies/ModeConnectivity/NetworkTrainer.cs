@@ -1,6 +1,7 @@
 using TorchSharp;
 using Workbench.Architectures;
 using Workbench.Samplers;
+using Workbench.Studies.Data;
 using Workbench.Studies.Sampling;
 using static TorchSharp.torch;
 
@@ -9,7 +10,8 @@ namespace Workbench.Studies.ModeConnectivity;
 /// <summary>How the learning rate moves over training: constant, or cosine decay to 0 over all steps.</summary>
 public enum LearningRateSchedule { None, Cosine }
 
-/// <summary>Point-estimate training settings (PAPER 2.1: AdamW lr 1e-3, weight decay 0.03, batch 64, 25 epochs).</summary>
+/// <summary>Point-estimate training settings (PAPER 2.1: AdamW lr 1e-3, weight decay 0.03, batch 64, 25 epochs).
+/// <paramref name="Augment"/>: every training batch randomly mirrored and cropped (<see cref="ImageAugmentation"/>); images only.</summary>
 public sealed record TrainingOptions(
     int Epochs = 25,
     int BatchSize = 64,
@@ -18,7 +20,8 @@ public sealed record TrainingOptions(
     LearningRateSchedule Schedule = LearningRateSchedule.None,
     double Beta1 = 0.9,
     double Beta2 = 0.999,
-    double Epsilon = 1e-8)
+    double Epsilon = 1e-8,
+    bool Augment = false)
 {
     public void Validate()
     {
@@ -54,6 +57,8 @@ public static class NetworkTrainer
         long n = trainX.shape[0];
         if (trainY.shape[0] != n) throw new ArgumentException($"{n} inputs but {trainY.shape[0]} labels");
         if (options.BatchSize > n) throw new ArgumentException($"batch size {options.BatchSize} exceeds the training set ({n} examples)");
+        if (options.Augment && !ImageAugmentation.Supports(trainX.shape.Skip(1).ToArray()))
+            throw new ArgumentException($"augmentation needs images [N, C, H, W]; the training inputs are [{string.Join(", ", trainX.shape)}]");
 
         var seeds = chains.Select(k => ChainSeeds.For(seed, k)).ToList();
         int k = seeds.Count;
@@ -66,6 +71,9 @@ public static class NetworkTrainer
         v = zeros_like(theta).DetachFromDisposeScope();
         var epochLoss = new double[options.Epochs][];
         using var stream = new MinibatchStream(n, options.BatchSize, seeds.Select(s => s.DataOrder).ToList());
+        // As in sampling runs: network k's augmentation generator comes from its data-order seed.
+        var augmentation = options.Augment ? new ImageAugmentation() : null;
+        var augment = options.Augment ? ImageAugmentation.GeneratorsFor(seeds.Select(s => s.DataOrder)) : [];
         // TorchSharp hands implicit Scalars to native code without keeping them alive; hold the constant ones (see
         // WeightMatching.Similarity) and the per-step ones below.
         using var beta1 = options.Beta1.ToScalar();
@@ -84,6 +92,7 @@ public static class NetworkTrainer
                     using var scope = NewDisposeScope();
                     var index = stream.Next();                                                            // [K, B]
                     var x = trainX.index_select(0, index.reshape(-1)).view([k, options.BatchSize, .. sampleShape]);
+                    if (augmentation is not null) x = augmentation.Apply(x, augment);
                     var y = trainY.index_select(0, index.reshape(-1)).view((long)k, options.BatchSize);
                     var leaf = theta.detach().requires_grad_(true);
                     var logp = nn.functional.log_softmax(network.Forward(leaf, x), 2);
@@ -120,6 +129,7 @@ public static class NetworkTrainer
         {
             m.Dispose();
             v.Dispose();
+            foreach (var g in augment) g.Dispose();
         }
         return new TrainedNetworks(theta, epochLoss, seeds);
     }

@@ -23,6 +23,7 @@ public static class TrainingStudy
         o.Validate();
         if (o.Threads > 0) set_num_threads(o.Threads);
         using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
+        if (o.Training.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new Sampling.OptionException($"--augment {refusal}");
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Command, config, o.CommandLine, get_num_threads());
         manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
@@ -82,6 +83,7 @@ public static class TrainingStudy
             ["data"] = o.Data,
             ["epochs"] = o.Training.Epochs,
             ["batch_size"] = o.Training.BatchSize,
+            ["augment"] = o.Training.Augment,
             ["lr"] = o.Training.LearningRate,
             ["weight_decay"] = o.Training.WeightDecay,
             ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
@@ -104,7 +106,7 @@ public static class TrainingStudy
     public static string TrainingSentence(TrainingStudyOptions o)
     {
         var t = o.Training;
-        return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
+        return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}{(t.Augment ? ", each example randomly mirrored and cropped from a 4-pixel zero padding" : "")}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
             FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. ");
     }
 

@@ -29,6 +29,8 @@ internal sealed class ChainLoop : IDisposable
     private readonly Tensor _trackedIndex, _trackedIndexCpu; // built once, used at every draw
     private readonly long[] _sampleShape;
     private readonly Tensor _trainX, _trainY, _testX, _testY;
+    /// <summary>--augment: applied to every training minibatch (never to evaluation); null without it.</summary>
+    private readonly ImageAugmentation? _augmentation;
     private readonly ParquetTableWriter _draws, _stats, _eval;
     private readonly ParquetTableWriter? _progress;
     private readonly bool _writesProgress; // known before the writers exist: a resume cuts the tables back first
@@ -62,6 +64,7 @@ internal sealed class ChainLoop : IDisposable
         _trackedIndexCpu = tensor(tracked);
         _trackedIndex = _trackedIndexCpu.to(device);
         _sampleShape = data.SampleShape;
+        _augmentation = o.Augment ? new ImageAugmentation() : null;
         _trainX = data.TrainX.to(dtype, device);
         _testX = data.TestX.to(dtype, device);
         _trainY = o.IsRegression ? data.TrainY.to(dtype, device) : data.TrainY.to(device);
@@ -209,6 +212,8 @@ internal sealed class ChainLoop : IDisposable
         var groupSeeds = chains.Select(k => _seeds[k]).ToArray();
         var noise = groupSeeds.Select(s => new Generator(s.Noise, _device)).ToArray();
         using var batches = new MinibatchStream(TrainingSize, BatchSize, groupSeeds.Select(s => s.DataOrder).ToArray());
+        // Each chain's own augmentation generator (from its data-order seed), so batched and sequential chains augment alike.
+        var augment = _augmentation is null ? null : ImageAugmentation.GeneratorsFor(groupSeeds.Select(s => s.DataOrder));
         var evaluators = NewEvaluators(_functionPoints);
         PendingDraw? pending = null;
         try
@@ -229,6 +234,7 @@ internal sealed class ChainLoop : IDisposable
                 state.Load(resume);
                 GeneratorState.Load(resume, "noise", noise);
                 batches.Load(resume);
+                if (augment is not null) GeneratorState.Load(resume, AugmentEntry, augment);
                 foreach (var (split, evaluator) in evaluators) evaluator.Load(resume, $"evaluator.{split}");
                 var savedStopped = resume.Longs("group.stopped");
                 var savedDraws = resume.Longs("group.draw_count");
@@ -253,6 +259,7 @@ internal sealed class ChainLoop : IDisposable
                 state.Save(w);
                 GeneratorState.Save(w, "noise", noise);
                 batches.Save(w);
+                if (augment is not null) GeneratorState.Save(w, AugmentEntry, augment);
                 foreach (var (split, evaluator) in evaluators) evaluator.Save(w, $"evaluator.{split}");
                 w.Longs("group.stopped", stopped.Select(b => b ? 1L : 0L).ToArray());
                 w.Longs("group.draw_count", drawCount.Select(d => (long)d).ToArray());
@@ -272,7 +279,7 @@ internal sealed class ChainLoop : IDisposable
             for (int iteration = firstIteration; stop is null && iteration <= _o.Steps; iteration++)
             {
                 using var scope = NewDisposeScope();
-                SetBatch(target, batches, chains.Length);
+                SetBatch(target, batches, augment, chains.Length);
                 var info = _sampler.Step(state, target, noise);
                 gradEvals += info.GradientEvaluations;
                 // Epoch equivalents: examples whose gradient was computed, over N (HMC: L full passes per step).
@@ -379,8 +386,12 @@ internal sealed class ChainLoop : IDisposable
             DisposePending(ref pending);
             foreach (var (_, e) in evaluators) e.Dispose();
             foreach (var g in noise) g.Dispose();
+            foreach (var g in augment ?? []) g.Dispose();
         }
     }
+
+    /// <summary>The checkpoint entry of the chains' augmentation generators (--augment), beside the minibatch stream's.</summary>
+    private const string AugmentEntry = "augment.generator";
 
     private static void DisposePending(ref PendingDraw? pending)
     {
@@ -491,7 +502,7 @@ internal sealed class ChainLoop : IDisposable
         }
     }
 
-    private void SetBatch(MinibatchLogLikelihood target, MinibatchStream batches, int chains)
+    private void SetBatch(MinibatchLogLikelihood target, MinibatchStream batches, Generator[]? augment, int chains)
     {
         if (_sampler.FullBatch)
         {
@@ -499,8 +510,9 @@ internal sealed class ChainLoop : IDisposable
             return;
         }
         var flat = batches.Next().to(_device).view(-1);
-        target.SetBatch(_trainX.index_select(0, flat).view([chains, BatchSize, .. _sampleShape]),
-            _trainY.index_select(0, flat).view(chains, BatchSize));
+        var x = _trainX.index_select(0, flat).view([chains, BatchSize, .. _sampleShape]);
+        if (_augmentation is not null) x = _augmentation.Apply(x, augment!);
+        target.SetBatch(x, _trainY.index_select(0, flat).view(chains, BatchSize));
     }
 
     /// <summary>Writes one draw of the active chains (tracked parameters) to draws.parquet, as draw number <paramref name="draw"/>[k],

@@ -34,6 +34,10 @@ public sealed record SampleOptions
     public int Warmup { get; init; } = 500;
     public int Thin { get; init; } = 10;
     public int BatchSize { get; init; } = 128;
+    /// <summary>--augment: each minibatch example randomly mirrored and cropped from its 4-pixel zero padding
+    /// (<see cref="ImageAugmentation"/>), drawn from per-chain generators seeded from the data-order seeds; image data
+    /// and minibatch methods only. Evaluation never sees augmented data.</summary>
+    public bool Augment { get; init; }
     public double Temperature { get; init; } = 1.0;
     public double PriorStd { get; init; } = 1.0;
     /// <summary>Known observation noise sd of the Gaussian likelihood (regression only).</summary>

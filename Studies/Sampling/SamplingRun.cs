@@ -42,9 +42,12 @@ public static class SamplingRun
         {
             ["run_seed"] = o.Seed,
             ["mask_seed"] = setup.ModelOptions.MaskSeed,
-            ["chains"] = new JsonArray(setup.Seeds.Select(s => (JsonNode)new JsonObject
+            ["chains"] = new JsonArray(setup.Seeds.Select(s =>
             {
-                ["chain"] = s.Chain, ["init"] = s.Init, ["noise"] = s.Noise, ["data_order"] = s.DataOrder,
+                var chain = new JsonObject { ["chain"] = s.Chain, ["init"] = s.Init, ["noise"] = s.Noise, ["data_order"] = s.DataOrder };
+                // --augment: the seed of the chain's augmentation generator, derived from its data-order seed.
+                if (o.Augment) chain["augment"] = ImageAugmentation.SeedFor(s.DataOrder);
+                return (JsonNode)chain;
             }).ToArray()),
         });
         manifest.Set("tempering", JsonSerializerNode(setup.Sampler.Tempering.ToManifest()));
@@ -188,11 +191,15 @@ public static class SamplingRun
                     var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd), o.Steps);
                     return o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
                 }
+                if (o.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new OptionException($"--augment {refusal}");
                 var sampler = Build(o.BatchSize);
                 // Full-batch methods (HMC) use every example each step: the manifest's batch is N and --batch-size is unused.
                 if (sampler.FullBatch) sampler = Build((int)data.TrainX.shape[0]);
                 else if (o.BatchSize > data.TrainX.shape[0])
                     throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");
+                // An accept/reject step compares energies of one fixed target; a target redrawn at random every step has none.
+                if (o.Augment && sampler.FullBatch)
+                    throw new OptionException($"--augment applies to minibatch methods; {sampler.Name} uses the whole training set unaugmented every step (drop --augment)");
                 return new RunSetup
                 {
                     Data = data, ModelOptions = modelOptions, Network = network, Sampler = sampler,
@@ -301,6 +308,8 @@ public static class SamplingRun
             Warmup = Value<int>("warmup"),
             Thin = Value<int>("thin"),
             BatchSize = Value<int>("batch_size"),
+            // Runs from before --augment were not augmented.
+            Augment = Maybe<bool>("augment") ?? false,
             Temperature = Value<double>("temperature"),
             PriorStd = Value<double>("prior_std"),
             NoiseStd = Maybe<double>("noise_std") ?? 1.0,
@@ -420,6 +429,7 @@ public static class SamplingRun
         ["warmup"] = o.Warmup,
         ["thin"] = o.Thin,
         ["batch_size"] = o.BatchSize,
+        ["augment"] = o.Augment,
         ["temperature"] = o.Temperature,
         ["prior_std"] = o.PriorStd,
         ["noise_std"] = o.IsRegression ? o.NoiseStd : null,

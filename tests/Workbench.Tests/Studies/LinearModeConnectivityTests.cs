@@ -124,6 +124,17 @@ public sealed class LinearModeConnectivityTests : IDisposable
         Assert.Contains("W-Asym", File.ReadAllText(Path.Combine(out_, "report.md")));
     }
 
+    [Fact]
+    public void Augment_flag_of_a_training_study_is_recorded_in_its_manifest_and_report()
+    {
+        string out_ = Path.Combine(_dir, "lmc-augment");
+        var run = Run("lmc", "--model", "mlp", "--widths", "8", "--pairs", "1", "--epochs", "1", "--train-examples", "256",
+            "--eval-examples", "64", "--points", "3", "--augment", "--out", out_);
+        AssertFinished(run, out_);
+        Assert.True(Manifest.Load(out_).Get("config")!["augment"]!.GetValue<bool>());
+        Assert.Contains("randomly mirrored and cropped", File.ReadAllText(Path.Combine(out_, "report.md")));
+    }
+
     [Theory]
     [InlineData("--pairs", "0")]
     [InlineData("--points", "24")]

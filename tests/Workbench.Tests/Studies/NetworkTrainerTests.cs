@@ -74,5 +74,39 @@ public sealed class NetworkTrainerTests
         Assert.True((b.Theta[0] - expected).abs().max().item<float>() < 1e-6);
     }
 
+    /// <summary>Tiny images [n, 3, 4, 4]: the class is the brightest channel, so mirrors and shifts keep the label.</summary>
+    private static (Tensor X, Tensor Y) ToyImages(int n, ulong seed)
+    {
+        using var g = new Generator(seed);
+        var x = randn([n, 3, 4, 4], generator: g);
+        var y = x.mean([2L, 3L]).argmax(1);
+        return (x, y);
+    }
+
+    [Fact]
+    public void Augmented_training_is_reproducible_differs_from_plain_and_does_not_depend_on_the_networks_beside_it()
+    {
+        using var network = ModelCatalog.Create(new ModelOptions("mlp", Inputs: 48, Outputs: 3, Widths: [16]));
+        var (x, y) = ToyImages(96, 6);
+        var augmented = new TrainingOptions(Epochs: 2, BatchSize: 16, Augment: true);
+        using var a = NetworkTrainer.Train(network, x, y, augmented, seed: 2, chains: [0, 1]);
+        using var b = NetworkTrainer.Train(network, x, y, augmented, seed: 2, chains: [0, 1]);
+        using var plain = NetworkTrainer.Train(network, x, y, augmented with { Augment = false }, seed: 2, chains: [0, 1]);
+        using var alone = NetworkTrainer.Train(network, x, y, augmented, seed: 2, chains: [1]);
+        Assert.True(a.Theta.equal(b.Theta).all().item<bool>());
+        Assert.False(a.Theta.equal(plain.Theta).all().item<bool>());
+        double gap = (a.Theta[1] - alone.Theta[0]).abs().max().item<float>();
+        Assert.True(gap < 1e-4, $"max |θ_together − θ_alone| = {gap}: network 1 was augmented differently beside network 0");
+    }
+
+    [Fact]
+    public void Augmented_training_refuses_feature_data()
+    {
+        using var network = Small();
+        var (x, y) = Toy(32, 1);
+        var e = Assert.Throws<ArgumentException>(() => NetworkTrainer.Train(network, x, y, new TrainingOptions(Epochs: 1, BatchSize: 16, Augment: true), seed: 0, chains: [0]));
+        Assert.Contains("augmentation needs images", e.Message);
+    }
+
     private static Workbench.Samplers.ChainSeeds TestSeeds(ulong seed) => Workbench.Samplers.ChainSeeds.For(seed, 0);
 }

@@ -106,6 +106,23 @@ public sealed class ResumeTests : IDisposable
         Assert.True(File.Exists(Path.Combine(folder, "trace.png")));
     }
 
+    /// <summary>--augment: the chains' augmentation generators are checkpointed beside the minibatch stream, so the
+    /// resumed run mirrors and crops exactly the batches the uninterrupted one did.</summary>
+    [Theory]
+    [InlineData("sgld", "batched", 35)]      // between checkpoints
+    [InlineData("swag", "batched", 55)]      // a fitted method
+    [InlineData("sgld", "sequential", 95)]   // inside the second chain's group
+    public void Resumed_augmented_run_equals_an_uninterrupted_one(string sampler, string chainMode, int crashAfter)
+    {
+        SampleOptions Augmented(string name) => Tiny(name, sampler, chainMode) with { Augment = true };
+        var reference = SamplingRun.Execute(Augmented("reference"), TextWriter.Null);
+        var folder = Crash(Augmented("resumed"), crashAfter);
+        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        Assert.True(code == 0, error);
+        Assert.True(Manifest.Load(folder).Get("config")!["augment"]!.GetValue<bool>());
+        AssertSameTables(reference.Folder, folder);
+    }
+
     /// <summary>--save-positions: the index table and every saved θ file of a resumed run equal an uninterrupted run's,
     /// byte for byte, and no file is left that the index does not name.</summary>
     [Theory]
@@ -161,7 +178,7 @@ public sealed class ResumeTests : IDisposable
                 LayerNorm: false, NFix: 2, Kappa: 0.3, FiGluStd: 0.7, MaskSeed: 9),
             SamplerParameters = new Dictionary<string, double> { ["alpha"] = 0.95 }, StepSize = 2e-3, Steps = 24, Warmup = 4,
             Thin = 4, BatchSize = 12, Temperature = 0.5, PriorStd = 0.8, Seed = 11, Track = 2, EvalTrain = false, EvalEvery = 2,
-            Dtype = "float64", ChainMode = "sequential", Chains = 3, CheckpointEvery = 7,
+            Dtype = "float64", ChainMode = "sequential", Chains = 3, CheckpointEvery = 7, Augment = true,
             MaxEpochs = 100, MaxGradEvals = 1000, MaxWallSeconds = 3600, ProgressEvery = 3, ProgressDraws = 2,
         };
         var folder = SamplingRun.Execute(options, TextWriter.Null).Folder;

@@ -86,6 +86,55 @@ public sealed class SamplingRunTests : IDisposable
         for (int i = 0; i < a.Values.Length; i++) Assert.Equal(a.Values[i], b.Values[i], 5);
     }
 
+    /// <summary>Every tracked parameter of every draw, ordered by chain and draw.</summary>
+    private static double[] DrawsByChain(RunResult r)
+    {
+        var t = ParquetTable.Read(Path.Combine(r.Folder, "draws.parquet"));
+        var rows = Enumerable.Range(0, (int)t.RowCount).OrderBy(i => t.Column<int>("chain")[i]).ThenBy(i => t.Column<int>("draw")[i]).ToArray();
+        return t.Columns.Skip(3).SelectMany(c => rows.Select(i => t.ColumnAsDouble(c)[i])).ToArray();
+    }
+
+    [Fact]
+    public void Augmented_run_differs_from_a_plain_one_and_its_batched_and_sequential_chains_agree()
+    {
+        var plain = SamplingRun.Execute(Tiny("plain"), TextWriter.Null);
+        var batched = SamplingRun.Execute(Tiny("augmented") with { Augment = true }, TextWriter.Null);
+        var sequential = SamplingRun.Execute(Tiny("augmented-sequential") with { Augment = true, ChainMode = "sequential" }, TextWriter.Null);
+        double[] p = DrawsByChain(plain), a = DrawsByChain(batched), s = DrawsByChain(sequential);
+        Assert.Equal(p.Length, a.Length);
+        Assert.NotEqual(p, a);
+        // Each chain augments from its own generator: alone or batched, the same batches (float32 rounding aside).
+        Assert.Equal(a.Length, s.Length);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a[i], s[i], 5);
+        var manifest = Manifest.Load(batched.Folder);
+        Assert.True(manifest.Get("config")!["augment"]!.GetValue<bool>());
+        Assert.False(Manifest.Load(plain.Folder).Get("config")!["augment"]!.GetValue<bool>());
+        Assert.NotNull(manifest.Get("seeds")!["chains"]![0]!["augment"]);
+    }
+
+    [Fact]
+    public void Augment_is_refused_for_feature_data_and_full_batch_methods_with_one_line_and_exit_2()
+    {
+        string csv = Path.Combine(_dir, "classes.csv");
+        File.WriteAllLines(csv, ["a,b,y", .. Enumerable.Range(0, 40).Select(i => $"{i % 7},{i % 5},{i % 2}")]);
+        string[] common = ["sample", "--model", "mlp", "--widths", "8", "--steps", "20", "--warmup", "5", "--thin", "5", "--threads", "1", "--device", "cpu", "--augment"];
+        foreach (var (args, expected) in new (string[], string)[]
+        {
+            (["--data", csv, "--target", "y", "--batch-size", "8"], "--augment applies only to image data [C, H, W]"),
+            (["--sampler", "hmc", "--param", "n_steps=2"], "--augment applies to minibatch methods; hmc"),
+        })
+        {
+            string out_ = Path.Combine(_dir, "refused");
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int code = Workbench.Cli.WorkbenchCli.Run([.. common, .. args, "--out", out_], output, error);
+            Assert.Equal(2, code);
+            Assert.Contains(expected, error.ToString());
+            Assert.Single(error.ToString().Trim().Split('\n'));
+            Assert.False(Directory.Exists(out_), "nothing may be written for a refused option");
+        }
+    }
+
     [Fact]
     public void Diverged_chain_is_stopped_and_named_while_the_others_go_on()
     {

@@ -88,6 +88,8 @@ public sealed class StudyConfigTests : IDisposable
     [InlineData("function_points", "-1", "function_points must be ≥ 0")]
     [InlineData("question", "3", "question must be a string, got 3")]
     [InlineData("save_positions", "-1", "save_positions must be ≥ 0")]
+    [InlineData("augment", "\"yes\"", "augment must be true or false, got \"yes\"")]
+    [InlineData("augment", "1", "augment must be true or false, got 1")]
     // models
     [InlineData("models", null, "models is required")]
     [InlineData("models", "[]", "models must not be empty")]
@@ -194,6 +196,25 @@ public sealed class StudyConfigTests : IDisposable
         Assert.Equal((0, 1, 20), (elrg.Warmup, elrg.Thin, elrg.Draws));
         Assert.Equal(Variant.WAsym, elrg.Model.Variant);
         Assert.Equal(1UL, elrg.Seed);
+    }
+
+    [Fact]
+    public void Augment_is_off_unless_set_reaches_every_run_and_refuses_full_batch_methods()
+    {
+        var plain = StudyConfig.Parse("study.json", Valid);
+        Assert.False(plain.Augment);
+        Assert.False(plain.ToJson()["augment"]!.GetValue<bool>()); // written out in full, so --print-config shows it
+        Assert.All(ComparisonStudy.Expand(plain, "S", trainingSize: 8000, "study.json"), c => Assert.False(c.Options.Augment));
+
+        var augmented = StudyConfig.Parse("study.json", With("augment", "true"));
+        Assert.True(augmented.Augment);
+        Assert.True(StudyConfig.Parse("study.json", augmented.ToJson().ToJsonString()).Augment);
+        Assert.All(ComparisonStudy.Expand(augmented, "S", trainingSize: 8000, "study.json"), c => Assert.True(c.Options.Augment));
+
+        var hmc = StudyConfig.Parse("study.json", With("samplers", "[{\"name\": \"sgld\"}, {\"name\": \"hmc\"}]")) with { Augment = true };
+        var e = Assert.Throws<OptionException>(() => ComparisonStudy.Expand(hmc, "S", trainingSize: 8000, "study.json"));
+        Assert.Contains("study.json: augment applies to minibatch methods; sampler 'hmc'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

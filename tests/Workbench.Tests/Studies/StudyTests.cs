@@ -226,6 +226,14 @@ public sealed class StudyTests : IDisposable
         Assert.Equal([4UL, 5], config.Seeds);
         Assert.Equal(new StudyBudget("epochs", 3, null), config.Budget);
         Assert.Equal(16, config.Models[0].Options.Depth);
+        Assert.False(config.Augment);
+        Assert.Contains("\"augment\": false", output);
+
+        // --augment is one of the flags that adjust a config.
+        (code, output, _) = Cli("compare", "--preset", "bnn-depth16", "--augment", "--print-config");
+        Assert.Equal(0, code);
+        Assert.Contains("\"augment\": true", output);
+        Assert.True(StudyConfig.Parse("printed", output).Augment);
 
         (code, output, _) = Cli("compare", "--list-presets");
         Assert.Equal(0, code);
