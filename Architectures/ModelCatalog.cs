@@ -38,6 +38,7 @@ public static class ModelCatalog
         new("mlp", "MLP with --widths (default 128,128), LayerNorm and ReLU; W-Asym n_fix 8, κ 0.5 per layer unless set"),
         new("mlp-mnist-lmc", "paper's MNIST LMC MLP: 784-512-512-512-10, LayerNorm+GELU, W-Asym (64,1.0),(64,1.0),(64,0.5),(256,0.25)"),
         new("mlp-bnn", "paper's Bayesian MLP: width 256, --depth 8 (or 16) blocks Linear-LayerNorm-ReLU, W-Asym n_fix 8, κ 0.5"),
+        new("cnn", "plain CNN on the data's images (default [3,32,32]): per --widths entry (default 32,64) conv3×3 s1, conv3×3 s2, each GroupNorm+ReLU; pooling, Linear head; W-Asym ⌈C_in·9/4⌉ entries per conv, head 8, κ 1"),
         new("resnet8", "paper's metanet/MLI ResNet8 on [3,32,32]: 1 block per stage, GroupNorm, option-B skips; W-Asym stem fixed, 8 whole filters per 3×3 conv, 8 channels per skip, 8 of 64 head, κ 2"),
         new("resnet20", "paper's LMC ResNet20 (images, default [3,32,32]): 3 blocks per stage, GroupNorm, option-B skips, --width-multiplier w; W-Asym entries 12/36/54/72, skips 6/8, head 8, κ 3"),
         new("resnet20-bnn", "paper's Bayesian ResNet20: as resnet20, W-Asym stage convs 8/12/16 entries, κ 0.5 (stem 8, skips 6/8, head 8: our choice, the paper names only the stages)"),
@@ -80,8 +81,25 @@ public static class ModelCatalog
             if (o.Variant != Variant.Standard) throw new ArgumentException("linreg has no symmetries to remove: use --variant standard");
             return new LinearRegression(o.Inputs ?? throw new ArgumentException("linreg needs the number of features"));
         }
+        if (o.Model == "cnn") return new Cnn(CnnSpecFor(o));
         if (o.Model is "resnet8" or "resnet20" or "resnet20-bnn") return new ResNet(ResNetSpecFor(o));
         return new Mlp(MlpSpecFor(o));
+    }
+
+    /// <summary>The CNN spec of --model cnn: --widths (default 32,64) are the stages' channels; --n-fix sets every conv's
+    /// and the head's fixed entries per row (default ⌈C_in·9/4⌉ per conv, 8 for the head), --kappa every κ (default 1);
+    /// --figlu-std is the FiGLU std times √C (default 1).</summary>
+    public static CnnSpec CnnSpecFor(ModelOptions o)
+    {
+        if (o.Model != "cnn") throw new ArgumentException($"'{o.Model}' is not the cnn model");
+        if (o.Depth is not null) throw new ArgumentException("cnn: --depth does not apply (give one channel width per stage with --widths)");
+        if (o.LayerNorm is not null) throw new ArgumentException("cnn: --layer-norm does not apply (the cnn always uses GroupNorm(1, C))");
+        if (o.Activation is not null) throw new ArgumentException("cnn: --activation does not apply (ReLU, or FiGLU for sigma-asym)");
+        if (o.WidthMultiplier is not null) throw new ArgumentException("cnn: --width-multiplier does not apply (set the channels per stage with --widths)");
+        var (channels, height, width) = ImageShape(o);
+        double kappa = o.Kappa ?? 1.0;
+        return new CnnSpec("cnn", channels, height, width, o.Widths ?? [32, 64], o.Outputs ?? 10, o.Variant, o.NFix, kappa,
+            new WAsymSetting(o.NFix ?? 8, kappa), o.FiGluStd ?? 1.0, o.MaskSeed);
     }
 
     /// <summary>The ResNet spec a model name and options stand for (PAPER 1.3). --kappa overrides every layer's κ;

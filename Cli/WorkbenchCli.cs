@@ -47,7 +47,7 @@ public static class WorkbenchCli
     private sealed class RunOptions
     {
         public readonly Option<string?> Model = new("--model") { Description = $"model: {string.Join(", ", ModelCatalog.Names)} (default mlp)" };
-        public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp (default 128,128) or stage widths of --model cnn (default 32,64), comma-separated" };
+        public readonly Option<string?> Widths = new("--widths") { Description = "hidden widths of --model mlp (default 128,128) or stage channels of --model cnn (default 32,64), comma-separated" };
         public readonly Option<int?> Depth = new("--depth") { Description = "number of hidden layers (mlp: width 128 each; mlp-bnn: 8 or 16)" };
         public readonly Option<string?> Activation = new("--activation") { Description = "relu or gelu (default: the model's)" };
         public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: --layer-norm true|false (default: the model's)" };
@@ -726,7 +726,7 @@ public static class WorkbenchCli
         var inputs = new Option<int?>("--inputs") { Description = "input features (default 784; linreg: required)" };
         var inputShape = new Option<string?>("--input-shape") { Description = "image shape C,H,W of a convolutional model (default 3,32,32; MNIST is 1,28,28)" };
         var outputs = new Option<int?>("--outputs") { Description = "outputs (default 10)" };
-        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
+        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp or stage channels of --model cnn, comma-separated" };
         var depth = new Option<int?>("--depth") { Description = "hidden layers (mlp, mlp-bnn)" };
         var maskSeed = new Option<ulong>("--mask-seed") { Description = "seed of masks and fixed matrices", DefaultValueFactory = _ => 0 };
         foreach (var o in new Option[] { model, variant, inputs, inputShape, outputs, widths, depth, maskSeed }) command.Options.Add(o);

@@ -25,6 +25,7 @@ public static class ModelDescription
             }).ToArray()),
         };
         if (network is Mlp mlp) node["hidden"] = new JsonArray(mlp.Spec.Hidden.Select(h => (JsonNode)h).ToArray());
+        if (network is Cnn cnn) node["widths"] = new JsonArray(cnn.Spec.Widths.Select(w => (JsonNode)w).ToArray());
         return node;
     }
 

@@ -1,0 +1,193 @@
+using TorchSharp;
+using Workbench.Architectures.Layers;
+using Workbench.Architectures.Masks;
+using static TorchSharp.torch;
+
+namespace Workbench.Architectures;
+
+/// <summary>
+/// A small plain CNN without residual connections: per entry of <paramref name="Widths"/> one stage
+/// conv3×3 (stride 1) → GroupNorm(1, C) → act → conv3×3 (stride 2) → GroupNorm(1, C) → act, then global average
+/// pooling and a Linear head. Convolutions have no bias. act is ReLU (standard, W-Asym) or a channel FiGLU of std
+/// <paramref name="FiGluScale"/>/√C (σ-Asym, as for ResNets, PAPER 1.2). W-Asym fixes, per output channel,
+/// <paramref name="ConvNFix"/> of the flattened C_in·3·3 entries (null: ⌈C_in·9/4⌉, a quarter of them) and
+/// <paramref name="Head"/>.NFix of each head row, all with std <paramref name="ConvKappa"/> / Head.Kappa (PAPER 1.1).
+/// </summary>
+public sealed record CnnSpec(
+    string Name,
+    int InChannels,
+    int Height,
+    int Width,
+    IReadOnlyList<int> Widths,
+    int Outputs,
+    Variant Variant,
+    int? ConvNFix,
+    double ConvKappa,
+    WAsymSetting Head,
+    double FiGluScale,
+    ulong MaskSeed)
+{
+    public const int Kernel = 3;
+
+    /// <summary>Fixed entries per output channel of a conv reading <paramref name="inputs"/> channels.</summary>
+    public int ConvNFixFor(int inputs) => ConvNFix ?? (inputs * Kernel * Kernel + 3) / 4;
+
+    public void Validate()
+    {
+        if (InChannels <= 0 || Height <= 0 || Width <= 0)
+            throw new ArgumentException($"model {Name}: the input image [{InChannels},{Height},{Width}] must have positive sizes");
+        if (Outputs <= 0) throw new ArgumentException($"model {Name}: outputs must be positive, got {Outputs}");
+        if (Widths.Count == 0 || Widths.Any(w => w <= 0))
+            throw new ArgumentException($"model {Name}: --widths must be one or more positive channel counts, got [{string.Join(",", Widths)}]");
+        if (Variant == Variant.SigmaAsym && !(FiGluScale > 0)) throw new ArgumentException($"model {Name}: FiGLU scale must be positive, got {FiGluScale}");
+    }
+}
+
+public sealed class Cnn : IPermutationSymmetric
+{
+    private sealed record ConvLayer(Conv2d Conv, GroupNorm1 Norm, ChannelFiGlu? Act);
+
+    private readonly List<FixedTensorRecord> _fixed = new();
+    private readonly List<ConvLayer> _layers = new(); // two per entry of Widths: the stride-1 conv, then the stride-2 conv
+    private readonly Linear _head;
+    private readonly List<PermutationGroup> _groups = new();
+    private int _maskIndex, _figluIndex;
+
+    public CnnSpec Spec { get; }
+    public string Name => Spec.Name;
+    public Variant Variant => Spec.Variant;
+    public ParameterLayout Layout { get; } = new();
+    public long FixedCount { get; private set; }
+    public int Outputs => Spec.Outputs;
+    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed;
+
+    public Cnn(CnnSpec spec)
+    {
+        spec.Validate();
+        Spec = spec;
+        int width = spec.InChannels;
+        foreach (int outWidth in spec.Widths)
+            foreach (int stride in new[] { 1, 2 })
+            {
+                string name = $"conv{_layers.Count + 1}";
+                var conv = MakeConv(name, width, outWidth, stride);
+                var norm = new GroupNorm1(Layout, $"gn{_layers.Count + 1}", outWidth);
+                _layers.Add(new ConvLayer(conv, norm, MakeAct($"act{_layers.Count + 1}", outWidth)));
+                width = outWidth;
+            }
+
+        WAsymMask? headMask = null;
+        if (spec.Variant == Variant.WAsym)
+        {
+            headMask = WAsymMask.Generate(spec.MaskSeed, _maskIndex++, spec.Outputs, width, spec.Head.NFix, spec.Head.Kappa);
+            Record("head.weight", [spec.Outputs, width], headMask);
+        }
+        _head = new Linear(Layout, "head", width, spec.Outputs, headMask);
+
+        // One channel group per conv output: its filters, its GroupNorm affine, and the input channels of the next
+        // conv (or the head's columns, which read the pooled channels of the last one).
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            var (conv, norm, _) = _layers[i];
+            var reader = i + 1 < _layers.Count ? _layers[i + 1].Conv.Weight : Layout["head.weight"];
+            _groups.Add(new PermutationGroup(conv.Name, (int)conv.Weight.Shape[0],
+                [new(conv.Weight, 0), new(norm.Gamma, 0), new(norm.Beta, 0), new(reader, 1)]));
+        }
+    }
+
+    private Conv2d MakeConv(string name, int inputs, int outputs, int stride)
+    {
+        const int kernel = CnnSpec.Kernel;
+        WAsymMask? mask = null;
+        if (Spec.Variant == Variant.WAsym)
+        {
+            mask = WAsymMask.Generate(Spec.MaskSeed, _maskIndex++, outputs, inputs * kernel * kernel, Spec.ConvNFixFor(inputs), Spec.ConvKappa);
+            Record($"{name}.weight", [outputs, inputs, kernel, kernel], mask);
+        }
+        return new Conv2d(Layout, name, inputs, outputs, kernel, stride, padding: 1, mask);
+    }
+
+    // The same records and settings keys as ResNet's, so manifests read alike (this model has no filters form).
+    private void Record(string layer, long[] shape, WAsymMask mask)
+    {
+        _fixed.Add(new FixedTensorRecord(layer, "w-asym", shape, mask.FixedCount, mask.Sha256(),
+            new Dictionary<string, double> { ["n_fix"] = mask.NFix, ["kappa"] = mask.Kappa, ["filters"] = 0 }));
+        FixedCount += mask.FixedCount;
+    }
+
+    private ChannelFiGlu? MakeAct(string name, int channels)
+    {
+        if (Spec.Variant != Variant.SigmaAsym) return null;
+        double std = Spec.FiGluScale / Math.Sqrt(channels);
+        var figlu = new ChannelFiGlu(Spec.MaskSeed, _figluIndex++, channels, std);
+        _fixed.Add(new FixedTensorRecord(name, "figlu", [channels, channels, 1, 1], (long)channels * channels, figlu.Sha256,
+            new Dictionary<string, double> { ["std"] = std }));
+        FixedCount += (long)channels * channels;
+        return figlu;
+    }
+
+    /// <summary>conv1, conv2, …: the output channels of each convolution, input side first.</summary>
+    public IReadOnlyList<PermutationGroup> PermutationGroups => _groups;
+
+    public IReadOnlyList<long> InputShape => [Spec.InChannels, Spec.Height, Spec.Width];
+
+    /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>
+    public Tensor Forward(Tensor theta, Tensor x)
+    {
+        if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
+            throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");
+        if (x.dim() == 3 && x.shape[2] == (long)Spec.InChannels * Spec.Height * Spec.Width)
+        {
+            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, Spec.Height, Spec.Width);
+            return Forward(theta, image);
+        }
+        if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != Spec.InChannels)
+            throw new ArgumentException($"{Name}: x must be [{theta.shape[0]}, batch, {Spec.InChannels}, H, W], got [{string.Join(",", x.shape)}]");
+        using var scope = NewDisposeScope();
+        long chains = x.shape[0], batch = x.shape[1];
+        // Chains folded into channels: [B, K·C, H, W], every conv grouped by chain (see Layers/Conv2d.cs).
+        var h = x.transpose(0, 1).reshape(batch, chains * Spec.InChannels, x.shape[3], x.shape[4]);
+        foreach (var (conv, norm, act) in _layers)
+        {
+            h = norm.Forward(theta, conv.Forward(theta, h));
+            h = act is null ? nn.functional.relu(h) : act.Forward(theta, h);
+        }
+        var pooled = h.mean([2, 3]).view(batch, chains, -1).transpose(0, 1);
+        return _head.Forward(theta, pooled).MoveToOuterDisposeScope();
+    }
+
+    public Tensor InitialPosition(Generator generator)
+    {
+        var theta = empty(Layout.Count, ScalarType.Float32);
+        using (no_grad())
+        {
+            foreach (var (conv, norm, _) in _layers)
+            {
+                conv.Initialise(theta, generator);
+                norm.Initialise(theta);
+            }
+            _head.Initialise(theta, generator);
+        }
+        return theta;
+    }
+
+    public void To(Device device, ScalarType dtype)
+    {
+        foreach (var (conv, _, act) in _layers)
+        {
+            conv.To(device, dtype);
+            act?.To(device, dtype);
+        }
+        _head.To(device, dtype);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (conv, _, act) in _layers)
+        {
+            conv.Dispose();
+            act?.Dispose();
+        }
+        _head.Dispose();
+    }
+}
