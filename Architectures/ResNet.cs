@@ -72,7 +72,7 @@ public sealed class ResNet : IPermutationSymmetric
         Spec = spec;
         int[] widths = [16 * spec.WidthMultiplier, 32 * spec.WidthMultiplier, 64 * spec.WidthMultiplier];
 
-        _stem = MakeConv("stem", spec.InChannels, widths[0], 3, 1, spec.Stem);
+        _stem = MakeConv("stem", spec.InChannels, widths[0], stride: 1, padding: 1, spec.Stem);
         _stemNorm = new GroupNorm1(Layout, "stem_gn", widths[0]);
         _stemAct = MakeAct("stem_act", widths[0]);
         Join("stream1", widths[0], (_stem.Weight, 0), (_stemNorm.Gamma, 0), (_stemNorm.Beta, 0));

@@ -470,18 +470,23 @@ public static class WorkbenchCli
 
     private static Command BenchCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("bench", "Measure steps per second of every method, SGLD's overhead over SGD, batched vs sequential chains and memory over a long run (what `make bench` runs).");
+        var command = new Command("bench", "Measure steps per second of every method, SGLD's overhead over SGD, batched vs sequential chains, memory over a long run,\n" +
+            "and steps per second of the convnets (cnn, resnet8, resnet20) on CIFAR-shaped inputs (what `make bench` runs).");
         var outOption = new Option<string>("--out") { Description = "folder for the JSON results", DefaultValueFactory = _ => Path.Combine("results", "bench") };
         var threads = new Option<int>("--threads") { Description = "torch threads; 0 = all cores", DefaultValueFactory = _ => 0 };
         var seconds = new Option<double>("--seconds") { Description = "timed seconds per measurement", DefaultValueFactory = _ => 3.0 };
         var memorySteps = new Option<int>("--memory-steps") { Description = "SGLD steps of the memory measurement (≥ 1000)", DefaultValueFactory = _ => 20_000 };
-        foreach (var o in new Option[] { outOption, threads, seconds, memorySteps }) command.Options.Add(o);
+        var only = new Option<string?>("--only") { Description = $"comma-separated sections to run (default all): {string.Join(", ", Workbench.Studies.Benchmarks.Benchmark.SectionNames)}" };
+        foreach (var o in new Option[] { outOption, threads, seconds, memorySteps, only }) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
             if (r.GetValue(seconds) <= 0) throw new OptionException($"--seconds must be positive, got {r.GetValue(seconds)}");
             if (r.GetValue(memorySteps) < 1000) throw new OptionException($"--memory-steps must be at least 1000, got {r.GetValue(memorySteps)}");
             if (r.GetValue(threads) < 0) throw new OptionException($"--threads must be ≥ 0, got {r.GetValue(threads)}");
-            Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps)), output);
+            var sections = r.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (sections?.FirstOrDefault(s => !Workbench.Studies.Benchmarks.Benchmark.SectionNames.Contains(s)) is { } unknown)
+                throw new OptionException($"--only: unknown section '{unknown}' (sections: {string.Join(", ", Workbench.Studies.Benchmarks.Benchmark.SectionNames)})");
+            Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps), sections), output);
             return 0;
         }));
         return command;
@@ -571,20 +576,25 @@ public static class WorkbenchCli
     /// <summary>The options lmc, merge and mli share: the preset, model, training, seeds, data and output.</summary>
     private sealed class TrainingStudyCliOptions
     {
-        private readonly Option<string> _preset = new("--preset") { Description = "lmc-mlp (the only preset; the default)", DefaultValueFactory = _ => "lmc-mlp" };
-        private readonly Option<string?> _model = new("--model") { Description = "mlp-mnist-lmc (the preset's), mlp or mlp-bnn" };
-        private readonly Option<string?> _widths = new("--widths") { Description = "hidden widths of --model mlp, comma-separated" };
-        private readonly Option<int?> _epochs = new("--epochs") { Description = "training epochs (default 2; paper 25)" };
-        private readonly Option<int?> _batchSize = new("--batch-size") { Description = "minibatch size (default 64)" };
+        private readonly Option<string> _preset = new("--preset")
+        {
+            Description = $"starting settings: {string.Join(", ", TrainingStudyPresets.Names)} (see the description above; flags override them)",
+            DefaultValueFactory = _ => "lmc-mlp",
+        };
+        private readonly Option<bool> _fullSize = new("--full-size") { Description = "the preset's documented full size (GPU-sized: full data set, paper's epochs; convnet presets read ./" + TrainingStudyPresets.Cifar10Folder + " unless --data names the CIFAR-10 folder)" };
+        private readonly Option<string?> _model = new("--model") { Description = "the network (default: the preset's): mlp-mnist-lmc, mlp, mlp-bnn, cnn, resnet8, resnet20, resnet20-bnn" };
+        private readonly Option<string?> _widths = new("--widths") { Description = "hidden widths of --model mlp or stage channels of --model cnn, comma-separated" };
+        private readonly Option<int?> _epochs = new("--epochs") { Description = "training epochs (default: the preset's; lmc-mlp 2, paper 25)" };
+        private readonly Option<int?> _batchSize = new("--batch-size") { Description = "minibatch size (default: the preset's; lmc-mlp 64)" };
         private readonly Option<bool?> _augment = new("--augment") { Description = "image data: randomly mirror each training example and crop it from its 4-pixel zero padding, every batch (evaluation is never augmented)" };
-        private readonly Option<double?> _lr = new("--lr") { Description = "AdamW learning rate (default 1e-3)" };
-        private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default 0.03)" };
-        private readonly Option<string?> _schedule = new("--schedule") { Description = "learning-rate schedule: none or cosine (default none)" };
+        private readonly Option<double?> _lr = new("--lr") { Description = "AdamW learning rate (default: the preset's; 1e-3)" };
+        private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default: the preset's; lmc-mlp 0.03)" };
+        private readonly Option<string?> _schedule = new("--schedule") { Description = "learning-rate schedule: none or cosine (default: the preset's; lmc-mlp none)" };
         private readonly Option<ulong?> _seed = new("--seed") { Description = "run seed: each network's init and data order (default 0)" };
         private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
-        private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default 2000)" };
-        private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default 0)" };
-        private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; default) or a folder of MNIST IDX files" };
+        private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's; lmc-mlp 2000)" };
+        private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's; lmc-mlp 0)" };
+        private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
         private readonly Option<string?> _out;
         private readonly Option<bool> _force = new("--force") { Description = "replace an existing run folder at --out" };
@@ -592,23 +602,30 @@ public static class WorkbenchCli
         public TrainingStudyCliOptions(Command command)
         {
             _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
-            foreach (var o in new Option[] { _preset, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
+            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
                 command.Options.Add(o);
         }
 
         /// <summary><paramref name="d"/> (a study's defaults) with the shared options given on the command line.</summary>
         public T Apply<T>(ParseResult r, T d) where T : TrainingStudyOptions
         {
-            if (r.GetValue(_preset) != "lmc-mlp") throw new OptionException($"--preset must be lmc-mlp, got '{r.GetValue(_preset)}'");
+            string presetName = r.GetValue(_preset)!;
+            if (!TrainingStudyPresets.Names.Contains(presetName))
+                throw new OptionException($"--preset must be one of {string.Join(", ", TrainingStudyPresets.Names)}, got '{presetName}'");
+            d = TrainingStudyPresets.Get(presetName).Apply(d, r.GetValue(_fullSize));
+            string[] networks = ["mlp-mnist-lmc", "mlp", "mlp-bnn", "cnn", "resnet8", "resnet20", "resnet20-bnn"];
             string modelName = r.GetValue(_model) ?? d.Model.Model;
-            if (modelName is not ("mlp-mnist-lmc" or "mlp" or "mlp-bnn")) throw new OptionException($"--model must be mlp-mnist-lmc, mlp or mlp-bnn, got '{modelName}'");
-            if (r.GetValue(_widths) is not null && modelName != "mlp") throw new OptionException("--widths applies only to --model mlp");
+            if (!networks.Contains(modelName)) throw new OptionException($"--model must be one of {string.Join(", ", networks)}, got '{modelName}'");
+            if (r.GetValue(_widths) is not null && modelName is not ("mlp" or "cnn")) throw new OptionException("--widths applies only to --model mlp and --model cnn");
             var schedules = new Dictionary<string, LearningRateSchedule> { ["none"] = LearningRateSchedule.None, ["cosine"] = LearningRateSchedule.Cosine };
-            string scheduleName = r.GetValue(_schedule) ?? "none";
-            if (!schedules.TryGetValue(scheduleName, out var chosen)) throw new OptionException($"--schedule must be none or cosine, got '{scheduleName}'");
+            var chosen = d.Training.Schedule;
+            if (r.GetValue(_schedule) is { } scheduleName && !schedules.TryGetValue(scheduleName, out chosen))
+                throw new OptionException($"--schedule must be none or cosine, got '{scheduleName}'");
+            // Another model than the preset's starts from that model's own shape.
+            var model = modelName == d.Model.Model ? d.Model : new ModelOptions(modelName);
             return (T)(d with
             {
-                Model = new ModelOptions(modelName, Widths: r.GetValue(_widths) is { } w ? ParseWidths(w) : null, MaskSeed: r.GetValue(_maskSeed) ?? 0),
+                Model = model with { Widths = r.GetValue(_widths) is { } w ? ParseWidths(w) : model.Widths, MaskSeed = r.GetValue(_maskSeed) ?? 0 },
                 Data = r.GetValue(_data) ?? d.Data,
                 Training = d.Training with
                 {
@@ -655,10 +672,11 @@ public static class WorkbenchCli
         var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order, same masks) for standard, σ-Asym and W-Asym,\n" +
             "interpolate each pair on λ ∈ [0, 1] (standard also after weight matching) and report midpoint and Entezari barriers of loss and error, train and test.\n" +
             "Writes interpolation.parquet, barriers.parquet, lmc-loss, lmc-error and lmc-barriers figures, summary.md and report.md.\n" +
-            "Preset lmc-mlp (default): the paper's MNIST MLP, AdamW lr 1e-3, weight decay 0.03, batch 64, CPU-sized (5 pairs, 2 epochs, embedded MNIST subset).\n" +
-            "Full size: workbench lmc --epochs 25 --data MNIST_IDX_DIR --eval-examples 0");
+            "Presets (--preset): lmc-mlp (default; the paper's MNIST MLP, 5 pairs, 2 epochs on the embedded MNIST subset), lmc-resnet20 and mli-resnet8\n" +
+            "(the paper's convnets; CPU smoke size on the MNIST subset). --full-size: the preset's paper-sized settings on the full data set (GPU-sized).\n" +
+            "Examples: workbench lmc   |   workbench lmc --preset lmc-resnet20   |   workbench lmc --preset lmc-resnet20 --full-size --data cifar-10-batches-bin");
         var shared = new TrainingStudyCliOptions(command);
-        var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default 5)" };
+        var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default: the preset's; lmc-mlp 5)" };
         var points = new Option<int?>("--points") { Description = "λ grid points, odd (default 25)" };
         command.Options.Add(pairs);
         command.Options.Add(points);
@@ -700,10 +718,11 @@ public static class WorkbenchCli
     private static Command VariantStudyCommand<T>(string name, string description, T defaults, TextWriter output, TextWriter error, Option[] extra,
         Func<ParseResult, T, T> apply, Func<T, (string Summary, string Folder, double Seconds, string Report)> execute) where T : VariantStudyOptions
     {
-        var command = new Command(name, description + $"\nPreset lmc-mlp (default): as for 'workbench lmc' ({defaults.Networks} networks, {defaults.Training.Epochs} epochs).");
+        var command = new Command(name, description + $"\nPresets and --full-size as for 'workbench lmc' (lmc-mlp, the default: {defaults.Networks} networks per variant, {defaults.Training.Epochs} epochs;\n" +
+            $"lmc-resnet20, mli-resnet8: the paper's convnets). Example: workbench {name} --preset mli-resnet8");
         var shared = new TrainingStudyCliOptions(command);
         var variant = new Option<string?>("--variant") { Description = "standard, w-asym, sigma-asym or all (default all)" };
-        var networks = new Option<int?>("--networks") { Description = $"networks per variant, at least {defaults.MinimumNetworks} (default {defaults.Networks})" };
+        var networks = new Option<int?>("--networks") { Description = $"networks per variant, at least {defaults.MinimumNetworks} (default: the preset's; lmc-mlp {defaults.Networks})" };
         foreach (var o in new Option[] { variant, networks }.Concat(extra)) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {

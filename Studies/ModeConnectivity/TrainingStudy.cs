@@ -78,6 +78,8 @@ public static class TrainingStudy
     {
         var node = new JsonObject
         {
+            ["preset"] = o.Preset,
+            ["full_size"] = o.FullSize,
             ["model"] = o.Model.Model,
             ["mask_seed"] = o.Model.MaskSeed,
             ["data"] = o.Data,

@@ -17,6 +17,9 @@ public abstract record TrainingStudyOptions
     }
 
     public string Command { get; }
+    /// <summary>The preset the settings started from (<see cref="TrainingStudyPresets"/>), and whether at its full size.</summary>
+    public string Preset { get; init; } = "lmc-mlp";
+    public bool FullSize { get; init; }
     public ModelOptions Model { get; init; } = new("mlp-mnist-lmc");
     public string Data { get; init; } = "mnist-subset";
     public TrainingOptions Training { get; init; } = new(Epochs: 2);
