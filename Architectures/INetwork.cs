@@ -64,6 +64,11 @@ public interface INetwork : IDisposable
         return Forward(q.Sample(VariationalBlocks), x).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Examples per evaluation pass (no gradient) when <paramref name="chains"/> parameter vectors are evaluated at
+    /// once, so that a pass's activations stay in the hundreds of MB: 1,000 for MLPs; convnets, whose activations grow
+    /// with the image, take fewer.</summary>
+    int EvaluationChunk(long chains) => 1000;
+
     /// <summary>A fresh initial θ of shape [P] (PyTorch's default U(±1/√fan_in) for Linear, 1/0 for norms).</summary>
     Tensor InitialPosition(Generator generator);
 

@@ -170,6 +170,10 @@ public sealed class ResNet : IPermutationSymmetric
 
     public IReadOnlyList<long> InputShape => [Spec.InChannels, Spec.Height, Spec.Width];
 
+    /// <summary>About 2²⁰ image pixels per pass over all chains (1,024 CIFAR images for one chain): the 3×3 convolutions'
+    /// unfolded inputs are then a few hundred MB.</summary>
+    public int EvaluationChunk(long chains) => (int)Math.Max(1, (1L << 20) / (chains * InputShape[1] * InputShape[2]));
+
     /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>
     public Tensor Forward(Tensor theta, Tensor x)
     {

@@ -561,7 +561,7 @@ public static class WorkbenchCli
             "Writes diagnostics.parquet into the run folder (next to a file: FILE.diagnostics.parquet) or --out. A NaN comes with a flag saying why.");
         var path = new Argument<string>("PATH") { Description = "run folder, or .parquet/.csv file of draws" };
         var outOption = new Option<string?>("--out") { Description = "where to write the diagnostics table (default: next to the input)" };
-        var space = new Option<string>("--space") { Description = "which view: all (default: every view the run has), raw (tracked parameters), canonical (standard MLPs aligned by weight matching), function (probability of the true class per test point)", DefaultValueFactory = _ => "all" };
+        var space = new Option<string>("--space") { Description = "which view: all (default: every view the run has), raw (tracked parameters), canonical (standard networks aligned by weight matching), function (probability of the true class per test point)", DefaultValueFactory = _ => "all" };
         command.Arguments.Add(path);
         command.Options.Add(outOption);
         command.Options.Add(space);

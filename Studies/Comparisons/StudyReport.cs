@@ -223,7 +223,7 @@ public static class StudyReport
         foreach (var arm in arms) ess.Set(Category((arm.Model, arm.Sampler)), arm.Variant, arm.EssPer1kGradEvals.Mean, arm.EssPer1kGradEvals.Sd);
         figure.Add(ess);
         return (figure.Save(Path.Combine(folder, "mixing")), "Mixing",
-            "Median R̂ in the three views (raw parameters; canonical: each draw of a standard MLP weight-matched to one reference, so W-Asym and σ-Asym networks have no bar — n/a; function space: the probability of the true class at test points) and bulk-ESS per 1,000 gradient evaluations of the raw parameters; per run the median over variables, then mean ± sd over seeds. The dashed line is the R̂ threshold 1.01. R̂ compares chains: a study with one chain per run has none (n/a), only ESS.");
+            "Median R̂ in the three views (raw parameters; canonical: each draw of a standard network (MLP, cnn, ResNet) weight-matched to one reference, so W-Asym and σ-Asym networks have no bar — n/a; function space: the probability of the true class at test points) and bulk-ESS per 1,000 gradient evaluations of the raw parameters; per run the median over variables, then mean ± sd over seeds. The dashed line is the R̂ threshold 1.01. R̂ compares chains: a study with one chain per run has none (n/a), only ESS.");
     }
 
     private static (FigureFiles, string, string) DrawTimeToTarget(string folder, IReadOnlyList<ArmSummary> arms, double target)

@@ -120,7 +120,7 @@ public static class StudySummaryTable
         the seeds that reached it (how many, in brackets); gradient evaluations are per chain. R̂: the median over the run's
         variables of rank-normalised split R̂ (function space: the median over test points), then the mean over seeds;
         ESS: the median over raw parameters of bulk-ESS per 1,000 gradient evaluations (all chains), then the mean over
-        seeds. "—": no such number (canonical R̂ exists only for standard MLPs). Wall s: the mean run time.
+        seeds. "—": no such number (canonical R̂ exists only for standard networks). Wall s: the mean run time.
 
         """);
 }

@@ -23,7 +23,7 @@ public static class Diagnose
     public const string TableName = "diagnostics.parquet";
     /// <summary>
     /// The three views of METHODS (Diagnostics): raw tracked parameters; the same parameters after each draw of a
-    /// standard MLP was aligned to a reference by weight matching (canonical.parquet); and function space — per test
+    /// standard network was aligned to a reference by weight matching (canonical.parquet); and function space — per test
     /// point the probability of the true class (function.parquet), summarised by the median and 90th percentile over
     /// points. "all" takes every view a run folder has.
     /// </summary>
@@ -64,7 +64,7 @@ public static class Diagnose
             if (Exists(source.RunFolder!, "canonical.parquet"))
                 foreach (var r in PerVariable(DrawsSource.Open(source.RunFolder!, "canonical.parquet"))) rows.Add((Print(r, "canonical", output), "canonical"));
             else if (options.Space == "canonical")
-                throw new OptionException($"{source.RunFolder} has no canonical.parquet (only standard MLPs have a canonical view; W-Asym and σ-Asym networks have no permutation symmetry to remove)");
+                throw new OptionException($"{source.RunFolder} has no canonical.parquet (only standard networks have a canonical view; W-Asym and σ-Asym networks have no permutation symmetry to remove)");
         }
         if (folder && options.Space is "all" or "function")
         {

@@ -18,8 +18,8 @@ public static class InterpolationPath
     /// <param name="a">θ_A, [P].</param>
     /// <param name="b">θ_B, [P].</param>
     /// <param name="x">inputs [N, …]; <paramref name="y"/> class labels [N].</param>
-    /// <param name="chunk">examples per forward pass.</param>
-    public static PathPoint[] Evaluate(INetwork network, Tensor a, Tensor b, IReadOnlyList<double> lambdas, Tensor x, Tensor y, int chunk = 1000)
+    /// <param name="chunk">examples per forward pass (default: the network's <see cref="INetwork.EvaluationChunk"/>).</param>
+    public static PathPoint[] Evaluate(INetwork network, Tensor a, Tensor b, IReadOnlyList<double> lambdas, Tensor x, Tensor y, int? chunk = null)
     {
         if (a.dim() != 1 || b.dim() != 1 || a.shape[0] != network.TrainableCount || b.shape[0] != network.TrainableCount)
             throw new ArgumentException($"θ_A and θ_B must be [{network.TrainableCount}], got [{string.Join(",", a.shape)}] and [{string.Join(",", b.shape)}]");
@@ -34,7 +34,7 @@ public static class InterpolationPath
 
     /// <summary>Mean NLL and error rate of each of the networks θ [K, P] on inputs <paramref name="x"/> and labels
     /// <paramref name="y"/>, as one batched computation over the examples in chunks.</summary>
-    public static (double[] Loss, double[] Error) EvaluateMany(INetwork network, Tensor thetas, Tensor x, Tensor y, int chunk = 1000)
+    public static (double[] Loss, double[] Error) EvaluateMany(INetwork network, Tensor thetas, Tensor x, Tensor y, int? chunk = null)
     {
         if (thetas.dim() != 2 || thetas.shape[1] != network.TrainableCount)
             throw new ArgumentException($"θ must be [K, {network.TrainableCount}], got [{string.Join(",", thetas.shape)}]");
@@ -42,12 +42,13 @@ public static class InterpolationPath
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long k = thetas.shape[0], n = x.shape[0];
+        int examples = chunk ?? network.EvaluationChunk(k);
         var nll = zeros([k], dtype: ScalarType.Float64);
         var errors = zeros([k], dtype: ScalarType.Float64);
-        for (long start = 0; start < n; start += chunk)
+        for (long start = 0; start < n; start += examples)
         {
             using var step = NewDisposeScope();
-            long size = Math.Min(chunk, n - start);
+            long size = Math.Min(examples, n - start);
             var inputs = x.narrow(0, start, size).to(thetas.dtype, thetas.device);
             var labels = y.narrow(0, start, size).to(thetas.device);
             var batch = inputs.unsqueeze(0).expand([k, .. inputs.shape]);

@@ -72,7 +72,10 @@ public static class LinearModeConnectivity
         string summary = SummaryMarkdown(rows, o.Pairs);
         File.WriteAllText(folder.File("summary.md"), summary);
         string report = folder.File("report.md");
-        File.WriteAllText(report, Report(o, summary, figures, rows));
+        // Mean test loss of the trained endpoints per variant, to say when barriers are between networks that have not learned.
+        var endpoints = curves.Where(c => c.Split == "test").GroupBy(c => LmcColumn.All.First(x => x.Name == c.Column).Variant)
+            .ToDictionary(g => g.Key, g => g.Average(c => (c.Path[0].Loss + c.Path[^1].Loss) / 2));
+        File.WriteAllText(report, Report(o, summary, figures, rows, endpoints, data.NumClasses));
         return new LmcResult(folder.Path, rows, report, 0);
     }
 
@@ -203,7 +206,7 @@ public static class LinearModeConnectivity
     public static IReadOnlyList<LmcColumn> MeasuredOrder(IReadOnlyList<BarrierRow> rows) =>
         LmcColumn.All.OrderBy(c => rows.Where(r => r.Column == c.Name && r.Split == "test" && r.Metric == "loss").Average(r => r.Midpoint)).ToList();
 
-    private static string Report(LmcOptions o, string summary, List<string> figures, List<BarrierRow> rows)
+    private static string Report(LmcOptions o, string summary, List<string> figures, List<BarrierRow> rows, IReadOnlyDictionary<Variant, double> endpointLoss, int classes)
     {
         var order = MeasuredOrder(rows);
         string[] paper = ["w-asym", "standard-matched", "sigma-asym", "standard"];
@@ -219,8 +222,17 @@ public static class LinearModeConnectivity
             TrainingSentence(o),
             FormattableString.Invariant($"Loss (mean NLL) and error were evaluated at {o.Points} evenly spaced λ on θ(λ) = (1 − λ)θ_A + λθ_B, on "),
             $"{EvaluatedOn(o)} each split. The weight-matched column aligns θ_B to θ_A ",
-            "by Git Re-Basin weight matching before interpolating. The paper's full size is 25 epochs on full MNIST (see the README)."));
+            "by Git Re-Basin weight matching before interpolating. ",
+            o.FullSize ? $"These are the preset {o.Preset}'s full-size settings." : $"Preset {o.Preset} at its CPU size; `--full-size` gives the paper-sized settings (see the README)."));
         s.AppendLine();
+        // A network no better than the uniform prediction (NLL ln C) has not learned; a barrier between two such says nothing.
+        var untrained = endpointLoss.Where(e => e.Value >= Math.Log(classes)).ToList();
+        if (untrained.Count > 0)
+        {
+            s.AppendLine(FormattableString.Invariant($"**Warning:** the trained networks of {string.Join(", ", untrained.Select(e => $"{e.Key.ToName()} (mean test loss {e.Value:F2})"))} ") +
+                FormattableString.Invariant($"are no better than predicting every class with equal probability (loss ln {classes} = {Math.Log(classes):F2}); their barriers compare networks that have not learned. Train longer (--epochs) or at the full size."));
+            s.AppendLine();
+        }
         s.AppendLine("## Barriers");
         s.AppendLine();
         s.Append(summary);

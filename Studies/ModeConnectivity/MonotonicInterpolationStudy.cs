@@ -152,7 +152,16 @@ public static class MonotonicInterpolationStudy
             s.AppendLine($"- {Label(group.Key)}: {stats.Count(x => x.Monotonic)} of {stats.Count} monotonic, {stats.Count(x => x.GlobalConvexity == 1)} of {stats.Count} entirely under the chord.");
         }
         s.AppendLine();
-        s.AppendLine($"This run trains MLPs (`{o.Model.Model}`), not the paper's ResNets, and far shorter; the comparison is qualitative.");
+        bool zooModel = o.Model.Model == "resnet8" && o.FullSize;
+        s.AppendLine(zooModel
+            ? FormattableString.Invariant($"This run trains the paper's zoo ResNet8 with one fixed optimiser setting for {o.Training.Epochs} epochs (the paper drew 10–40 epochs and the optimiser at random per network).")
+            : FormattableString.Invariant($"This run trains `{o.Model.Model}` on `{o.Data}` for {o.Training.Epochs} epoch(s), not the paper's CIFAR-10 ResNet8 zoo; the comparison is qualitative."));
+        // A network no better than the uniform prediction (NLL ln C) at α = 1 has not learned; its path says little.
+        double chance = Math.Log(o.Model.Outputs ?? 10);
+        var untrained = curves.GroupBy(c => c.Variant).Select(g => (Variant: g.Key, Loss: g.Average(c => c.Losses[^1]))).Where(v => v.Loss >= chance).ToList();
+        if (untrained.Count > 0)
+            s.AppendLine(FormattableString.Invariant($"\n**Warning:** the trained {string.Join(", ", untrained.Select(v => $"{Label(v.Variant)} networks (mean final train loss {v.Loss:F2})"))} ") +
+                FormattableString.Invariant($"are no better than predicting every class with equal probability (ln {o.Model.Outputs ?? 10} = {chance:F2}). Train longer (--epochs) or at the full size."));
         s.AppendLine();
         s.AppendLine("## Figures");
         s.AppendLine();

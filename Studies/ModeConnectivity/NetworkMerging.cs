@@ -42,7 +42,7 @@ public static class NetworkMerging
     public const string Merged = "merged";
 
     /// <summary>The average of the networks θ [n, P], as θ_0 + mean_k (θ_k − θ_0) so that identical copies give θ_0 exactly.
-    /// <paramref name="match"/>: each θ_k (k ≥ 1) is first aligned to θ_0 by weight matching (standard MLPs;
+    /// <paramref name="match"/>: each θ_k (k ≥ 1) is first aligned to θ_0 by weight matching (standard networks;
     /// <paramref name="seed"/> + k orders the layers' visits). Returns [P], outside any dispose scope.</summary>
     public static Tensor Merge(INetwork network, Tensor thetas, bool match, ulong seed)
     {

@@ -57,7 +57,7 @@ public static class TrainingStudyPresets
         // weight decay 5e-4, batch 128, cosine schedule, flip + crop augmentation at full size.
         new("lmc-resnet20", "the paper's LMC ResNet20 (GroupNorm, W-Asym κ 3), AdamW lr 1e-3, weight decay 5e-4, batch 128, cosine schedule",
             new(new ModelOptions("resnet20"), "mnist-subset", new TrainingOptions(Epochs: 1, BatchSize: 128, WeightDecay: 5e-4, Schedule: LearningRateSchedule.Cosine),
-                EvalExamples: 1000, TrainExamples: 2000, Pairs: 2, Networks: 3),
+                EvalExamples: 500, TrainExamples: 2000, Pairs: 2, Networks: 3),
             new(new ModelOptions("resnet20"), Cifar10Folder, new TrainingOptions(Epochs: 100, BatchSize: 128, WeightDecay: 5e-4, Schedule: LearningRateSchedule.Cosine, Augment: true),
                 EvalExamples: 0, TrainExamples: 0, Pairs: 5, Networks: 5)),
         // PAPER 2.3/2.4: the ResNet8 of the metanet/MLI zoo (κ 2). The zoo drew its optimiser settings at random; one fixed setting here.

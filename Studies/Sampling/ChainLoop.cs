@@ -585,7 +585,7 @@ internal sealed class ChainLoop : IDisposable
     }
 
     /// <summary>
-    /// The canonical view (METHODS: Diagnostics): each draw of a standard MLP aligned by weight matching to a fixed
+    /// The canonical view (METHODS: Diagnostics): each draw of a standard network (MLP, cnn, ResNet) aligned by weight matching to a fixed
     /// reference — chain 0's first recorded draw — so that R̂ is not inflated by chains sitting in permuted copies of
     /// the same mode.
     /// </summary>

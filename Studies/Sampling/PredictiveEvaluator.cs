@@ -27,12 +27,12 @@ public sealed class PredictiveEvaluator : IDisposable
     private readonly Tensor _x, _y;
     private readonly bool _classification;
     private readonly double _noiseStd;
-    private readonly int _chunk;
+    private readonly int? _chunk;
     private Tensor? _logSum;     // classification: [K, N, C] log Σ_s p_s; regression: [K, N] log Σ_s N(y; f_s, s²)
     private Tensor? _meanSum;    // regression: [K, N] Σ_s f_s
     private int _draws;
 
-    public PredictiveEvaluator(INetwork network, Tensor x, Tensor y, bool classification, double noiseStd, int chunk = 1000)
+    public PredictiveEvaluator(INetwork network, Tensor x, Tensor y, bool classification, double noiseStd, int? chunk = null)
     {
         _network = network; _x = x; _y = y; _classification = classification; _noiseStd = noiseStd; _chunk = chunk;
     }
@@ -54,10 +54,11 @@ public sealed class PredictiveEvaluator : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long k = theta.shape[0];
+        int chunk = _chunk ?? _network.EvaluationChunk(k);
         var outputs = new List<Tensor>();
-        for (long start = 0; start < Examples; start += _chunk)
+        for (long start = 0; start < Examples; start += chunk)
         {
-            long size = Math.Min(_chunk, Examples - start);
+            long size = Math.Min(chunk, Examples - start);
             var xs = _x.narrow(0, start, size).unsqueeze(0).expand([k, .. _x.shape.Select((d, i) => i == 0 ? size : d)]);
             outputs.Add(_network.Forward(theta, xs));
         }

@@ -24,7 +24,7 @@ public sealed record SampleOptions
     /// <summary>Function-space view: per evaluated draw, the probability of the true class (or the log-density of y) at
     /// the first n test points, written to function.parquet (0: off).</summary>
     public int FunctionPoints { get; init; } = 128;
-    /// <summary>Canonical view of a standard MLP: each draw aligned by weight matching to chain 0's first draw
+    /// <summary>Canonical view of a standard network (MLP, cnn, ResNet): each draw aligned by weight matching to chain 0's first draw
     /// before its tracked parameters are written to canonical.parquet.</summary>
     public bool Canonical { get; init; } = true;
     /// <summary>--lr: the sampler's step_size; null takes the sampler's own default (see `workbench samplers`).</summary>
