@@ -24,6 +24,18 @@ public static class TrainingStudy
         if (o.Threads > 0) set_num_threads(o.Threads);
         using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
         if (o.Training.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new Sampling.OptionException($"--augment {refusal}");
+        // Everything that can be wrong with the settings on this data is refused before the folder exists.
+        long examples = TrainingSet(o, data).X.shape[0];
+        if (o.Training.BatchSize > examples)
+            throw new Sampling.OptionException($"--batch-size {o.Training.BatchSize} exceeds the {examples} training examples (see --train-examples)");
+        try
+        {
+            using var network = ModelCatalog.Create(o.Model.ForData(data.SampleShape, data.NumClasses));
+        }
+        catch (ArgumentException e)
+        {
+            throw new Sampling.OptionException($"--model {o.Model.Model}: {e.Message}");
+        }
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Command, config, o.CommandLine, get_num_threads());
         manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
