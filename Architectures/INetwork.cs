@@ -64,6 +64,11 @@ public interface INetwork : IDisposable
         return Forward(q.Sample(VariationalBlocks), x).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether K chains as one batched computation beat K single-chain computations on <paramref name="device"/>
+    /// (the "auto" chain mode asks). True for MLPs (one batched matmul); convnets say false on the CPU, where grouped
+    /// convolutions are slower than one chain at a time (<c>workbench bench --only convnets</c>).</summary>
+    bool BatchesChainsWell(Device device) => true;
+
     /// <summary>Examples per evaluation pass (no gradient) when <paramref name="chains"/> parameter vectors are evaluated at
     /// once, so that a pass's activations stay in the hundreds of MB: 1,000 for MLPs; convnets, whose activations grow
     /// with the image, take fewer.</summary>

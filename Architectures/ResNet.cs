@@ -172,6 +172,8 @@ public sealed class ResNet : IPermutationSymmetric
 
     /// <summary>About 2²⁰ image pixels per pass over all chains (1,024 CIFAR images for one chain): the 3×3 convolutions'
     /// unfolded inputs are then a few hundred MB.</summary>
+    public bool BatchesChainsWell(Device device) => device.type != DeviceType.CPU;
+
     public int EvaluationChunk(long chains) => (int)Math.Max(1, (1L << 20) / (chains * InputShape[1] * InputShape[2]));
 
     /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>

@@ -64,9 +64,9 @@ public static class WorkbenchCli
         public readonly Option<double?> Lr = new("--lr") { Description = "step size η: the sampler's step_size (default: the sampler's own; see 'workbench samplers')" };
         public readonly Option<string[]> Param = new("--param") { Description = "a sampler hyperparameter NAME=VALUE, repeatable (see 'workbench samplers')", AllowMultipleArgumentsPerToken = false };
         public readonly Option<int?> Draws = new("--draws") { Description = "fitted methods (mfvi, elrg, swag, ensemble): draws per chain from the fitted distribution (default 20)" };
-        public readonly Option<string?> ChainMode = new("--chain-mode") { Description = "batched (chains as one batched computation) or sequential; same draws either way (default batched)" };
+        public readonly Option<string?> ChainMode = new("--chain-mode") { Description = "auto (default: batched, but convnets on the CPU one chain after another, which is faster there), batched (chains as one batched computation) or sequential; same draws either way" };
         public readonly Option<string?> Dtype = new("--dtype") { Description = "float32 or float64 (for small models, e.g. HMC references) (default float32)" };
-        public readonly Option<int?> Chains = new("--chains") { Description = "number of chains K, run as one batched computation (default 2)" };
+        public readonly Option<int?> Chains = new("--chains") { Description = "number of chains K (default 2; see --chain-mode)" };
         public readonly Option<int?> Steps = new("--steps") { Description = "iterations per chain, warm-up included (default 2000)" };
         public readonly Option<int?> Warmup = new("--warmup") { Description = "iterations discarded before the first draw (default 500)" };
         public readonly Option<int?> Thin = new("--thin") { Description = "keep every n-th iteration after warm-up as a draw (default 10)" };

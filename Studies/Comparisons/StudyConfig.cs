@@ -50,7 +50,7 @@ public sealed record StudyConfig
     public required IReadOnlyList<StudySampler> Samplers { get; init; }
     public required IReadOnlyList<ulong> Seeds { get; init; }
     public int Chains { get; init; } = 2;
-    public string ChainMode { get; init; } = "batched";
+    public string ChainMode { get; init; } = "auto";
     public required StudyBudget Budget { get; init; }
     public int BatchSize { get; init; } = 128;
     /// <summary>Every run's training batches randomly mirrored and cropped (--augment; image data, minibatch methods).</summary>
@@ -129,7 +129,7 @@ public sealed record StudyConfig
             Data = r.String("data") ?? "mnist-subset",
             Models = models, Variants = variants, Samplers = samplers, Seeds = seeds,
             Chains = r.Int("chains", 1) ?? 2,
-            ChainMode = r.String("chain_mode") ?? "batched",
+            ChainMode = r.String("chain_mode") ?? "auto",
             Budget = ReadBudget(r),
             BatchSize = r.Int("batch_size", 1) ?? 128,
             Augment = r.Bool("augment") ?? false,
@@ -151,7 +151,7 @@ public sealed record StudyConfig
             SavePositions = r.Int("save_positions", 0) ?? 0,
             FullSize = r.Object("full_size")?.Node,
         };
-        if (config.ChainMode is not ("batched" or "sequential")) throw r.Error("chain_mode", $"must be batched or sequential, got \"{config.ChainMode}\"");
+        if (config.ChainMode is not ("auto" or "batched" or "sequential")) throw r.Error("chain_mode", $"must be auto, batched or sequential, got \"{config.ChainMode}\"");
         if (config.Dtype is not ("float32" or "float64")) throw r.Error("dtype", $"must be float32 or float64, got \"{config.Dtype}\"");
         CheckFraction(r, "warmup_fraction", config.WarmupFraction);
         if (!(config.PriorStd > 0)) throw r.Error("prior_std", $"must be positive, got {config.PriorStd}");

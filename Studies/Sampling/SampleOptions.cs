@@ -18,8 +18,10 @@ public sealed record SampleOptions
     public IReadOnlyDictionary<string, double> SamplerParameters { get; init; } = new Dictionary<string, double>();
     /// <summary>Fitted methods (VI, SWAG, ensembles): draws per chain from the fitted distribution.</summary>
     public int Draws { get; init; } = 20;
-    /// <summary>batched: all chains as one computation; sequential: one chain after another (same draws).</summary>
-    public string ChainMode { get; init; } = "batched";
+    /// <summary>batched: all chains as one computation; sequential: one chain after another (same draws); auto: batched
+    /// unless the network computes chains faster one at a time on the run's device (convnets on the CPU). A run records
+    /// the mode it resolved to.</summary>
+    public string ChainMode { get; init; } = "auto";
     public string Dtype { get; init; } = "float32";
     /// <summary>Function-space view: per evaluated draw, the probability of the true class (or the log-density of y) at
     /// the first n test points, written to function.parquet (0: off).</summary>
@@ -116,7 +118,7 @@ public sealed record SampleOptions
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");
         Require(FunctionPoints >= 0, $"--function-points must be ≥ 0, got {FunctionPoints}");
         Require(Draws >= 1, $"--draws must be at least 1, got {Draws}");
-        Require(ChainMode is "batched" or "sequential", $"--chain-mode must be batched or sequential, got '{ChainMode}'");
+        Require(ChainMode is "auto" or "batched" or "sequential", $"--chain-mode must be auto, batched or sequential, got '{ChainMode}'");
         Require(Dtype is "float32" or "float64", $"--dtype must be float32 or float64, got '{Dtype}'");
         Require(MaxEpochs is null || (MaxEpochs > 0 && double.IsFinite(MaxEpochs.Value)), $"--max-epochs must be a positive number, got {MaxEpochs}");
         Require(MaxGradEvals is null or >= 1, $"--max-grad-evals must be at least 1, got {MaxGradEvals}");

@@ -34,6 +34,12 @@ public static class SamplingRun
         o.Validate();
         // Everything that can be wrong with the request is checked before the run folder is touched.
         using var setup = RunSetup.Build(o);
+        if (o.ChainMode == "auto")
+        {
+            bool batched = o.Chains == 1 || setup.Network.BatchesChainsWell(setup.Device);
+            o = o with { ChainMode = batched ? "batched" : "sequential" };
+            if (!batched) log.WriteLine($"chains run one after another: {setup.Network.Name} computes them faster one at a time on the {setup.Device.type.ToString().ToLowerInvariant()} than batched (--chain-mode batched to change)");
+        }
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
 

@@ -32,10 +32,28 @@ public sealed class ConvnetStudyTests : IDisposable
         Assert.Equal(RunStatus.Finished, manifest.Status);
         Assert.Equal("1x28x28", manifest.Get("data")!["sample_shape"]!.GetValue<string>());
         Assert.Equal(model, manifest.Get("model")!["name"]!.GetValue<string>());
+        // The auto chain mode runs convnets' chains one after another on the CPU, and the manifest records what it chose.
+        Assert.Equal("sequential", manifest.Get("config")!["chain_mode"]!.GetValue<string>());
+        Assert.Contains("chains run one after another", run.Out);
         // Standard convnets have channel permutations: their draws get a canonical view; W-Asym has no symmetry to remove.
         Assert.Equal(canonical, File.Exists(Path.Combine(out_, ChainLoop.CanonicalTable)));
         var draws = ParquetTable.Read(Path.Combine(out_, "draws.parquet"));
         Assert.Equal(2 * 4, draws.RowCount); // 2 chains × (12 − 4)/2 draws
+    }
+
+    [Fact]
+    public void Auto_chain_mode_keeps_mlp_chains_batched_and_an_explicit_mode_wins()
+    {
+        string mlp = Path.Combine(_dir, "auto-mlp");
+        var run = Run("sample", "--model", "mlp", "--widths", "8", "--steps", "4", "--warmup", "2", "--thin", "1", "--chains", "2", "--eval-train", "false", "--out", mlp);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Equal("batched", Manifest.Load(mlp).Get("config")!["chain_mode"]!.GetValue<string>());
+
+        string cnn = Path.Combine(_dir, "batched-cnn");
+        run = Run("sample", "--model", "cnn", "--widths", "4,8", "--chain-mode", "batched", "--lr", "1e-5", "--steps", "4", "--warmup", "2", "--thin", "1",
+            "--chains", "2", "--batch-size", "16", "--eval-train", "false", "--out", cnn);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Equal("batched", Manifest.Load(cnn).Get("config")!["chain_mode"]!.GetValue<string>());
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public sealed class StudyConfigTests : IDisposable
     [InlineData("chains", "\"2\"", "chains must be a whole number, got \"2\"")]
     [InlineData("chains", "0", "chains must be at least 1, got 0")]
     [InlineData("chains", "1.5", "chains must be a whole number")]
-    [InlineData("chain_mode", "\"parallel\"", "chain_mode must be batched or sequential")]
+    [InlineData("chain_mode", "\"parallel\"", "chain_mode must be auto, batched or sequential")]
     [InlineData("dtype", "\"float16\"", "dtype must be float32 or float64")]
     [InlineData("batch_size", "0", "batch_size must be at least 1")]
     [InlineData("warmup_fraction", "1", "warmup_fraction must be in [0, 1)")]
