@@ -294,19 +294,26 @@ public static class MetanetStudy
     }
 
     /// <summary>The report's comparison of W-Asym against standard per metanet: mean test R² and τ of each, and in how
-    /// many runs W-Asym's R² was the higher (runs paired by seed).</summary>
-    public static IReadOnlyList<(string Metanet, double StandardR2, double WAsymR2, double StandardTau, double WAsymTau, int WAsymWins, int Runs)> Comparison(IReadOnlyList<MetanetScore> scores)
+    /// many runs W-Asym's R² was the higher (runs paired by seed), and whether W-Asym's mean R² exceeds standard's by more
+    /// than two standard errors of the difference, √(sd²_W/n_W + sd²_S/n_S) (the report's reading of "significantly";
+    /// needs two runs or more).</summary>
+    public static IReadOnlyList<(string Metanet, double StandardR2, double WAsymR2, double StandardTau, double WAsymTau, int WAsymWins, int Runs, bool Separated)> Comparison(IReadOnlyList<MetanetScore> scores)
     {
-        var rows = new List<(string, double, double, double, double, int, int)>();
+        var rows = new List<(string, double, double, double, double, int, int, bool)>();
         foreach (var metanet in scores.Select(s => s.Metanet).Distinct())
         {
             var standard = scores.Where(s => s.Metanet == metanet && s.Variant == "standard").ToDictionary(s => s.Run);
             var wasym = scores.Where(s => s.Metanet == metanet && s.Variant == "w-asym").ToDictionary(s => s.Run);
             if (standard.Count == 0 || wasym.Count == 0) continue;
             var paired = standard.Keys.Intersect(wasym.Keys).ToList();
-            rows.Add((metanet, Aggregate(standard.Values.Select(s => s.R2)).Mean, Aggregate(wasym.Values.Select(s => s.R2)).Mean,
+            var r2Standard = Aggregate(standard.Values.Select(s => s.R2));
+            var r2WAsym = Aggregate(wasym.Values.Select(s => s.R2));
+            int nStandard = standard.Count - r2Standard.Undefined, nWAsym = wasym.Count - r2WAsym.Undefined;
+            double standardError = Math.Sqrt(r2Standard.Sd * r2Standard.Sd / nStandard + r2WAsym.Sd * r2WAsym.Sd / nWAsym);
+            bool separated = nStandard >= 2 && nWAsym >= 2 && r2WAsym.Mean - r2Standard.Mean > 2 * standardError;
+            rows.Add((metanet, r2Standard.Mean, r2WAsym.Mean,
                 Aggregate(standard.Values.Select(s => s.KendallTau)).Mean, Aggregate(wasym.Values.Select(s => s.KendallTau)).Mean,
-                paired.Count(r => wasym[r].R2 > standard[r].R2), paired.Count));
+                paired.Count(r => wasym[r].R2 > standard[r].R2), paired.Count, separated));
         }
         return rows;
     }
@@ -353,8 +360,10 @@ public static class MetanetStudy
             s.AppendLine();
             int better = comparison.Count(c => c.WAsymR2 > c.StandardR2 && c.WAsymTau > c.StandardTau);
             int everyRun = comparison.Count(c => c.WAsymWins == c.Runs && c.Runs > 0);
-            s.AppendLine($"Measured: W-Asym is predicted better (higher mean R² and τ) by {better} of {comparison.Count} metanet(s), in every run by {everyRun} — " +
-                (better == comparison.Count ? "as the paper says" : "not every metanet, unlike the paper") + ".");
+            int separated = comparison.Count(c => c.Separated);
+            s.AppendLine($"Measured: W-Asym is predicted better (higher mean R² and τ) by {better} of {comparison.Count} metanet(s), in every run by {everyRun}, " +
+                $"and by more than two standard errors of the mean R² difference by {separated} — " +
+                (separated == comparison.Count ? "every metanet clearly better on W-Asym, as the paper says" : "not every metanet clearly better on W-Asym, unlike the paper") + ".");
             var mlp = comparison.FirstOrDefault(c => c.Metanet == MetanetKinds.Mlp);
             if (mlp.Metanet is not null)
                 s.AppendLine(FormattableString.Invariant($"The MLP metanet's mean test R² on standard networks is {F(mlp.StandardR2)}: ") +
