@@ -792,7 +792,7 @@ public static class WorkbenchCli
         var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's)" };
         var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's)" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the preset's; the CPU presets 1, fastest for their small networks)" };
         var out_ = new Option<string?>("--out") { Description = "output folder (default results/zoo)" };
         var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
         var resume = new Option<bool>("--resume") { Description = "continue the interrupted zoo at --out (same settings): keep its networks, train the missing ones" };

@@ -15,7 +15,7 @@ public sealed record ZooOptions : TrainingStudyOptions
     public ZooOptions() : base("zoo")
     {
         var s = ZooPresets.Get("zoo-mlp").Cpu;
-        (Preset, Model, Data, Law, Networks, EvalExamples, TrainExamples) = ("zoo-mlp", s.Model, s.Data, s.Law, s.Networks, s.EvalExamples, s.TrainExamples);
+        (Preset, Model, Data, Law, Networks, EvalExamples, TrainExamples, Threads) = ("zoo-mlp", s.Model, s.Data, s.Law, s.Networks, s.EvalExamples, s.TrainExamples, s.Threads);
         Training = new TrainingOptions(Epochs: 1, BatchSize: s.BatchSize, Augment: s.Augment);
     }
 
@@ -40,7 +40,9 @@ public sealed record ZooOptions : TrainingStudyOptions
 }
 
 /// <summary>What a zoo preset sets.</summary>
-public sealed record ZooSettings(ModelOptions Model, string Data, int BatchSize, bool Augment, HyperparameterLaw Law, int Networks, int EvalExamples, int TrainExamples);
+/// <param name="Threads">torch threads (0 = all cores): the CPU presets' networks are so small that one thread is fastest
+/// (2 threads on a loaded 2-core machine made some networks 50× slower).</param>
+public sealed record ZooSettings(ModelOptions Model, string Data, int BatchSize, bool Augment, HyperparameterLaw Law, int Networks, int EvalExamples, int TrainExamples, int Threads);
 
 /// <summary>A named zoo: a CPU size that runs here, and the documented full size (<c>--full-size</c>; GPU-sized).</summary>
 public sealed record ZooPreset(string Name, string Description, ZooSettings Cpu, ZooSettings FullSize)
@@ -51,7 +53,7 @@ public sealed record ZooPreset(string Name, string Description, ZooSettings Cpu,
         return d with
         {
             Preset = Name, FullSize = fullSize, Model = s.Model, Data = s.Data, Law = s.Law, Networks = s.Networks,
-            EvalExamples = s.EvalExamples, TrainExamples = s.TrainExamples,
+            EvalExamples = s.EvalExamples, TrainExamples = s.TrainExamples, Threads = s.Threads,
             Training = d.Training with { BatchSize = s.BatchSize, Augment = s.Augment },
         };
     }
@@ -65,15 +67,15 @@ public static class ZooPresets
     public static IReadOnlyList<ZooPreset> All { get; } =
     [
         new("zoo-mlp", "MLP 784-16-10 (LayerNorm, ReLU; W-Asym n_fix 8, κ 0.5) on the embedded MNIST subset, epochs U{1..3}",
-            new(new ModelOptions("mlp", Widths: [16]), "mnist-subset", BatchSize: 64, Augment: false, Epochs(1, 3), Networks: 300, EvalExamples: 2000, TrainExamples: 0),
-            new(new ModelOptions("mlp", Widths: [16]), "mnist", BatchSize: 64, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0)),
-        new("zoo-cnn", "small CNN (stage channels 4, 8; GroupNorm, ReLU) on the embedded MNIST subset, epochs U{1..2}",
-            new(new ModelOptions("cnn", Widths: [4, 8]), "mnist-subset", BatchSize: 64, Augment: false, Epochs(1, 2), Networks: 100, EvalExamples: 1000, TrainExamples: 4000),
-            new(new ModelOptions("cnn", Widths: [16, 32]), TrainingStudyPresets.Cifar10Folder, BatchSize: 128, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0)),
+            new(new ModelOptions("mlp", Widths: [16]), "mnist-subset", BatchSize: 64, Augment: false, Epochs(1, 3), Networks: 2000, EvalExamples: 2000, TrainExamples: 0, Threads: 1),
+            new(new ModelOptions("mlp", Widths: [16]), "mnist", BatchSize: 64, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0, Threads: 0)),
+        new("zoo-cnn", "small CNN (stage channels 4, 8; GroupNorm, ReLU) on the embedded MNIST subset, epochs U{1..3}",
+            new(new ModelOptions("cnn", Widths: [4, 8]), "mnist-subset", BatchSize: 64, Augment: false, Epochs(1, 3), Networks: 150, EvalExamples: 1000, TrainExamples: 0, Threads: 1),
+            new(new ModelOptions("cnn", Widths: [16, 32]), TrainingStudyPresets.Cifar10Folder, BatchSize: 128, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0, Threads: 0)),
         // PAPER 2.3: 10,000 ResNet8 per variant on CIFAR-10, the paper's law. Batch 128 and no augmentation are our choice.
         new("zoo-resnet8", "the paper's zoo ResNet8 (GroupNorm, W-Asym κ 2) on CIFAR-10, the paper's law, 10,000 per variant (--full-size; the CPU size is a smoke test on the MNIST subset)",
-            new(new ModelOptions("resnet8"), "mnist-subset", BatchSize: 128, Augment: false, Epochs(1, 1), Networks: 4, EvalExamples: 500, TrainExamples: 2000),
-            new(new ModelOptions("resnet8"), TrainingStudyPresets.Cifar10Folder, BatchSize: 128, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0)),
+            new(new ModelOptions("resnet8"), "mnist-subset", BatchSize: 128, Augment: false, Epochs(1, 1), Networks: 4, EvalExamples: 500, TrainExamples: 2000, Threads: 1),
+            new(new ModelOptions("resnet8"), TrainingStudyPresets.Cifar10Folder, BatchSize: 128, Augment: false, HyperparameterLaw.Paper, Networks: 10_000, EvalExamples: 0, TrainExamples: 0, Threads: 0)),
     ];
 
     public static IReadOnlyList<string> Names => All.Select(p => p.Name).ToList();
