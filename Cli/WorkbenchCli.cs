@@ -5,6 +5,7 @@ using Workbench.Architectures;
 using Workbench.Architectures.Layers;
 using Workbench.Studies.Comparisons;
 using Workbench.Studies.Data;
+using Workbench.Studies.Metanetworks;
 using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
@@ -31,6 +32,8 @@ public static class WorkbenchCli
         root.Subcommands.Add(MergeCommand(output, error));
         root.Subcommands.Add(MliCommand(output, error));
         root.Subcommands.Add(BarriersCommand(output, error));
+        root.Subcommands.Add(ZooCommand(output, error));
+        root.Subcommands.Add(MetanetCommand(output, error));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -504,6 +507,7 @@ public static class WorkbenchCli
         command.SetAction(r => Guarded(error, () =>
         {
             string folder = r.GetValue(path)!;
+            if (ZooCommandLine(folder, r.GetValue(threads)) is { } zoo) return Run(zoo, output, error);
             if (IsStudyFolder(folder))
             {
                 if (r.GetValue(threads) is not null) throw new OptionException("--threads applies to a run folder; a study's runs use its config's threads");
@@ -514,6 +518,36 @@ public static class WorkbenchCli
             return DivergenceExit(result, error);
         }));
         return command;
+    }
+
+    /// <summary>For a zoo folder: the zoo command that continues it (its recorded command line with --resume and this
+    /// folder as --out; --threads replaced when given); null for any other folder.</summary>
+    private static string[]? ZooCommandLine(string folder, int? threads)
+    {
+        Manifest manifest;
+        try
+        {
+            manifest = Manifest.Load(folder);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return null;
+        }
+        if (manifest.Study != ModelZoo.Study) return null;
+        var recorded = (manifest.Get("command_line") as JsonArray)?.Select(t => t?.GetValue<string>() ?? "").Skip(1).ToList() ?? [];
+        if (recorded.FirstOrDefault() == "zoo") recorded.RemoveAt(0);
+        var args = new List<string> { "zoo" };
+        for (int i = 0; i < recorded.Count; i++)
+        {
+            string token = recorded[i];
+            if (token is "--force" or "--resume") continue;
+            if (token is "--out" || (token is "--threads" && threads is not null)) { i++; continue; }
+            if (token.StartsWith("--out=", StringComparison.Ordinal) || (threads is not null && token.StartsWith("--threads=", StringComparison.Ordinal))) continue;
+            args.Add(token);
+        }
+        args.AddRange(["--out", folder, "--resume"]);
+        if (threads is { } n) args.AddRange(["--threads", n.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return args.ToArray();
     }
 
     private static bool IsStudyFolder(string folder)
@@ -732,6 +766,145 @@ public static class WorkbenchCli
             output.WriteLine(summary);
             output.WriteLine($"finished: {folder} ({seconds:F0} s)");
             output.WriteLine($"report: {report}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command ZooCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("zoo", "Model zoo (issue #8, PAPER 2.3): train N networks per variant, network i with its own lr = 0.5·10^(−U(0,2)), weight decay 10^(−U(1,5)),\n" +
+            "label smoothing U(0,0.2) and epochs U{lo..hi} drawn from (--seed, i), its own init and data order, all sharing one mask seed (--mask-seed).\n" +
+            "Writes zoo.parquet (one row per network: id, variant, hyperparameters, seeds, train/test accuracy and loss, weights as list<float>) and manifest.json.\n" +
+            "A killed zoo continues with 'workbench resume DIR' (or the same command with --resume): only the missing networks are trained.\n" +
+            $"Presets (--preset): {string.Join(", ", ZooPresets.Names)}; --full-size: the preset's GPU-sized settings (zoo-resnet8: the paper's 10,000 ResNet8 per variant on CIFAR-10).\n" +
+            "Examples: workbench zoo --preset zoo-mlp --out zoo-mlp   |   workbench zoo --preset zoo-resnet8 --full-size --data cifar-10-batches-bin");
+        var preset = new Option<string>("--preset") { Description = $"starting settings: {string.Join(", ", ZooPresets.Names)} (default zoo-mlp; flags override them)", DefaultValueFactory = _ => "zoo-mlp" };
+        var fullSize = new Option<bool>("--full-size") { Description = "the preset's documented full size (GPU-sized; convnet presets read ./" + TrainingStudyPresets.Cifar10Folder + " unless --data names the CIFAR-10 folder)" };
+        var model = new Option<string?>("--model") { Description = "the network (default: the preset's): mlp, cnn, resnet8, resnet20, mlp-mnist-lmc" };
+        var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp or stage channels of --model cnn, comma-separated" };
+        var variants = new Option<string?>("--variants") { Description = "comma-separated variants (default standard,w-asym; add sigma-asym for σ-Asym)" };
+        var networks = new Option<int?>("--networks") { Description = "networks per variant (default: the preset's)" };
+        var epochsMin = new Option<int?>("--epochs-min") { Description = "smallest epochs of the law U{lo..hi} (default: the preset's; paper 10)" };
+        var epochsMax = new Option<int?>("--epochs-max") { Description = "largest epochs of the law U{lo..hi} (default: the preset's; paper 40)" };
+        var batchSize = new Option<int?>("--batch-size") { Description = "minibatch size (default: the preset's)" };
+        var seed = new Option<ulong?>("--seed") { Description = "zoo seed: each network's hyperparameters, init and data order (default 0)" };
+        var maskSeed = new Option<ulong?>("--mask-seed") { Description = "seed of the W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
+        var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
+        var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's)" };
+        var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the preset's; the CPU presets 1, fastest for their small networks)" };
+        var out_ = new Option<string?>("--out") { Description = "output folder (default results/zoo)" };
+        var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
+        var resume = new Option<bool>("--resume") { Description = "continue the interrupted zoo at --out (same settings): keep its networks, train the missing ones" };
+        foreach (var o in new Option[] { preset, fullSize, model, widths, variants, networks, epochsMin, epochsMax, batchSize, seed, maskSeed, data, evalExamples, trainExamples, threads, out_, force, resume })
+            command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            string presetName = r.GetValue(preset)!;
+            if (!ZooPresets.Names.Contains(presetName)) throw new OptionException($"--preset must be one of {string.Join(", ", ZooPresets.Names)}, got '{presetName}'");
+            var d = ZooPresets.Get(presetName).Apply(new ZooOptions(), r.GetValue(fullSize));
+            string[] models = ["mlp", "cnn", "resnet8", "resnet20", "mlp-mnist-lmc"];
+            string modelName = r.GetValue(model) ?? d.Model.Model;
+            if (!models.Contains(modelName)) throw new OptionException($"--model must be one of {string.Join(", ", models)}, got '{modelName}'");
+            if (r.GetValue(widths) is not null && modelName is not ("mlp" or "cnn")) throw new OptionException("--widths applies only to --model mlp and --model cnn");
+            var m = modelName == d.Model.Model ? d.Model : new ModelOptions(modelName);
+            var o = d with
+            {
+                Model = m with { Widths = r.GetValue(widths) is { } w ? ParseWidths(w) : m.Widths, MaskSeed = r.GetValue(maskSeed) ?? 0 },
+                Variants = r.GetValue(variants) is { } v ? ParseVariants(v) : d.Variants,
+                Networks = r.GetValue(networks) ?? d.Networks,
+                Law = d.Law with { EpochsMin = r.GetValue(epochsMin) ?? d.Law.EpochsMin, EpochsMax = r.GetValue(epochsMax) ?? d.Law.EpochsMax },
+                Training = d.Training with { BatchSize = r.GetValue(batchSize) ?? d.Training.BatchSize },
+                Seed = r.GetValue(seed) ?? d.Seed,
+                Data = r.GetValue(data) ?? d.Data,
+                EvalExamples = r.GetValue(evalExamples) ?? d.EvalExamples,
+                TrainExamples = r.GetValue(trainExamples) ?? d.TrainExamples,
+                Threads = r.GetValue(threads) ?? d.Threads,
+                Out = r.GetValue(out_) ?? d.Out,
+                Force = r.GetValue(force),
+                Resume = r.GetValue(resume),
+                CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new OptionException(e.Message);
+            }
+            var result = ModelZoo.Execute(o, output);
+            foreach (var (variant, (min, max)) in result.TestAccuracy)
+                output.WriteLine(FormattableString.Invariant($"{variant}: test accuracy {min:F4} … {max:F4}"));
+            output.WriteLine($"finished: {result.Folder} ({result.Members} networks, {result.Trained} trained by this run, {result.Seconds:F0} s)");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command MetanetCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("metanet", "Metanetworks (PAPER 2.3): predict each zoo network's test accuracy from its trainable weights with an MLP on the\n" +
+            "flattened weights, DeepSets over the weights, StatNN (7 statistics per tensor) and a 1D-CNN; 50/25/25 seeded splits per variant,\n" +
+            "MSE + AdamW with the epoch of best validation R² kept, R² and Kendall τ-b on test, mean ± sd over runs.\n" +
+            "Writes metanet.parquet, predictions.parquet, scatter figures, summary.md and report.md.\n" +
+            "Example: workbench zoo --preset zoo-mlp --out results/zoo-mlp && workbench metanet results/zoo-mlp");
+        var zoo = new Argument<string>("ZOO_DIR") { Description = "a finished zoo folder (written by 'workbench zoo')" };
+        var d = new MetanetOptions();
+        var runs = new Option<int?>("--runs") { Description = $"runs, each its own split and metanet init (default {d.Runs})" };
+        var epochs = new Option<int?>("--epochs") { Description = $"training epochs of every metanet (default {d.Epochs})" };
+        var metanets = new Option<string?>("--metanets") { Description = $"comma-separated: {string.Join(", ", MetanetKinds.All)} (default all)" };
+        var seed = new Option<ulong?>("--seed") { Description = "run r uses seed + r for its split and init (default 0)" };
+        var lr = new Option<double?>("--lr") { Description = $"AdamW learning rate (default {d.LearningRate})" };
+        var weightDecay = new Option<double?>("--weight-decay") { Description = $"AdamW decoupled weight decay (default {d.WeightDecay})" };
+        var batchSize = new Option<int?>("--batch-size") { Description = $"networks per minibatch (default {d.BatchSize})" };
+        var hidden = new Option<int?>("--hidden") { Description = $"width of every metanet's hidden layers (default {d.Hidden})" };
+        var deepSets = new Option<int?>("--deepsets-elements") { Description = $"DeepSets: at most this many weights per network, a seeded subset (default {d.DeepSetsElements})" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        var outOption = new Option<string?>("--out") { Description = "output folder (default results/metanet)" };
+        var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
+        command.Arguments.Add(zoo);
+        foreach (var o in new Option[] { runs, epochs, metanets, seed, lr, weightDecay, batchSize, hidden, deepSets, threads, outOption, force }) command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            var o = d with
+            {
+                Runs = r.GetValue(runs) ?? d.Runs,
+                Epochs = r.GetValue(epochs) ?? d.Epochs,
+                Metanets = r.GetValue(metanets) is { } m ? m.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : d.Metanets,
+                Seed = r.GetValue(seed) ?? d.Seed,
+                LearningRate = r.GetValue(lr) ?? d.LearningRate,
+                WeightDecay = r.GetValue(weightDecay) ?? d.WeightDecay,
+                BatchSize = r.GetValue(batchSize) ?? d.BatchSize,
+                Hidden = r.GetValue(hidden) ?? d.Hidden,
+                DeepSetsElements = r.GetValue(deepSets) ?? d.DeepSetsElements,
+                Threads = r.GetValue(threads) ?? d.Threads,
+                Out = r.GetValue(outOption) ?? d.Out,
+                Force = r.GetValue(force),
+                CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new OptionException(e.Message);
+            }
+            var data = ZooTable.Read(r.GetValue(zoo)!);
+            MetanetResult result;
+            try
+            {
+                result = MetanetStudy.Execute(o, data, output);
+            }
+            catch (ArgumentException e)
+            {
+                throw new OptionException(e.Message);
+            }
+            output.WriteLine(File.ReadAllText(Path.Combine(result.Folder, "summary.md")));
+            output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
+            output.WriteLine($"report: {result.ReportPath}");
             return 0;
         }));
         return command;

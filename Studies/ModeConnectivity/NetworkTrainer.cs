@@ -11,7 +11,8 @@ namespace Workbench.Studies.ModeConnectivity;
 public enum LearningRateSchedule { None, Cosine }
 
 /// <summary>Point-estimate training settings (PAPER 2.1: AdamW lr 1e-3, weight decay 0.03, batch 64, 25 epochs).
-/// <paramref name="Augment"/>: every training batch randomly mirrored and cropped (<see cref="ImageAugmentation"/>); images only.</summary>
+/// <paramref name="Augment"/>: every training batch randomly mirrored and cropped (<see cref="ImageAugmentation"/>); images only.
+/// <paramref name="LabelSmoothing"/> ε: cross-entropy against the target (1 − ε)·onehot(y) + ε/C (PAPER 2.3's zoo draws ε ~ U(0, 0.2)).</summary>
 public sealed record TrainingOptions(
     int Epochs = 25,
     int BatchSize = 64,
@@ -21,7 +22,8 @@ public sealed record TrainingOptions(
     double Beta1 = 0.9,
     double Beta2 = 0.999,
     double Epsilon = 1e-8,
-    bool Augment = false)
+    bool Augment = false,
+    double LabelSmoothing = 0)
 {
     public void Validate()
     {
@@ -31,6 +33,7 @@ public sealed record TrainingOptions(
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"Adam betas must lie in [0, 1), got {Beta1} and {Beta2}");
         if (!(Epsilon > 0)) throw new ArgumentException($"Adam epsilon must be positive, got {Epsilon}");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"label smoothing must lie in [0, 1), got {LabelSmoothing}");
     }
 }
 
@@ -41,7 +44,7 @@ public sealed record TrainedNetworks(Tensor Theta, double[][] EpochLoss, IReadOn
 }
 
 /// <summary>
-/// Trains K networks at once with minibatch AdamW on the mean cross-entropy: network k starts from its own init seed
+/// Trains K networks at once with minibatch AdamW on the mean (label-smoothed) cross-entropy: network k starts from its own init seed
 /// and walks the training set in its own order (<see cref="ChainSeeds"/> of the run seed), so it ends where it would
 /// alone. Decoupled weight decay (Loshchilov and Hutter): θ ← θ(1 − η·wd) − η·m̂/(√v̂ + ε). θ holds only trainable
 /// entries, so the decay never touches W-Asym's fixed entries or FiGLU's matrices (they live in the network's buffers).
@@ -96,7 +99,11 @@ public static class NetworkTrainer
                     var y = trainY.index_select(0, index.reshape(-1)).view((long)k, options.BatchSize);
                     var leaf = theta.detach().requires_grad_(true);
                     var logp = nn.functional.log_softmax(network.Forward(leaf, x), 2);
-                    var losses = logp.gather(2, y.unsqueeze(2)).squeeze(2).neg().mean([1L]);               // [K]
+                    var nll = logp.gather(2, y.unsqueeze(2)).squeeze(2).neg();                              // [K, B]
+                    // Label smoothing: −Σ_c [(1 − ε)·onehot_c + ε/C]·log p_c = (1 − ε)·NLL + ε·mean_c(−log p_c).
+                    if (options.LabelSmoothing > 0)
+                        nll = nll.mul(1 - options.LabelSmoothing).add(logp.mean([2L]).neg().mul(options.LabelSmoothing));
+                    var losses = nll.mean([1L]);                                                           // [K]
                     // Σ_k of per-network means: each network's gradient is that of its own mean cross-entropy.
                     var grad = autograd.grad([losses.sum()], [leaf])[0];
                     var batchLoss = losses.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();

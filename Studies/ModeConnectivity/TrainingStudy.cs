@@ -100,6 +100,7 @@ public static class TrainingStudy
             ["augment"] = o.Training.Augment,
             ["lr"] = o.Training.LearningRate,
             ["weight_decay"] = o.Training.WeightDecay,
+            ["label_smoothing"] = o.Training.LabelSmoothing,
             ["schedule"] = o.Training.Schedule.ToString().ToLowerInvariant(),
             ["adam_betas"] = new JsonArray(o.Training.Beta1, o.Training.Beta2),
             ["adam_epsilon"] = o.Training.Epsilon,
@@ -120,7 +121,7 @@ public static class TrainingStudy
     public static string TrainingSentence(TrainingStudyOptions o)
     {
         var t = o.Training;
-        return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}{(t.Augment ? ", each example randomly mirrored and cropped from a 4-pixel zero padding" : "")}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
+        return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}{(t.Augment ? ", each example randomly mirrored and cropped from a 4-pixel zero padding" : "")}{(t.LabelSmoothing > 0 ? ", label smoothing " + t.LabelSmoothing.ToString(CultureInfo.InvariantCulture) : "")}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
             FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. ");
     }
 

@@ -9,6 +9,13 @@ internal abstract class ColumnBuffer
     protected ColumnBuffer(TableColumn column)
     {
         Column = column;
+        if (column.Type == ColumnType.FloatList)
+        {
+            // The standard three-level list (weights/list/element), as pyarrow writes it; the element is required.
+            Field = new DataField<float>("element");
+            SchemaField = new ListField(column.Name, Field);
+            return;
+        }
         Field = column.Type switch
         {
             ColumnType.Int => new DataField<int>(column.Name),
@@ -18,10 +25,14 @@ internal abstract class ColumnBuffer
             ColumnType.String => new DataField<string>(column.Name),
             _ => throw new ArgumentOutOfRangeException(nameof(column), column.Type, "unknown column type"),
         };
+        SchemaField = Field;
     }
 
     public TableColumn Column { get; }
+    /// <summary>The leaf the values are written to (a list's element field).</summary>
     public DataField Field { get; }
+    /// <summary>What the column is in the schema: <see cref="Field"/>, or the <see cref="ListField"/> around it.</summary>
+    public Field SchemaField { get; }
     public abstract int Count { get; }
 
     /// <summary>Throws if <paramref name="value"/> cannot be stored in this column without losing information.</summary>
@@ -62,10 +73,11 @@ internal abstract class ColumnBuffer
             null => null, string s => s,
             _ => throw Mismatch(column, v),
         }),
+        ColumnType.FloatList => new FloatListBuffer(column),
         _ => throw new ArgumentOutOfRangeException(nameof(column), column.Type, "unknown column type"),
     };
 
-    private static ArgumentException Mismatch(TableColumn column, object? value) => new(
+    internal static ArgumentException Mismatch(TableColumn column, object? value) => new(
         $"Column '{column.Name}' holds {column.Type} values; got {(value is null ? "null" : $"a {value.GetType().Name} ({value})")}.");
 
     private sealed class Buffer<T>(TableColumn column, Func<object?, T> convert) : ColumnBuffer(column)
@@ -134,5 +146,76 @@ internal abstract class ColumnBuffer
             if (_count + extra <= _values.Length) return;
             Array.Resize(ref _values, Math.Max(_count + extra, _values.Length * 2));
         }
+    }
+
+    /// <summary>One float[] per row, stored as a Parquet list: the flattened values with repetition level 0 at each row's
+    /// first value and 1 after it, every definition level at the field's maximum (a present, non-null element).</summary>
+    private sealed class FloatListBuffer(TableColumn column) : ColumnBuffer(column)
+    {
+        private readonly List<float[]> _rows = [];
+
+        public override int Count => _rows.Count;
+
+        public override void Check(object? value) => Convert(value);
+
+        public override void Add(object? value) => _rows.Add(Convert(value));
+
+        public override void AddRange(Array values)
+        {
+            if (values is not float[][] typed)
+                throw new ArgumentException($"Column '{Column.Name}' holds float lists and needs a float[][] block; got {values.GetType().Name}.");
+            foreach (var row in typed) Convert(row);
+            _rows.AddRange(typed.Select(r => r.ToArray()));
+        }
+
+        public override void Clear() => _rows.Clear();
+
+        public override Array ToArray() => _rows.Select(r => r.ToArray()).ToArray();
+
+        public override async Task WriteAsync(ParquetRowGroupWriter rowGroup, CancellationToken cancellationToken)
+        {
+            int total = _rows.Sum(r => r.Length);
+            var values = new float[total];
+            var repetition = new int[total];
+            int at = 0;
+            foreach (var row in _rows)
+            {
+                row.CopyTo(values, at);
+                for (int i = 1; i < row.Length; i++) repetition[at + i] = 1;
+                at += row.Length;
+            }
+            var definition = new int[total];
+            Array.Fill(definition, Field.MaxDefinitionLevel);
+            await rowGroup.WriteAllPartsAsync<float>(Field, values, definition, repetition, cancellationToken);
+        }
+
+        public override async Task ReadAsync(ParquetRowGroupReader rowGroup, DataField fileField, int rowCount, CancellationToken cancellationToken)
+        {
+            long count = rowGroup.GetMetadata(fileField)?.MetaData?.NumValues
+                         ?? throw new InvalidDataException($"Column '{Column.Name}' has no column chunk metadata.");
+            var values = new float[count];
+            var definition = new int[count];
+            var repetition = new int[count];
+            await rowGroup.ReadRawAsync<float>(fileField, values, definition, repetition, cancellationToken);
+            if (definition.Any(d => d != fileField.MaxDefinitionLevel))
+                throw new InvalidDataException($"Column '{Column.Name}' holds a null or empty list; Workbench float-list columns hold values in every row.");
+            int start = _rows.Count;
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (repetition[i] != 0) continue;
+                int end = i + 1;
+                while (end < values.Length && repetition[end] != 0) end++;
+                _rows.Add(values[i..end]);
+            }
+            if (_rows.Count - start != rowCount)
+                throw new InvalidDataException($"Column '{Column.Name}' holds {_rows.Count - start} lists in a row group of {rowCount} rows.");
+        }
+
+        private float[] Convert(object? value) => value switch
+        {
+            float[] { Length: > 0 } row => row,
+            float[] => throw new ArgumentException($"Column '{Column.Name}' holds non-empty float lists; got an empty one."),
+            _ => throw Mismatch(Column, value),
+        };
     }
 }

@@ -36,7 +36,8 @@ public sealed class ParquetTable
 
     public ColumnType TypeOf(string column) => Buffer(column).Column.Type;
 
-    /// <summary>A copy of a column's values; <typeparamref name="T"/> must be the column's type (string for string columns).</summary>
+    /// <summary>A copy of a column's values; <typeparamref name="T"/> must be the column's type (string for string columns,
+    /// float[] for float-list columns).</summary>
     public T[] Column<T>(string column)
     {
         var values = Buffer(column).ToArray();
@@ -133,10 +134,12 @@ public sealed class ParquetTable
 
     private static IReadOnlyList<TableColumn> ToColumns(ParquetSchema schema, string file)
     {
-        if (schema.Fields.Any(f => f is not DataField))
-            throw new InvalidDataException($"'{file}' has nested columns; Workbench tables are flat.");
-        return schema.GetDataFields().Select(f =>
+        return schema.Fields.Select(field =>
         {
+            if (field is ListField { Item: DataField { IsNullable: false, IsArray: false } item } list && item.ClrType == typeof(float))
+                return new TableColumn(list.Name, ColumnType.FloatList);
+            if (field is not DataField f)
+                throw new InvalidDataException($"'{file}' has a nested column '{field.Name}'; Workbench tables are flat but for lists of floats.");
             ColumnType? type = f.ClrType switch
             {
                 var t when t == typeof(int) => ColumnType.Int,
@@ -148,7 +151,7 @@ public sealed class ParquetTable
             };
             if (type is null || (f.IsNullable && type != ColumnType.String) || f.IsArray)
                 throw new InvalidDataException(
-                    $"Column '{f.Name}' in '{file}' is {(f.IsNullable ? "nullable " : "")}{f.ClrType.Name}{(f.IsArray ? "[]" : "")}; Workbench tables hold required int, long, float, double or string columns.");
+                    $"Column '{f.Name}' in '{file}' is {(f.IsNullable ? "nullable " : "")}{f.ClrType.Name}{(f.IsArray ? "[]" : "")}; Workbench tables hold required int, long, float, double or string columns, or lists of floats.");
             return new TableColumn(f.Name, type.Value);
         }).ToArray();
     }

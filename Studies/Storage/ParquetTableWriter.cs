@@ -61,7 +61,7 @@ public sealed class ParquetTableWriter : IDisposable, IAsyncDisposable
         Columns = columns.ToArray();
         FlushEvery = options.FlushEvery;
         _buffers = Columns.Select(ColumnBuffer.For).ToArray();
-        _schema = new ParquetSchema(_buffers.Select(b => (Field)b.Field).ToArray());
+        _schema = new ParquetSchema(_buffers.Select(b => b.SchemaField).ToArray());
         _metadata = new Dictionary<string, string>(options.Metadata ?? new Dictionary<string, string>())
         {
             [ParquetTable.SchemaVersionKey] = options.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -108,7 +108,7 @@ public sealed class ParquetTableWriter : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Appends a block of rows given column by column, in column order; each array's element type is the column's
-    /// (int[], long[], float[], double[], string[]) and all arrays have the same length.
+    /// (int[], long[], float[], double[], string[], float[][]) and all arrays have the same length.
     /// </summary>
     public void AppendBlock(IReadOnlyList<Array> columns)
     {

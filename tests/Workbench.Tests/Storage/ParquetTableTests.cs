@@ -190,4 +190,58 @@ public class ParquetTableTests
         Assert.Equal(0, table.RowCount);
         Assert.Equal(DrawColumns.Select(c => c.Name), table.Columns);
     }
+
+    [Fact]
+    public async Task Float_list_column_round_trips_through_parts_and_the_merged_file()
+    {
+        using var dir = new TempFolder();
+        var path = dir.Combine("lists.parquet");
+        TableColumn[] columns = [TableColumn.Int("id"), TableColumn.FloatList("weights"), TableColumn.Double("score")];
+        var rows = Enumerable.Range(0, 7).Select(i => Enumerable.Range(0, 1 + i * 3).Select(j => i + j * 0.25f - 1e-7f * j).ToArray()).ToArray();
+        rows[3][0] = float.NaN;
+        rows[4][1] = -0f;
+        using (var writer = new ParquetTableWriter(path, columns, new ParquetTableWriterOptions { FlushEvery = 3 }))
+        {
+            for (int i = 0; i < 5; i++) writer.Append(i, rows[i], i * 0.5);
+            writer.AppendBlock([new[] { 5, 6 }, new[] { rows[5], rows[6] }, new[] { 2.5, 3.0 }]);
+            writer.Flush();
+            // Unfinished: read from the parts.
+            var partial = ParquetTable.Read(path);
+            Assert.Equal(ColumnType.FloatList, partial.TypeOf("weights"));
+            AssertRows(partial.Column<float[]>("weights"), rows);
+            writer.Complete();
+        }
+        var table = ParquetTable.Read(path);
+        Assert.Equal(7, table.RowCount);
+        Assert.Equal(Enumerable.Range(0, 7), table.Column<int>("id"));
+        AssertRows(table.Column<float[]>("weights"), rows);
+
+        // What other readers see: a standard three-level list of required floats (weights/list/element).
+        await using (var reader = await ParquetReader.CreateAsync(path))
+        {
+            var list = Assert.IsType<ListField>(reader.Schema.Fields[1]);
+            Assert.Equal("weights", list.Name);
+            var element = reader.Schema.GetDataFields()[1];
+            Assert.Equal(typeof(float), element.ClrType);
+            Assert.Equal(1, element.MaxRepetitionLevel);
+        }
+
+        static void AssertRows(float[][] actual, float[][] expected)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.Equal(expected[i].Select(BitConverter.SingleToInt32Bits), actual[i].Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    [Fact]
+    public void Float_list_column_refuses_empty_lists_and_other_types()
+    {
+        using var dir = new TempFolder();
+        using var writer = new ParquetTableWriter(dir.Combine("t.parquet"), [TableColumn.FloatList("w")]);
+        Assert.Throws<ArgumentException>(() => writer.Append(Array.Empty<float>()));
+        Assert.Throws<ArgumentException>(() => writer.Append(new double[] { 1 }));
+        Assert.Throws<ArgumentException>(() => writer.Append((object?)null));
+        Assert.Equal(0, writer.RowCount);
+    }
 }

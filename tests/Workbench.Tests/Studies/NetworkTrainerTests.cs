@@ -109,4 +109,33 @@ public sealed class NetworkTrainerTests
     }
 
     private static Workbench.Samplers.ChainSeeds TestSeeds(ulong seed) => Workbench.Samplers.ChainSeeds.For(seed, 0);
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.1)]
+    [InlineData(0.35)]
+    public void Label_smoothing_trains_on_the_cross_entropy_against_the_smoothed_target(double epsilon)
+    {
+        // One step on the whole set: the epoch loss is the loss at θ_0, which must be −Σ_c [(1 − ε)·onehot_c + ε/C]·log p_c.
+        using var network = Small();
+        var (x, y) = Toy(32, 8);
+        using var trained = NetworkTrainer.Train(network, x, y, new TrainingOptions(Epochs: 1, BatchSize: 32, LabelSmoothing: epsilon), seed: 2, chains: [0]);
+        using var g = new Generator(TestSeeds(2).Init);
+        var theta0 = network.InitialPosition(g);
+        var logp = nn.functional.log_softmax(network.Forward(theta0.unsqueeze(0), x.unsqueeze(0)), 2)[0].to_type(ScalarType.Float64);   // [32, 3]
+        var target = nn.functional.one_hot(y, 3).to_type(ScalarType.Float64) * (1 - epsilon) + epsilon / 3;
+        double expected = (-(target * logp).sum(1)).mean().item<double>();
+        Assert.Equal(expected, trained.EpochLoss[0][0], 5);
+        if (epsilon > 0)
+        {
+            double plain = (-logp.gather(1, y.unsqueeze(1))).mean().item<double>();
+            Assert.True(Math.Abs(expected - plain) > 1e-3, "smoothing should change the loss");
+        }
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.0)]
+    public void Label_smoothing_outside_zero_to_one_is_refused(double epsilon) =>
+        Assert.Throws<ArgumentException>(() => new TrainingOptions(LabelSmoothing: epsilon).Validate());
 }
