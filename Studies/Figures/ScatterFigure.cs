@@ -53,7 +53,8 @@ public sealed class ScatterFigure(string title, string xLabel, string yLabel)
             var identity = plot.Add.Line(low, low, high, high);
             identity.LineColor = Colors.Gray;
             identity.LineWidth = 1.5f;
-            identity.LinePattern = LinePattern.Dashed;
+            // Solid: a dashed line here made SkiaSharp's SVG canvas print "Unsupported path effect in addPaint." to
+            // stdout for every dash. The line is labelled in the legend.
             identity.LegendText = "y = x";
         }
         for (int i = 0; i < _series.Count; i++)

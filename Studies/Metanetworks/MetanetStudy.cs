@@ -69,7 +69,8 @@ public static class MetanetStudy
             var predictions = new List<MetanetPrediction>();
             foreach (var (variant, members) in variants)
             {
-                var layout = zoo.Layouts[variant];
+                // A tensor whose entries are all fixed (a W-Asym row with n_fix ≥ its width) has nothing in θ to read.
+                var layout = zoo.Layouts[variant].Where(t => t.Count > 0).ToList();
                 log.WriteLine($"{variant}: {members.Count} networks, {members[0].Weights.Length:N0} trainable weights in {layout.Count} tensors");
                 for (int run = 0; run < o.Runs; run++)
                 {
@@ -118,7 +119,7 @@ public static class MetanetStudy
             long length = members[0].Weights.Length;
             if (members.FirstOrDefault(m => m.Weights.Length != length) is { } odd)
                 throw new ArgumentException($"{variant} network {odd.Id} has {odd.Weights.Length} weights; network {members[0].Id} has {length}");
-            if (layout.FirstOrDefault(s => s.Count < 1 || s.Offset < 0 || s.Offset + s.Count > length) is { } bad)
+            if (layout.FirstOrDefault(s => s.Count < 0 || s.Offset < 0 || s.Offset + s.Count > length) is { } bad)
                 throw new ArgumentException($"{variant}: tensor {bad.Name} (offset {bad.Offset}, count {bad.Count}) lies outside θ of {length} weights");
             if (members.FirstOrDefault(m => !double.IsFinite(m.TestAccuracy) || m.Weights.Any(w => !float.IsFinite(w))) is { } broken)
                 throw new ArgumentException($"{variant} network {broken.Id} has a non-finite test accuracy or weight");
@@ -376,7 +377,7 @@ public static class MetanetStudy
         s.AppendLine();
         s.AppendLine("## Figures");
         s.AppendLine();
-        s.AppendLine("Predicted against true test accuracy of the test networks, all runs (one colour per run); on the dashed line a prediction is exact.");
+        s.AppendLine("Predicted against true test accuracy of the test networks, all runs (one colour per run); on the grey line y = x a prediction is exact.");
         s.AppendLine();
         foreach (var f in figures) s.AppendLine($"![{f}]({f}.png)");
         s.AppendLine();
