@@ -170,4 +170,30 @@ public sealed class ConvnetStudyTests : IDisposable
         Assert.Equal(TrainingStudyPresets.Cifar10Folder, full["data"]!.GetValue<string>());
         Assert.True(full["augment"]!.GetValue<bool>());
     }
+
+    /// <summary>
+    /// The metanetwork pipeline from the command line: a tiny CNN zoo, then metanet on it. The W-Asym CNN with widths 4,8
+    /// fixes all 8 entries of every head row (n_fix 8 of 8), so its head has no trainable entry: the metanets skip that
+    /// empty tensor instead of refusing the zoo.
+    /// </summary>
+    [Fact]
+    public void Zoo_then_metanet_runs_from_the_command_line_on_convnets()
+    {
+        string zoo = Path.Combine(_dir, "zoo-cnn");
+        var run = Run("zoo", "--preset", "zoo-cnn", "--networks", "8", "--epochs-min", "1", "--epochs-max", "1", "--batch-size", "32",
+            "--train-examples", "128", "--eval-examples", "64", "--threads", "1", "--out", zoo);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        string metanet = Path.Combine(_dir, "metanet");
+        run = Run("metanet", zoo, "--runs", "1", "--epochs", "2", "--metanets", "mlp,statnn", "--out", metanet);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.DoesNotContain("Unsupported path effect", run.Out);
+        var scores = ParquetTable.Read(Path.Combine(metanet, "metanet.parquet"));
+        Assert.Equal(2 * 2, scores.RowCount); // 2 variants × 2 metanets × 1 run
+        Assert.Equal(RunStatus.Finished, Manifest.Load(metanet).Status);
+
+        var refused = Run("metanet", Path.Combine(_dir, "no-zoo"), "--out", Path.Combine(_dir, "never"));
+        Assert.Equal(2, refused.Code);
+        Assert.Single(refused.Err.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "never")));
+    }
 }
