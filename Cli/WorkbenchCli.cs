@@ -22,6 +22,9 @@ public static class WorkbenchCli
                                    "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the options or input files, 3 finished but some chains diverged.");
         root.Subcommands.Add(SampleCommand(output, error));
         root.Subcommands.Add(CompareCommand(output, error));
+        root.Subcommands.Add(PlanCommand(output, error));
+        root.Subcommands.Add(RunCellCommand(output, error));
+        root.Subcommands.Add(CollectCommand(output, error));
         root.Subcommands.Add(DescribeCommand(output, error));
         root.Subcommands.Add(SamplersCommand(output));
         root.Subcommands.Add(BenchCommand(output, error));
@@ -268,13 +271,56 @@ public static class WorkbenchCli
         return command;
     }
 
-    private static Command CompareCommand(TextWriter output, TextWriter error)
-    {
-        var command = new Command("compare", "Run a study: models × variants (standard, w-asym, sigma-asym) × samplers × seeds, K chains per run, then tables, figures and report.md.\n" +
+    private static Command CompareCommand(TextWriter output, TextWriter error) => StudyCommand(new Command("compare",
+            "Run a study: models × variants (standard, w-asym, sigma-asym) × samplers × seeds, K chains per run, then tables, figures and report.md.\n" +
             "From a config file (--config), a shipped preset (--preset; --list-presets), or flags (--model, --sampler sgld,elrg, --variants, --seeds, ...).\n" +
             "Budget per run: --steps, or --max-epochs / --max-grad-evals / --max-wall-time (with --steps as the cap).\n" +
             "Writes <out>/runs/<run>/ (one run folder each), <out>/study.json, summary.csv, summary.md, report.md and figures (.png and .svg).\n" +
-            "Example: workbench compare --preset bnn-depth8   |   workbench compare --preset make-run --print-config > my-study.json");
+            "Example: workbench compare --preset bnn-depth8   |   workbench compare --preset make-run --print-config > my-study.json"),
+        output, error, (study, launch) => StudyExit(ComparisonStudy.Execute(study, launch, output), output, error));
+
+    private static Command PlanCommand(TextWriter output, TextWriter error) => StudyCommand(new Command("plan",
+            "Plan a study without running it: check it as 'compare' does and write its folder with the list of cells, one run each.\n" +
+            "Then run each cell on its own ('workbench run-cell PLAN_DIR --index I': a Slurm array task — 'workbench submit PLAN_DIR --slurm' — a shell\n" +
+            "loop, other machines on a shared filesystem) and build the study's outputs with 'workbench collect PLAN_DIR'. Same options as 'compare'.\n" +
+            "Example: workbench plan --preset bnn-depth8 --out plans/bnn-depth8"),
+        output, error, (study, launch) =>
+        {
+            var (folder, cells) = ComparisonStudy.Plan(study, launch, output);
+            output.WriteLine($"plan: {folder} ({cells} cells, indices 0 … {cells - 1})");
+            output.WriteLine($"next: workbench run-cell {folder} --index I   (or: workbench submit {folder} --slurm), then: workbench collect {folder}");
+            return 0;
+        });
+
+    private static Command RunCellCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("run-cell", "Run exactly one cell of a planned study into its run folder. Idempotent: a finished cell is left alone;\n" +
+            "an interrupted one resumes from its checkpoint; a failed or missing one runs from the start. Writes only that cell's folder.");
+        var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
+        var index = new Option<int?>("--index") { Description = "the cell, 0 … cells − 1 (Slurm: $SLURM_ARRAY_TASK_ID)", Required = true };
+        command.Arguments.Add(plan);
+        command.Options.Add(index);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            ComparisonStudy.RunCell(r.GetValue(plan)!, r.GetValue(index)!.Value, output);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CollectCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("collect", "Build a planned study's tables, figures and report.md from its finished cells, exactly as 'compare' would.\n" +
+            "Refuses, naming them, while any cell is missing, running or failed: never a report of a part.");
+        var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
+        command.Arguments.Add(plan);
+        command.SetAction(r => Guarded(error, () => StudyExit(ComparisonStudy.Collect(r.GetValue(plan)!, IsTerminal(output), output), output, error)));
+        return command;
+    }
+
+    /// <summary>A command that reads a study from --config, --preset or flags, as compare does, and hands it to <paramref name="act"/>.</summary>
+    private static Command StudyCommand(Command command, TextWriter output, TextWriter error, Func<StudyConfig, StudyLaunch, int> act)
+    {
         var config = new Option<string?>("--config") { Description = "study config file (JSON; format in the README, section 'Study configs'; comments allowed)" };
         var preset = new Option<string?>("--preset") { Description = $"a shipped study config by name: {string.Join(", ", StudyPresets.Names)}" };
         var fullSize = new Option<bool>("--full-size") { Description = "with --config/--preset: apply the config's documented full-size settings (its full_size section)" };
@@ -325,7 +371,7 @@ public static class WorkbenchCli
                 Out = r.GetValue(options.Out), Force = r.GetValue(options.Force), Source = source, Live = IsTerminal(output),
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
             };
-            return StudyExit(ComparisonStudy.Execute(study, launch, output), output, error);
+            return act(study, launch);
         }));
         return command;
     }

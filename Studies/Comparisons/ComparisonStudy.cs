@@ -163,6 +163,108 @@ public static class ComparisonStudy
     }
 
     /// <summary>
+    /// `workbench plan`: checks the whole study exactly as <see cref="Execute"/> does and writes its folder — config,
+    /// study.json and the list of cells — without running any cell. Each cell is then run on its own by
+    /// <see cref="RunCell"/> (a Slurm array task, a shell loop, another machine on a shared filesystem), and
+    /// <see cref="Collect"/> builds the study's outputs. Returns the folder and the number of cells.
+    /// </summary>
+    public static (string Folder, int Cells) Plan(StudyConfig config, StudyLaunch launch, TextWriter log)
+    {
+        string folder = launch.Out ?? Path.Combine("results", config.Name);
+        var (trainingSize, cells) = Check(config, folder, launch.Source);
+        var study = RunFolder.Create(folder, launch.Force);
+        var manifest = Manifest.Start(study.Path, StudyPlan.ManifestStudy, commandLine: launch.CommandLine);
+        var json = config.ToJson();
+        manifest.Set("config", json);
+        manifest.Set("source", launch.Source);
+        manifest.Set("planned", true);
+        manifest.Set("cells", new JsonArray(cells.Select(c => (JsonNode)c.Cell.ToJson()).ToArray()));
+        File.WriteAllText(Path.Combine(study.Path, ConfigFileName), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        log.WriteLine($"planned study {config.Name}: {cells.Count} cells ({config.Models.Count} models × {config.Variants.Count} variants × {config.Samplers.Count} samplers × " +
+                      $"{config.Seeds.Count} seeds), {config.Chains} chains each, {config.Budget} per run, {trainingSize} training examples → {study.Path}");
+        for (int i = 0; i < cells.Count; i++) log.WriteLine($"  cell {i}: {cells[i].Cell.Id}");
+        // Nobody writes the study folder until collect (or a local resume) takes it over: no writer, no claim.
+        manifest.Release();
+        File.Delete(Path.Combine(study.Path, RunFolder.ClaimFile));
+        return (study.Path, cells.Count);
+    }
+
+    /// <summary>
+    /// `workbench run-cell PLAN_DIR --index i`: runs exactly cell i of a planned (or any) study into its own run folder.
+    /// Idempotent: a finished cell is left alone. An interrupted one resumes from its checkpoint; a failed or missing one
+    /// runs from the start. A cell whose process is alive on this machine is refused. It writes only the cell's run
+    /// folder, never the study's manifest, so any number of cells can run at once.
+    /// Returns whether the cell ran (false: it was already finished).
+    /// </summary>
+    public static bool RunCell(string planFolder, int index, TextWriter log)
+    {
+        var plan = StudyPlan.Read(planFolder);
+        if (index < 0 || index >= plan.Cells.Count)
+            throw new OptionException($"--index must be in [0, {plan.Cells.Count - 1}]: {planFolder} has {plan.Cells.Count} cells, got {index}");
+        var config = StudyConfig.Parse($"{planFolder}/manifest.json", plan.Config.ToJsonString());
+        var (_, cells) = Check(config, planFolder, "manifest");
+        if (!cells.Select(c => c.Cell).SequenceEqual(plan.Cells))
+            throw new OptionException($"{planFolder}: its manifest's cells differ from those its config expands to (written by another Workbench version?); plan the study again");
+        var (cell, options) = cells[index];
+        switch (RunFolder.Condition(options.Out))
+        {
+            case RunCondition.Finished:
+                log.WriteLine($"cell {index} ({cell.Id}): already finished, nothing to do");
+                return false;
+            case RunCondition.Running:
+                throw new OptionException($"cell {index} ({cell.Id}) is running in another process on this machine; wait for it");
+            case RunCondition.Interrupted:
+                log.WriteLine($"cell {index} ({cell.Id}): interrupted before, resuming from its checkpoint");
+                SamplingRun.Resume(options.Out, null, log);
+                return true;
+            default:
+                log.WriteLine($"cell {index} ({cell.Id}): running");
+                SamplingRun.Execute(options with { Force = true, PrintDiagnostics = false }, log);
+                return true;
+        }
+    }
+
+    /// <summary>Each cell of a study folder and the condition of its run folder, in plan order.</summary>
+    public static IReadOnlyList<(int Index, StudyCell Cell, RunCondition Condition)> CellConditions(string studyFolder)
+    {
+        var plan = StudyPlan.Read(studyFolder);
+        return plan.Cells.Select((c, i) => (i, c, RunFolder.Condition(Path.Combine(studyFolder, c.Folder)))).ToList();
+    }
+
+    /// <summary>
+    /// `workbench collect PLAN_DIR`: when every cell has finished, builds the study's tables, figures and report exactly
+    /// as a local study would and marks the study finished. Otherwise refuses with one line naming the cells that are
+    /// missing, running, interrupted or failed (and their indices for run-cell): never a report of a part.
+    /// </summary>
+    public static StudyResult Collect(string planFolder, bool live, TextWriter log)
+    {
+        var conditions = CellConditions(planFolder);
+        var open = conditions.Where(c => c.Condition != RunCondition.Finished).ToList();
+        if (open.Count > 0)
+            throw new OptionException($"{planFolder}: {open.Count} of {conditions.Count} cells are not finished: " +
+                string.Join(", ", open.Take(8).Select(c => $"{c.Index} {c.Cell.Id} ({Describe(c.Condition)})")) + (open.Count > 8 ? ", …" : "") +
+                "; run them with 'workbench run-cell " + planFolder + " --index I' and collect again");
+        if (RunFolder.Condition(planFolder) == RunCondition.Running)
+            throw new OptionException($"{planFolder}: the study's own process is still alive (a local 'compare' or 'resume'?); wait for it");
+        var plan = StudyPlan.Read(planFolder);
+        var config = StudyConfig.Parse($"{planFolder}/manifest.json", plan.Config.ToJsonString());
+        var study = RunFolder.ReclaimStudy(planFolder);
+        var manifest = Manifest.Load(study.Path);
+        manifest.Reopen(TorchSharp.torch.get_num_threads());
+        log.WriteLine($"collecting study {config.Name}: all {conditions.Count} cells finished");
+        return RunCells(config, study.Path, manifest, [], live, log, totalCells: conditions.Count);
+
+        static string Describe(RunCondition c) => c switch
+        {
+            RunCondition.NotARun => "not started",
+            RunCondition.Running => "running",
+            RunCondition.Interrupted => "interrupted or running elsewhere",
+            RunCondition.Failed => "failed",
+            _ => c.ToString().ToLowerInvariant(),
+        };
+    }
+
+    /// <summary>
     /// `workbench resume STUDY_DIR`: finished runs are kept, interrupted ones resumed from their checkpoints, failed or
     /// missing ones run again from the start; then the study's outputs are built as an uninterrupted study's would be.
     /// </summary>

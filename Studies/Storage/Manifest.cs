@@ -186,6 +186,18 @@ public sealed class Manifest
         resumed.Add((JsonNode)FormatTime(DateTimeOffset.UtcNow));
     });
 
+    /// <summary>
+    /// The writing process lets go of a running folder without ending it (a planned study, whose cells run elsewhere):
+    /// <c>machine.pid</c> becomes null, so the folder reads as interrupted — nobody is writing it — and a later
+    /// <c>collect</c> or <c>resume</c> can take it over; saves.
+    /// </summary>
+    public void Release() => Update(d =>
+    {
+        if (d["status"]?.GetValue<string>() != RunStatus.Running)
+            throw new InvalidOperationException($"only a running folder can be released; this one is '{d["status"]}'");
+        if (d["machine"] is JsonObject machine) machine["pid"] = null;
+    });
+
     /// <summary>Marks the run failed with the exception's message; saves. Call it from the study's catch, then rethrow.</summary>
     public void Fail(Exception exception)
     {

@@ -1,0 +1,86 @@
+using Workbench.Studies.Storage;
+using static Workbench.Tests.Studies.LinearModeConnectivityTests;
+
+namespace Workbench.Tests.ScaleOut;
+
+/// <summary>
+/// plan → run-cell → collect gives the study a local `compare` gives (same config, same seeds): every number of the
+/// summary that does not measure time is equal, and collect refuses a study with cells not finished.
+/// </summary>
+public sealed class PlanTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wb-plan-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Config()
+    {
+        string path = Path.Combine(_dir, "tiny.json");
+        File.WriteAllText(path, """
+        {
+          "name": "tiny",
+          "models": [ { "label": "m", "model": "mlp", "widths": [8] } ],
+          "variants": [ "standard", "w-asym" ],
+          "samplers": [ { "name": "sgld", "lr": 0.01 } ],
+          "seeds": [ 0, 1 ],
+          "chains": 2,
+          "budget": { "steps": 20 },
+          "batch_size": 32,
+          "warmup_fraction": 0.5,
+          "draws": 3,
+          "eval_train": false,
+          "threads": 1
+        }
+        """);
+        return path;
+    }
+
+    [Fact]
+    public void A_planned_study_run_cell_by_cell_equals_a_local_study()
+    {
+        string config = Config(), local = Path.Combine(_dir, "local"), plan = Path.Combine(_dir, "plan");
+        var run = Run("compare", "--config", config, "--out", local);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+
+        run = Run("plan", "--config", config, "--out", plan);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("4 cells", run.Out);
+        Assert.False(Directory.Exists(Path.Combine(plan, "runs", "m-standard-sgld-seed0")) && File.Exists(Path.Combine(plan, "runs", "m-standard-sgld-seed0", "draws.parquet")));
+
+        // Nothing finished yet: collect names the cells and writes no report.
+        run = Run("collect", plan);
+        Assert.Equal(2, run.Code);
+        Assert.Contains("4 of 4 cells are not finished", run.Err);
+        Assert.False(File.Exists(Path.Combine(plan, "report.md")));
+
+        // Out of order, as array tasks finish; a finished cell run again is left alone.
+        foreach (int i in new[] { 2, 0, 3, 1, 0 })
+        {
+            run = Run("run-cell", plan, "--index", i.ToString());
+            Assert.True(run.Code == 0, run.Err + run.Out);
+        }
+        Assert.Contains("already finished", run.Out);
+        run = Run("run-cell", plan, "--index", "4");
+        Assert.Equal(2, run.Code);
+
+        run = Run("collect", plan);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Equal(RunStatus.Finished, Manifest.Load(plan).Status);
+        Assert.True(File.Exists(Path.Combine(plan, "report.md")));
+
+        var a = ParquetLikeCsv(Path.Combine(local, "summary.csv"));
+        var b = ParquetLikeCsv(Path.Combine(plan, "summary.csv"));
+        Assert.Equal(a.Count, b.Count);
+        string[] timed = ["seconds_to_target", "wall_seconds"];
+        foreach (var (column, values) in a)
+            if (!timed.Contains(column)) Assert.True(values.SequenceEqual(b[column]), $"summary column {column}: local [{string.Join(";", values)}], planned [{string.Join(";", b[column])}]");
+    }
+
+    /// <summary>summary.csv as column → values (the table has no quoted commas).</summary>
+    private static Dictionary<string, List<string>> ParquetLikeCsv(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        return header.Select((h, j) => (h, lines.Skip(1).Select(l => l.Split(',')[j]).ToList())).ToDictionary(x => x.h, x => x.Item2);
+    }
+}
