@@ -8,6 +8,7 @@ using Workbench.Studies.Data;
 using Workbench.Studies.Metanetworks;
 using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Sampling;
+using Workbench.Studies.ScaleOut;
 using Workbench.Studies.Storage;
 
 namespace Workbench.Cli;
@@ -25,6 +26,8 @@ public static class WorkbenchCli
         root.Subcommands.Add(PlanCommand(output, error));
         root.Subcommands.Add(RunCellCommand(output, error));
         root.Subcommands.Add(CollectCommand(output, error));
+        root.Subcommands.Add(SubmitCommand(output, error));
+        root.Subcommands.Add(StatusCommand(output, error));
         root.Subcommands.Add(DescribeCommand(output, error));
         root.Subcommands.Add(SamplersCommand(output));
         root.Subcommands.Add(BenchCommand(output, error));
@@ -315,6 +318,63 @@ public static class WorkbenchCli
         var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
         command.Arguments.Add(plan);
         command.SetAction(r => Guarded(error, () => StudyExit(ComparisonStudy.Collect(r.GetValue(plan)!, IsTerminal(output), output), output, error)));
+        return command;
+    }
+
+    private static Command SubmitCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("submit", "Submit a planned study as one Slurm job array: task i runs 'workbench run-cell PLAN_DIR --index i'.\n" +
+            "Writes PLAN_DIR/slurm/submit.sbatch (absolute paths to this very build and to the plan: the nodes need them on a shared\n" +
+            "filesystem), runs 'sbatch --parsable' on it and records the job id in PLAN_DIR/slurm/jobs.txt. Submitting again reruns only\n" +
+            "unfinished cells. Example: workbench submit plans/bnn-depth8 --slurm --partition cpu --time 02:00:00 --max-parallel 8");
+        var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
+        var slurm = new Option<bool>("--slurm") { Description = "submit to Slurm with sbatch (the only backend; required)" };
+        var partition = new Option<string?>("--partition") { Description = "Slurm partition (default: the cluster's)" };
+        var time = new Option<string?>("--time") { Description = "time limit per task, in sbatch's format, e.g. 01:30:00" };
+        var cpus = new Option<int?>("--cpus-per-task") { Description = "CPUs per task (match the study's threads)" };
+        var mem = new Option<string?>("--mem") { Description = "memory per task, in sbatch's format, e.g. 4G" };
+        var maxParallel = new Option<int?>("--max-parallel") { Description = "at most K tasks at once (--array=0-N%K)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "write the script and print its path; do not call sbatch" };
+        command.Arguments.Add(plan);
+        foreach (var o in new Option[] { slurm, partition, time, cpus, mem, maxParallel, dryRun }) command.Options.Add(o);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            if (!r.GetValue(slurm)) throw new OptionException("submit needs --slurm (Slurm is the only backend); or run the cells yourself with 'workbench run-cell PLAN_DIR --index I'");
+            string folder = r.GetValue(plan)!;
+            var launcher = WorkbenchLauncher.Of(typeof(WorkbenchCli).Assembly.Location, Environment.ProcessPath,
+                Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"), Environment.GetEnvironmentVariable("PATH"));
+            string script = SlurmScript.Write(folder, launcher, new SlurmOptions(r.GetValue(partition), r.GetValue(time), r.GetValue(cpus), r.GetValue(mem), r.GetValue(maxParallel)));
+            output.WriteLine($"script: {script}");
+            if (r.GetValue(dryRun)) return 0;
+            string job = SlurmJobs.Submit(folder, script);
+            output.WriteLine($"job: {job}");
+            output.WriteLine($"next: workbench status {folder}, then: workbench collect {folder}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command StatusCommand(TextWriter output, TextWriter error)
+    {
+        var command = new Command("status", "Where each cell of a planned study stands (done, running, interrupted, failed, pending), read from its run\n" +
+            "folder, and the Slurm queue state of the jobs 'workbench submit' recorded (where squeue is installed).");
+        var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
+        command.Arguments.Add(plan);
+        command.SetAction(r => Guarded(error, () =>
+        {
+            string folder = r.GetValue(plan)!;
+            var cells = PlanProgress.Cells(folder);
+            int width = cells.Select(c => c.Cell.Id.Length).DefaultIfEmpty(0).Max();
+            foreach (var (cell, state) in cells) output.WriteLine($"{cell.Id.PadRight(width)}  {PlanProgress.Name(state)}");
+            output.WriteLine($"{cells.Count} cells: " + string.Join(", ", Enum.GetValues<PlanProgress.CellState>()
+                .Select(s => $"{cells.Count(c => c.State == s)} {PlanProgress.Name(s)}")));
+            foreach (string job in SlurmJobs.Recorded(folder))
+            {
+                if (SlurmJobs.QueueStates(job) is not { } states) break; // no squeue here: the cells above are all there is
+                output.WriteLine(states.Count == 0 ? $"slurm job {job}: not in the queue (ended)" : $"slurm job {job}: {string.Join(", ", states)}");
+            }
+            return 0;
+        }));
         return command;
     }
 
