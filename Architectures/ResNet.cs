@@ -170,27 +170,17 @@ public sealed class ResNet : IPermutationSymmetric
 
     public IReadOnlyList<long> InputShape => [Spec.InChannels, Spec.Height, Spec.Width];
 
-    /// <summary>About 2²⁰ image pixels per pass over all chains (1,024 CIFAR images for one chain): the 3×3 convolutions'
-    /// unfolded inputs are then a few hundred MB.</summary>
+    /// <summary>False on the CPU, where grouped convolutions over K chains are slower than one chain at a time.</summary>
     public bool BatchesChainsWell(Device device) => device.type != DeviceType.CPU;
 
-    public int EvaluationChunk(long chains) => (int)Math.Max(1, (1L << 20) / (chains * InputShape[1] * InputShape[2]));
+    public int EvaluationChunk(long chains) => ImageInput.EvaluationChunk(chains, Spec.Height, Spec.Width);
 
     /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>
     public Tensor Forward(Tensor theta, Tensor x)
     {
-        if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
-            throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");
-        if (x.dim() == 3 && x.shape[2] == (long)Spec.InChannels * Spec.Height * Spec.Width)
-        {
-            using var image = x.view(x.shape[0], x.shape[1], Spec.InChannels, Spec.Height, Spec.Width);
-            return Forward(theta, image);
-        }
-        if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != Spec.InChannels)
-            throw new ArgumentException($"{Name}: x must be [{theta.shape[0]}, batch, {Spec.InChannels}, H, W], got [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
-        long chains = x.shape[0], batch = x.shape[1];
-        var h = x.transpose(0, 1).reshape(batch, chains * Spec.InChannels, x.shape[3], x.shape[4]);
+        var h = ImageInput.Fold(Name, Layout.Count, theta, x, Spec.InChannels, Spec.Height, Spec.Width);
+        long chains = theta.shape[0], batch = h.shape[0];
         h = Activate(_stemAct, theta, _stemNorm.Forward(theta, _stem.Forward(theta, h)));
         foreach (var block in _blocks)
         {

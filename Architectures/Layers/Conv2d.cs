@@ -150,3 +150,27 @@ internal sealed class ChannelFiGlu : IDisposable
 
     public void Dispose() => _fixed.Dispose();
 }
+
+/// <summary>What every convnet's forward pass starts with: checking θ and x and folding chains into channels.</summary>
+internal static class ImageInput
+{
+    /// <summary>
+    /// θ [K, <paramref name="parameters"/>] and x [K, B, C, H, W] (or flat [K, B, C·H·W] of the given image shape) →
+    /// [B, K·C, H, W], chain k owning channels k·C … k·C + C − 1; wrong shapes are an <see cref="ArgumentException"/>.
+    /// </summary>
+    public static Tensor Fold(string name, long parameters, Tensor theta, Tensor x, int channels, int height, int width)
+    {
+        if (theta.dim() != 2 || theta.shape[1] != parameters)
+            throw new ArgumentException($"{name}: θ must be [chains, {parameters}], got [{string.Join(",", theta.shape)}]");
+        if (x.dim() == 3 && x.shape[2] == (long)channels * height * width)
+            x = x.view(x.shape[0], x.shape[1], channels, height, width);
+        if (x.dim() != 5 || x.shape[0] != theta.shape[0] || x.shape[2] != channels)
+            throw new ArgumentException($"{name}: x must be [{theta.shape[0]}, batch, {channels}, H, W], got [{string.Join(",", x.shape)}]");
+        long chains = x.shape[0], batch = x.shape[1];
+        return x.transpose(0, 1).reshape(batch, chains * channels, x.shape[3], x.shape[4]);
+    }
+
+    /// <summary>About 2²⁰ image pixels per evaluation pass over all chains (1,024 CIFAR images for one chain): the 3×3
+    /// convolutions' unfolded inputs are then a few hundred MB.</summary>
+    public static int EvaluationChunk(long chains, int height, int width) => (int)Math.Max(1, (1L << 20) / (chains * height * width));
+}
