@@ -47,24 +47,24 @@ public sealed class Cnn : IPermutationSymmetric
 {
     private sealed record ConvLayer(Conv2d Conv, GroupNorm1 Norm, ChannelFiGlu? Act);
 
-    private readonly List<FixedTensorRecord> _fixed = new();
+    private readonly ConvnetFixedTensors _fixed;
     private readonly List<ConvLayer> _layers = new(); // two per entry of Widths: the stride-1 conv, then the stride-2 conv
     private readonly Linear _head;
     private readonly List<PermutationGroup> _groups = new();
-    private int _maskIndex, _figluIndex;
 
     public CnnSpec Spec { get; }
     public string Name => Spec.Name;
     public Variant Variant => Spec.Variant;
     public ParameterLayout Layout { get; } = new();
-    public long FixedCount { get; private set; }
+    public long FixedCount => _fixed.FixedCount;
     public int Outputs => Spec.Outputs;
-    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed;
+    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed.Records;
 
     public Cnn(CnnSpec spec)
     {
         spec.Validate();
         Spec = spec;
+        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluScale);
         int width = spec.InChannels;
         foreach (int outWidth in spec.Widths)
             foreach (int stride in new[] { 1, 2 })
@@ -72,17 +72,11 @@ public sealed class Cnn : IPermutationSymmetric
                 string name = $"conv{_layers.Count + 1}";
                 var conv = MakeConv(name, width, outWidth, stride);
                 var norm = new GroupNorm1(Layout, $"gn{_layers.Count + 1}", outWidth);
-                _layers.Add(new ConvLayer(conv, norm, MakeAct($"act{_layers.Count + 1}", outWidth)));
+                _layers.Add(new ConvLayer(conv, norm, _fixed.Activation($"act{_layers.Count + 1}", outWidth)));
                 width = outWidth;
             }
 
-        WAsymMask? headMask = null;
-        if (spec.Variant == Variant.WAsym)
-        {
-            headMask = WAsymMask.Generate(spec.MaskSeed, _maskIndex++, spec.Outputs, width, spec.Head.NFix, spec.Head.Kappa);
-            Record("head.weight", [spec.Outputs, width], headMask);
-        }
-        _head = new Linear(Layout, "head", width, spec.Outputs, headMask);
+        _head = new Linear(Layout, "head", width, spec.Outputs, _fixed.LinearMask("head", spec.Outputs, width, spec.Head));
 
         // One channel group per conv output: its filters, its GroupNorm affine, and the input channels of the next
         // conv (or the head's columns, which read the pooled channels of the last one).
@@ -98,32 +92,8 @@ public sealed class Cnn : IPermutationSymmetric
     private Conv2d MakeConv(string name, int inputs, int outputs, int stride)
     {
         const int kernel = CnnSpec.Kernel;
-        WAsymMask? mask = null;
-        if (Spec.Variant == Variant.WAsym)
-        {
-            mask = WAsymMask.Generate(Spec.MaskSeed, _maskIndex++, outputs, inputs * kernel * kernel, Spec.ConvNFixFor(inputs), Spec.ConvKappa);
-            Record($"{name}.weight", [outputs, inputs, kernel, kernel], mask);
-        }
+        var mask = _fixed.ConvMask(name, outputs, inputs, kernel, Spec.ConvNFixFor(inputs), Spec.ConvKappa, filters: false);
         return new Conv2d(Layout, name, inputs, outputs, kernel, stride, padding: 1, mask);
-    }
-
-    // The same records and settings keys as ResNet's, so manifests read alike (this model has no filters form).
-    private void Record(string layer, long[] shape, WAsymMask mask)
-    {
-        _fixed.Add(new FixedTensorRecord(layer, "w-asym", shape, mask.FixedCount, mask.Sha256(),
-            new Dictionary<string, double> { ["n_fix"] = mask.NFix, ["kappa"] = mask.Kappa, ["filters"] = 0 }));
-        FixedCount += mask.FixedCount;
-    }
-
-    private ChannelFiGlu? MakeAct(string name, int channels)
-    {
-        if (Spec.Variant != Variant.SigmaAsym) return null;
-        double std = Spec.FiGluScale / Math.Sqrt(channels);
-        var figlu = new ChannelFiGlu(Spec.MaskSeed, _figluIndex++, channels, std);
-        _fixed.Add(new FixedTensorRecord(name, "figlu", [channels, channels, 1, 1], (long)channels * channels, figlu.Sha256,
-            new Dictionary<string, double> { ["std"] = std }));
-        FixedCount += (long)channels * channels;
-        return figlu;
     }
 
     /// <summary>conv1, conv2, …: the output channels of each convolution, input side first.</summary>

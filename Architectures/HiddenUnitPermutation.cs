@@ -17,10 +17,6 @@ public static class HiddenUnitPermutation
     {
         int hidden = mlp.Spec.Hidden.Length;
         if (hiddenLayer < 0 || hiddenLayer >= hidden) throw new ArgumentOutOfRangeException(nameof(hiddenLayer), hiddenLayer, $"{mlp.Name} has {hidden} hidden layers");
-        int width = mlp.Spec.Hidden[hiddenLayer];
-        if (permutation.Length != width || permutation.Distinct().Count() != width || permutation.Any(p => p < 0 || p >= width))
-            throw new ArgumentException($"not a permutation of {width} units");
-
         return PermutationSymmetry.Apply(mlp, theta, mlp.PermutationGroups[hiddenLayer].Name, permutation);
     }
 

@@ -49,32 +49,32 @@ public sealed class ResNet : IPermutationSymmetric
     private sealed record Block(Conv2d Conv1, GroupNorm1 Norm1, ChannelFiGlu? Act1, Conv2d Conv2, GroupNorm1 Norm2,
         Conv2d? Skip, GroupNorm1? SkipNorm, ChannelFiGlu? Act2);
 
-    private readonly List<FixedTensorRecord> _fixed = new();
+    private readonly ConvnetFixedTensors _fixed;
     private readonly Conv2d _stem;
     private readonly GroupNorm1 _stemNorm;
     private readonly ChannelFiGlu? _stemAct;
     private readonly List<Block> _blocks = new();
     private readonly Linear _head;
     private readonly List<(string Name, int Size, List<PermutationMember> Members)> _groups = new();
-    private int _maskIndex, _figluIndex;
 
     public ResNetSpec Spec { get; }
     public string Name => Spec.Name;
     public Variant Variant => Spec.Variant;
     public ParameterLayout Layout { get; } = new();
-    public long FixedCount { get; private set; }
+    public long FixedCount => _fixed.FixedCount;
     public int Outputs => Spec.Outputs;
-    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed;
+    public IReadOnlyList<FixedTensorRecord> FixedTensors => _fixed.Records;
 
     public ResNet(ResNetSpec spec)
     {
         spec.Validate();
         Spec = spec;
+        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluScale);
         int[] widths = [16 * spec.WidthMultiplier, 32 * spec.WidthMultiplier, 64 * spec.WidthMultiplier];
 
         _stem = MakeConv("stem", spec.InChannels, widths[0], stride: 1, padding: 1, spec.Stem);
         _stemNorm = new GroupNorm1(Layout, "stem_gn", widths[0]);
-        _stemAct = MakeAct("stem_act", widths[0]);
+        _stemAct = _fixed.Activation("stem_act", widths[0]);
         Join("stream1", widths[0], (_stem.Weight, 0), (_stemNorm.Gamma, 0), (_stemNorm.Beta, 0));
 
         int width = widths[0];
@@ -88,7 +88,7 @@ public sealed class ResNet : IPermutationSymmetric
                 int outWidth = widths[s];
                 var conv1 = MakeConv($"{name}_conv1", width, outWidth, stride, 1, spec.StageConvs[s]);
                 var norm1 = new GroupNorm1(Layout, $"{name}_gn1", outWidth);
-                var act1 = MakeAct($"{name}_act1", outWidth);
+                var act1 = _fixed.Activation($"{name}_act1", outWidth);
                 var conv2 = MakeConv($"{name}_conv2", outWidth, outWidth, 1, 1, spec.StageConvs[s]);
                 var norm2 = new GroupNorm1(Layout, $"{name}_gn2", outWidth);
                 Conv2d? skip = null;
@@ -99,7 +99,7 @@ public sealed class ResNet : IPermutationSymmetric
                     skip = MakeConv($"{name}_skip", width, outWidth, stride, 0, setting, kernel: 1);
                     skipNorm = new GroupNorm1(Layout, $"{name}_skipgn", outWidth);
                 }
-                var act2 = MakeAct($"{name}_act2", outWidth);
+                var act2 = _fixed.Activation($"{name}_act2", outWidth);
                 _blocks.Add(new Block(conv1, norm1, act1, conv2, norm2, skip, skipNorm, act2));
 
                 // Channel groups: the block's hidden channels, and the residual stream of its stage.
@@ -113,47 +113,13 @@ public sealed class ResNet : IPermutationSymmetric
             }
         }
 
-        WAsymMask? headMask = null;
-        if (spec.Variant == Variant.WAsym)
-        {
-            headMask = WAsymMask.Generate(spec.MaskSeed, _maskIndex++, spec.Outputs, width, spec.Head.NFix, spec.Head.Kappa);
-            Record("head.weight", [spec.Outputs, width], headMask, filters: false);
-        }
-        _head = new Linear(Layout, "head", width, spec.Outputs, headMask);
+        _head = new Linear(Layout, "head", width, spec.Outputs, _fixed.LinearMask("head", spec.Outputs, width, spec.Head));
         Join("stream3", width, (Layout["head.weight"], 1));
     }
 
-    private Conv2d MakeConv(string name, int inputs, int outputs, int stride, int padding, ConvWAsym setting, int kernel = 3)
-    {
-        WAsymMask? mask = null;
-        if (Spec.Variant == Variant.WAsym)
-        {
-            int layer = _maskIndex++;
-            mask = setting.Filters
-                ? WAsymMask.GenerateFilters(Spec.MaskSeed, layer, outputs, inputs, kernel * kernel, setting.NFix, setting.Kappa)
-                : WAsymMask.Generate(Spec.MaskSeed, layer, outputs, inputs * kernel * kernel, setting.NFix, setting.Kappa);
-            Record($"{name}.weight", [outputs, inputs, kernel, kernel], mask, setting.Filters);
-        }
-        return new Conv2d(Layout, name, inputs, outputs, kernel, stride, padding, mask);
-    }
-
-    private void Record(string layer, long[] shape, WAsymMask mask, bool filters)
-    {
-        _fixed.Add(new FixedTensorRecord(layer, "w-asym", shape, mask.FixedCount, mask.Sha256(),
-            new Dictionary<string, double> { ["n_fix"] = mask.NFix, ["kappa"] = mask.Kappa, ["filters"] = filters ? 1 : 0 }));
-        FixedCount += mask.FixedCount;
-    }
-
-    private ChannelFiGlu? MakeAct(string name, int channels)
-    {
-        if (Spec.Variant != Variant.SigmaAsym) return null;
-        double std = Spec.FiGluScale / Math.Sqrt(channels);
-        var figlu = new ChannelFiGlu(Spec.MaskSeed, _figluIndex++, channels, std);
-        _fixed.Add(new FixedTensorRecord(name, "figlu", [channels, channels, 1, 1], (long)channels * channels, figlu.Sha256,
-            new Dictionary<string, double> { ["std"] = std }));
-        FixedCount += (long)channels * channels;
-        return figlu;
-    }
+    private Conv2d MakeConv(string name, int inputs, int outputs, int stride, int padding, ConvWAsym setting, int kernel = 3) =>
+        new(Layout, name, inputs, outputs, kernel, stride, padding,
+            _fixed.ConvMask(name, outputs, inputs, kernel, setting.NFix, setting.Kappa, setting.Filters));
 
     private void Join(string group, int size, params (ParameterSegment Segment, int Dim)[] members)
     {

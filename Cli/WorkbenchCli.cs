@@ -998,16 +998,7 @@ public static class WorkbenchCli
             {
                 throw new OptionException(e.Message);
             }
-            var data = ZooTable.Read(r.GetValue(zoo)!);
-            MetanetResult result;
-            try
-            {
-                result = MetanetStudy.Execute(o, data, output);
-            }
-            catch (ArgumentException e)
-            {
-                throw new OptionException(e.Message);
-            }
+            var result = MetanetStudy.Execute(o, ZooTable.Read(r.GetValue(zoo)!), output);
             output.WriteLine(File.ReadAllText(Path.Combine(result.Folder, "summary.md")));
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
             output.WriteLine($"report: {result.ReportPath}");

@@ -5,6 +5,7 @@ using ScottPlot;
 using TorchSharp;
 using Workbench.Architectures;
 using Workbench.Studies.Figures;
+using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
 using static Workbench.Studies.ModeConnectivity.TrainingStudy;
@@ -102,10 +103,10 @@ public static class MetanetStudy
     }
 
     /// <summary>Each variant's members in zoo order, variants in the paper's order (standard, w-asym, sigma-asym, then
-    /// any other by name); refuses a zoo the study cannot use, in one line that says what is wrong.</summary>
+    /// any other by name); refuses a zoo the study cannot use with a one-line <see cref="OptionException"/> that says what is wrong.</summary>
     public static IReadOnlyList<(string Name, IReadOnlyList<ZooMember> Members)> Variants(ZooData zoo)
     {
-        if (zoo.Members.Count == 0) throw new ArgumentException($"the zoo in '{zoo.Folder}' has no networks");
+        if (zoo.Members.Count == 0) throw new OptionException($"the zoo in '{zoo.Folder}' has no networks");
         var groups = zoo.Members.GroupBy(m => m.Variant)
             .OrderBy(g => VariantNames.All.Contains(g.Key) ? VariantNames.All.ToList().IndexOf(g.Key) : VariantNames.All.Count)
             .ThenBy(g => g.Key, StringComparer.Ordinal)
@@ -113,16 +114,16 @@ public static class MetanetStudy
         foreach (var (variant, members) in groups)
         {
             if (members.Count < MinimumMembers)
-                throw new ArgumentException($"variant {variant} has {members.Count} networks; the 50/25/25 split needs at least {MinimumMembers}");
+                throw new OptionException($"variant {variant} has {members.Count} networks; the 50/25/25 split needs at least {MinimumMembers}");
             if (!zoo.Layouts.TryGetValue(variant, out var layout) || layout.Count == 0)
-                throw new ArgumentException($"the zoo has no layout of θ for variant {variant}");
+                throw new OptionException($"the zoo has no layout of θ for variant {variant}");
             long length = members[0].Weights.Length;
             if (members.FirstOrDefault(m => m.Weights.Length != length) is { } odd)
-                throw new ArgumentException($"{variant} network {odd.Id} has {odd.Weights.Length} weights; network {members[0].Id} has {length}");
+                throw new OptionException($"{variant} network {odd.Id} has {odd.Weights.Length} weights; network {members[0].Id} has {length}");
             if (layout.FirstOrDefault(s => s.Count < 0 || s.Offset < 0 || s.Offset + s.Count > length) is { } bad)
-                throw new ArgumentException($"{variant}: tensor {bad.Name} (offset {bad.Offset}, count {bad.Count}) lies outside θ of {length} weights");
+                throw new OptionException($"{variant}: tensor {bad.Name} (offset {bad.Offset}, count {bad.Count}) lies outside θ of {length} weights");
             if (members.FirstOrDefault(m => !double.IsFinite(m.TestAccuracy) || m.Weights.Any(w => !float.IsFinite(w))) is { } broken)
-                throw new ArgumentException($"{variant} network {broken.Id} has a non-finite test accuracy or weight");
+                throw new OptionException($"{variant} network {broken.Id} has a non-finite test accuracy or weight");
         }
         return groups;
     }

@@ -141,20 +141,9 @@ public class CnnTests
     {
         using var net = Net(variant, [4, 8]); // CIFAR-shaped [3,32,32] by default
         using var g = new Generator(6);
-        var theta = net.InitialPosition(g).unsqueeze(0).requires_grad_(true);
         using var x = randn([1, 8, 3, 32, 32], generator: g);
         using var y = randint(10, [8], generator: g);
-        float first = 0, last = 0;
-        for (int step = 0; step < 15; step++)
-        {
-            using var scope = NewDisposeScope();
-            var loss = nn.functional.cross_entropy(net.Forward(theta, x).squeeze(0), y);
-            if (step == 0) first = loss.item<float>();
-            last = loss.item<float>();
-            var grad = autograd.grad([loss], [theta])[0];
-            using (no_grad()) theta.sub_(grad.mul(0.1));
-        }
-        theta.Dispose();
+        var (first, last) = SgdSteps.Run(net, seed: 6, x, y, lr: 0.1);
         Assert.True(last < first - 0.1f, $"{variant}: loss {first} → {last}");
     }
 

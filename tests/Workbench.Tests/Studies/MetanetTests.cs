@@ -1,4 +1,5 @@
 using Workbench.Studies.Metanetworks;
+using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
 using Workbench.Tests.Storage;
 using static TorchSharp.torch;
@@ -236,10 +237,10 @@ public sealed class MetanetTests
     {
         using var temp = new TempFolder();
         string out_ = temp.Combine("metanet");
-        Assert.Throws<ArgumentException>(() => MetanetStudy.Execute(Tiny(out_), SyntheticZoo.Make(7, true, 1), TextWriter.Null));
+        Assert.Throws<OptionException>(() => MetanetStudy.Execute(Tiny(out_), SyntheticZoo.Make(7, true, 1), TextWriter.Null));
         var zoo = SyntheticZoo.Make(10, true, 1);
         var noLayout = zoo with { Layouts = new Dictionary<string, IReadOnlyList<ZooSegment>> { ["standard"] = zoo.Layouts["standard"] } };
-        Assert.Contains("no layout", Assert.Throws<ArgumentException>(() => MetanetStudy.Execute(Tiny(out_), noLayout, TextWriter.Null)).Message);
+        Assert.Contains("no layout", Assert.Throws<OptionException>(() => MetanetStudy.Execute(Tiny(out_), noLayout, TextWriter.Null)).Message);
         Assert.Throws<ArgumentException>(() => MetanetStudy.Execute(Tiny(out_) with { Metanets = ["mlp", "gnn"] }, zoo, TextWriter.Null));
         Assert.False(Directory.Exists(out_));
     }
