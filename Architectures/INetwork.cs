@@ -44,7 +44,7 @@ public interface INetwork : IDisposable
     int Outputs { get; }
     IReadOnlyList<FixedTensorRecord> FixedTensors { get; }
 
-    Tensor Forward(Tensor theta, Tensor x);
+    Tensor Forward(Theta theta, Tensor x);
 
     /// <summary>Sizes, in layout order, of the blocks of θ that a variational posterior's low-rank factors do not
     /// couple: one block per layer (the segments that share a name before the first '.').</summary>

@@ -24,11 +24,11 @@ public sealed class LinearRegression : INetwork
     public int Outputs => 1;
     public IReadOnlyList<FixedTensorRecord> FixedTensors => [];
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         var features = x.reshape(x.shape[0], x.shape[1], -1);
-        return bmm(features, theta.unsqueeze(2)).MoveToOuterDisposeScope();
+        return bmm(features, theta.Of(Layout.Segments[0]).unsqueeze(2)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

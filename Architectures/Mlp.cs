@@ -88,7 +88,7 @@ public sealed class Mlp : IPermutationSymmetric
         }
     }
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         if (theta.dim() != 2 || theta.shape[1] != Layout.Count)
             throw new ArgumentException($"{Name}: θ must be [chains, {Layout.Count}], got [{string.Join(",", theta.shape)}]");

@@ -142,7 +142,7 @@ public sealed class ResNet : IPermutationSymmetric
     public int EvaluationChunk(long chains) => ImageInput.EvaluationChunk(chains, Spec.Height, Spec.Width);
 
     /// <summary>θ [K, P], x [K, B, C, H, W] (or flat [K, B, C·H·W] of the spec's image shape) → logits [K, B, outputs].</summary>
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         var h = ImageInput.Fold(Name, Layout.Count, theta, x, Spec.InChannels, Spec.Height, Spec.Width);
@@ -159,7 +159,7 @@ public sealed class ResNet : IPermutationSymmetric
         return _head.Forward(theta, pooled).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Activate(ChannelFiGlu? figlu, Tensor theta, Tensor x) =>
+    private static Tensor Activate(ChannelFiGlu? figlu, Theta theta, Tensor x) =>
         figlu is null ? nn.functional.relu(x) : figlu.Forward(theta, x);
 
     public Tensor InitialPosition(Generator generator)

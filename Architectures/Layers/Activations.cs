@@ -8,7 +8,7 @@ public enum Activation { Relu, Gelu }
 /// <summary>An elementwise nonlinearity (no parameters).</summary>
 internal sealed class Elementwise(Activation activation) : ILayer
 {
-    public Tensor Forward(Tensor theta, Tensor x) => activation switch
+    public Tensor Forward(Theta theta, Tensor x) => activation switch
     {
         Activation.Relu => nn.functional.relu(x),
         Activation.Gelu => nn.functional.gelu(x),
@@ -43,7 +43,7 @@ internal sealed class FiGlu : ILayer
         _fixedT = f.t().contiguous();
     }
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         return matmul(x, _fixedT).sigmoid().mul(x).MoveToOuterDisposeScope();

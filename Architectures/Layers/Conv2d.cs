@@ -41,7 +41,7 @@ internal sealed class Conv2d : IDisposable
     }
 
     /// <summary>x [B, K·C_in, H, W] → [B, K·C_out, H', W'].</summary>
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         long chains = theta.shape[0];
@@ -51,7 +51,7 @@ internal sealed class Conv2d : IDisposable
     }
 
     /// <summary>W' for every chain, [K, out, in, k, k] (fixed W-Asym entries included).</summary>
-    public Tensor EffectiveWeight(Tensor theta)
+    public Tensor EffectiveWeight(Theta theta)
     {
         var stored = Slices.Of(theta, Weight);
         long rows = stored.shape[0];
@@ -97,7 +97,7 @@ internal sealed class GroupNorm1
     }
 
     /// <summary>x [B, K·C, H, W]: one group per chain normalises each chain's C·H·W values.</summary>
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         long chains = theta.shape[0];
@@ -133,7 +133,7 @@ internal sealed class ChannelFiGlu : IDisposable
         _fixed = tensor(values, [channels, channels, 1, 1]);
     }
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         long chains = theta.shape[0];
@@ -158,7 +158,7 @@ internal static class ImageInput
     /// θ [K, <paramref name="parameters"/>] and x [K, B, C, H, W] (or flat [K, B, C·H·W] of the given image shape) →
     /// [B, K·C, H, W], chain k owning channels k·C … k·C + C − 1; wrong shapes are an <see cref="ArgumentException"/>.
     /// </summary>
-    public static Tensor Fold(string name, long parameters, Tensor theta, Tensor x, int channels, int height, int width)
+    public static Tensor Fold(string name, long parameters, Theta theta, Tensor x, int channels, int height, int width)
     {
         if (theta.dim() != 2 || theta.shape[1] != parameters)
             throw new ArgumentException($"{name}: θ must be [chains, {parameters}], got [{string.Join(",", theta.shape)}]");

@@ -15,7 +15,7 @@ internal sealed class LayerNorm : ILayer
         _beta = layout.Add($"{name}.bias", [features]);
     }
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         return Affine(x, Slices.Of(theta, _gamma), Slices.Of(theta, _beta)).MoveToOuterDisposeScope();

@@ -37,7 +37,7 @@ internal sealed class Linear : ILayer
 
     public string Name { get; }
 
-    public Tensor Forward(Tensor theta, Tensor x)
+    public Tensor Forward(Theta theta, Tensor x)
     {
         using var scope = NewDisposeScope();
         var bias = Slices.Of(theta, _bias).unsqueeze(1);
@@ -46,7 +46,7 @@ internal sealed class Linear : ILayer
     }
 
     /// <summary>W' = M ⊙ W + (1 − M) ⊙ F for every chain, [K, out, in] (W itself for a standard layer).</summary>
-    public Tensor EffectiveWeight(Tensor theta) => Embed(Slices.Of(theta, _weight), _fixedValues);
+    public Tensor EffectiveWeight(Theta theta) => Embed(Slices.Of(theta, _weight), _fixedValues);
 
     /// <summary>
     /// Local reparameterisation (Kingma et al. 2015; METHODS: MFVI, ELRG). For independent Gaussian weights the
