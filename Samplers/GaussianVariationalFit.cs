@@ -109,7 +109,7 @@ public abstract class GaussianVariationalFit : ISampler
             var squaredNorm = zeros([chains], dtype: ScalarType.Float64);
             foreach (var (value, gradient, moments) in updates)
             {
-                squaredNorm += gradient.to_type(ScalarType.Float64).square().reshape(chains, -1).sum(1).cpu();
+                squaredNorm += gradient.reshape(chains, -1).norm(1).to_type(ScalarType.Float64).square().cpu();
                 moments.Ascend(value, gradient, eta, s.Iteration);
             }
 
@@ -180,9 +180,9 @@ public abstract class GaussianVariationalFit : ISampler
     {
         using var scope = NewDisposeScope();
         double s2 = Tempering.PriorStd * Tempering.PriorStd;
-        var variance = q.Std.detach().to_type(ScalarType.Float64).square();
-        if (q.Factors is not null) variance = variance + q.Factors.detach().to_type(ScalarType.Float64).square().sum(1);
-        var squares = (q.Mean.detach().to_type(ScalarType.Float64).square() + variance).sum(1);
+        // Sums of squares accumulated in float64 without converting the [K, P] and [K, r, P] tensors first.
+        var squares = q.Mean.detach().square().sum(1, type: ScalarType.Float64) + q.Std.detach().square().sum(1, type: ScalarType.Float64);
+        if (q.Factors is not null) squares = squares + q.Factors.detach().square().sum([1, 2], type: ScalarType.Float64);
         return squares.mul(-0.5 / s2).sub(0.5 * q.Mean.shape[1] * Math.Log(2 * Math.PI * s2)).cpu().data<double>().ToArray();
     }
 
