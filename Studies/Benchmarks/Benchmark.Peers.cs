@@ -125,7 +125,7 @@ public static partial class Benchmark
             if (theirs is { } t)
                 log.WriteLine(string.Create(Inv, $"  PyTorch   {t,7:F1} steps/s = {t * flops / 1e9,6:F1} GFLOP/s = {t * flops / peak,6:P1} of peak"));
             else
-                log.WriteLine("  PyTorch   not measured (no interpreter with torch)");
+                log.WriteLine("  PyTorch   not measured (no reference: see its line above)");
             return new JsonObject
             {
                 ["model"] = "mlp-mnist-lmc", ["batch_size"] = BatchSize, ["step_flops"] = flops, ["sgemm_n"] = n, ["sgemm_peak_flop_per_s"] = peak,
@@ -139,7 +139,8 @@ public static partial class Benchmark
         /// `workbench sample`'s own loop (SamplingRun.Execute: minibatches, statistics, draws, evaluations, checkpoints,
         /// Parquet) with SGLD on mlp-mnist-lmc, 1 chain, the default thinning and evaluation cadence and the default
         /// share of warm-up (a quarter), over the bare step's speed measured just before and just after it.
-        /// RunResult.StepsPerSecond is steps over the run's wall time from its first step to its last evaluation.
+        /// RunResult.StepsPerSecond is steps over the loop's wall time, from opening its tables (data already loaded, model
+        /// built) to the last evaluation of the last draw; the first steps' warm-up is inside it, as in every real run.
         /// </summary>
         public JsonNode LoopCost()
         {
