@@ -78,6 +78,54 @@ public static class GaussianKl
     }
 
     /// <summary>
+    /// <see cref="LowRank"/>'s value with its gradients in closed form, without autograd (VI's step adds them to the
+    /// expected log-likelihood's; autograd through the KL cost as much as the network's own backward pass). With
+    /// W = D^{-1/2} F per block (rows f_k/σ), C = I_r + W Wᵀ and G = C⁻¹ W, since ∂ ln det C / ∂W = 2 C⁻¹ W:
+    ///   ∂KL/∂μ = μ/s²,   ∂KL/∂σ = σ/s² − 1/σ + Σ_k G_k ⊙ W_k / σ,   ∂KL/∂F = F/s² − G/σ.
+    /// All tensors are taken as plain values (no grad); the gradients have the inputs' shapes and dtype.
+    /// </summary>
+    public static KlWithGradient LowRankWithGradient(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd)
+    {
+        if (blocks.Sum() != mean.shape[1]) throw new ArgumentException($"blocks cover {blocks.Sum()} entries, θ has {mean.shape[1]}");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        double s2 = priorStd * priorStd;
+        var variance = std.square();
+        var terms = (variance + mean.square()).div_(s2).add_(Math.Log(s2) - 1).sub_(variance.log());
+        var value = terms.sum(1, type: ScalarType.Float64).mul(0.5);
+        var dMean = mean.div(s2);
+        var dStd = std.div(s2).sub_(std.reciprocal());
+        Tensor? dFactors = null;
+        if (factors is not null && factors.shape[1] > 0)
+        {
+            long rank = factors.shape[1];
+            var whitened = factors / std.unsqueeze(1);                                  // W, [K, r, P]
+            var identity = eye(rank, dtype: ScalarType.Float64, device: mean.device);
+            var logDet = zeros([mean.shape[0]], dtype: ScalarType.Float64, device: mean.device);
+            var pieces = new List<Tensor>();
+            foreach (var w in whitened.split(blocks.ToArray(), 2))
+            {
+                var capacitance = bmm(w, w.transpose(1, 2)).to_type(ScalarType.Float64) + identity;  // C, [K, r, r]
+                var cholesky = linalg.cholesky(capacitance);
+                logDet = logDet + cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(2);
+                pieces.Add(bmm(cholesky_inverse(cholesky).to_type(w.dtype), w));            // G = C⁻¹ W
+            }
+            var g = cat(pieces, 2);
+            value = value + factors.square().sum([1, 2], type: ScalarType.Float64).div(s2).sub(logDet).mul(0.5);
+            dStd.add_(g.mul(whitened).sum(1).div_(std));
+            dFactors = factors.div(s2).sub_(g.div_(std.unsqueeze(1)));
+        }
+        return new KlWithGradient(value.MoveToOuterDisposeScope(), dMean.MoveToOuterDisposeScope(), dStd.MoveToOuterDisposeScope(),
+            dFactors?.MoveToOuterDisposeScope());
+    }
+
+    /// <param name="Value">KL per chain, [K], float64.</param>
+    /// <param name="Mean">∂KL/∂μ, [K, P].</param>
+    /// <param name="Std">∂KL/∂σ, [K, P].</param>
+    /// <param name="Factors">∂KL/∂F for the scaled factors, [K, r, P] (null without factors).</param>
+    public sealed record KlWithGradient(Tensor Value, Tensor Mean, Tensor Std, Tensor? Factors);
+
+    /// <summary>
     /// METHODS: ELRG. Per block, Σ = D + F Fᵀ with D = diag(σ²): tr Σ = Σ σ² + ‖F‖²_F and, by the matrix determinant
     /// lemma, ln det Σ = Σ ln σ² + ln det(I_r + Fᵀ D⁻¹ F), so
     /// KL = KL_mean-field + ½ (‖F‖²_F / s² − Σ_blocks ln det(I_r + Fᵀ D⁻¹ F)). Without factors it is the mean-field KL.

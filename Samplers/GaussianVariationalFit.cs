@@ -91,18 +91,20 @@ public abstract class GaussianVariationalFit : ISampler
         var factors = s.Factors?.detach().requires_grad_(true);
         var q = Posterior(mean, rho, factors);
         var expected = variational.ExpectedLogLikelihood(q, generators);                          // [K]
-        var kl = GaussianKl.LowRank(q.Mean, q.Std, q.Factors, s.Blocks!, Tempering.PriorStd);     // [K], float64
-        var elbo = expected.to_type(ScalarType.Float64) - kl * (Tempering.Temperature / Tempering.TrainingSize);
-        elbo.sum().backward();
+        expected.sum().backward();
 
         using (no_grad())
         {
-            var updates = new List<(Tensor Value, Tensor Gradient, AdamMoments Moments)>
-            {
-                (s.Position, mean.grad ?? throw new InvalidOperationException($"{Name}: the ELBO does not depend on the mean"), s.MeanMoments),
-            };
-            if (LearnsVariance) updates.Add((s.Rho, rho.grad ?? zeros_like(rho), s.RhoMoments!));
-            if (factors is not null) updates.Add((s.Factors!, factors.grad ?? zeros_like(factors), s.FactorMoments!));
+            // The KL's part of the ELBO's gradient in closed form, chained through σ = softplus(ρ) and F = V/√r.
+            double klWeight = Tempering.Temperature / Tempering.TrainingSize;
+            var kl = GaussianKl.LowRankWithGradient(q.Mean.detach(), q.Std.detach(), q.Factors?.detach(), s.Blocks!, Tempering.PriorStd);
+            var elbo = expected.detach().to_type(ScalarType.Float64) - kl.Value * klWeight;
+            var meanGradient = (mean.grad ?? zeros_like(mean)).add_(kl.Mean, alpha: -klWeight);
+            var updates = new List<(Tensor Value, Tensor Gradient, AdamMoments Moments)> { (s.Position, meanGradient, s.MeanMoments) };
+            if (LearnsVariance)
+                updates.Add((s.Rho, (rho.grad ?? zeros_like(rho)).add_(kl.Std.mul_(s.Rho.sigmoid()), alpha: -klWeight), s.RhoMoments!));
+            if (factors is not null)
+                updates.Add((s.Factors!, (factors.grad ?? zeros_like(factors)).add_(kl.Factors!, alpha: -klWeight / Math.Sqrt(Rank)), s.FactorMoments!));
 
             double eta = StepSizeAt(s.Iteration);
             s.Iteration++;
@@ -114,7 +116,7 @@ public abstract class GaussianVariationalFit : ISampler
             }
 
             double[] logLik = expected.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-            double[] klValues = kl.detach().cpu().data<double>().ToArray();
+            double[] klValues = kl.Value.cpu().data<double>().ToArray();
             double[] elboValues = elbo.detach().cpu().data<double>().ToArray();
             double[] gradNorm = squaredNorm.sqrt().data<double>().ToArray();
             double[] logPrior = ExpectedLogPrior(q);
