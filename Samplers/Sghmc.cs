@@ -27,6 +27,8 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
     public IReadOnlyDictionary<string, object> Hyperparameters =>
         new Dictionary<string, object> { ["step_size"] = StepSize, ["momentum"] = Momentum };
 
+    public string NoiseGenerator => CounterNoise.Description;
+
     public SamplerState Init(Tensor position) => new MomentumState(position);
 
     public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators) =>
@@ -38,7 +40,7 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
         s.Velocity.mul_(Momentum).add_(drift, alpha: stepSize);
         if (noise)
         {
-            SgmcmcStep.DrawNoise(s.Noise, generators);
+            SgmcmcStep.DrawNoise(s.Noise, s, generators);
             s.Velocity.add_(s.Noise, alpha: Math.Sqrt(2 * Friction * stepSize * Tempering.Temperature / Tempering.TrainingSize));
         }
         s.Position.add_(s.Velocity);
