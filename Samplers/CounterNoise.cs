@@ -100,25 +100,12 @@ public static class CounterNoise
         var s = Vector256.Create(scale);
         int whole = count / Group * Group;
         for (int i = 0; i < whole; i += Group)
-        {
-            var (z0, z1, z2, z3) = Normals(seed, step, (first + i) / Group);
-            float* d = row + i;
-            if (accumulate)
-            {
-                z0 = Vector256.Load(d) + s * z0;
-                z1 = Vector256.Load(d + 8) + s * z1;
-                z2 = Vector256.Load(d + 16) + s * z2;
-                z3 = Vector256.Load(d + 24) + s * z3;
-            }
-            z0.Store(d);
-            z1.Store(d + 8);
-            z2.Store(d + 16);
-            z3.Store(d + 24);
-        }
+            if (accumulate) Group32(row + i, seed, step, (first + i) / Group, s, accumulate: true);
+            else Group32(row + i, seed, step, (first + i) / Group, s, accumulate: false);
         if (whole == count) return;
         // The row's last, partial group: the same vector code into a scratch group, so its draws match a longer row's.
         float* z = stackalloc float[Group];
-        Group32(z, seed, step, (first + whole) / Group);
+        Group32(z, seed, step, (first + whole) / Group, s, accumulate: false);
         for (int j = 0; j < count - whole; j++) row[whole + j] = accumulate ? row[whole + j] + scale * z[j] : z[j];
     }
 
@@ -127,89 +114,90 @@ public static class CounterNoise
         float* z = stackalloc float[Group];
         for (int i = 0; i < count; i += Group)
         {
-            Group32(z, seed, step, (first + i) / Group);
+            Group32(z, seed, step, (first + i) / Group, Vector256<float>.One, accumulate: false);
             int n = Math.Min(Group, count - i);
             for (int j = 0; j < n; j++) row[i + j] = accumulate ? row[i + j] + scale * z[j] : z[j];
         }
     }
 
-    /// <summary>The 32 draws of vector group <paramref name="group"/>: blocks 8·group … 8·group + 7.</summary>
+    /// <summary>The 32 draws of vector group <paramref name="group"/> (Philox blocks 8·group … 8·group + 7), stored at
+    /// <paramref name="dst"/> or, when accumulating, added to it times <paramref name="scale"/>. One method with
+    /// locals only, so the JIT keeps the state in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Group32(float* dst, ulong seed, long step, long group)
+    private static unsafe void Group32(float* dst, ulong seed, long step, long group, Vector256<float> scale, bool accumulate)
     {
-        var (z0, z1, z2, z3) = Normals(seed, step, group);
+        ulong block = (ulong)group * 8;
+        // Blocks of one group never straddle a 2³² boundary (8 divides 2³²), so the high word is shared.
+        var x0 = Vector256.Create((uint)block) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+        var x1 = Vector256.Create((uint)(block >> 32));
+        var x2 = Vector256.Create((uint)step);
+        var x3 = Vector256.Create((uint)((ulong)step >> 32));
+        uint key0 = (uint)seed, key1 = (uint)(seed >> 32);
+        for (int round = 0; round < 10; round++)
+        {
+            var (hi0, lo0) = MulHiLo(x0, M0);
+            var (hi1, lo1) = MulHiLo(x2, M1);
+            var y0 = hi1 ^ x1 ^ Vector256.Create(key0);
+            var y2 = hi0 ^ x3 ^ Vector256.Create(key1);
+            x0 = y0; x1 = lo1; x2 = y2; x3 = lo0;
+            key0 += W0;
+            key1 += W1;
+        }
+        // Box–Muller on (x0, x1) and (x2, x3), 24-bit uniforms.
+        var ulp = Vector256.Create(1f / (1 << 24));
+        var angle = Vector256.Create(2 * MathF.PI / (1 << 24));
+        var minusTwo = Vector256.Create(-2f);
+        var r01 = Vector256.Sqrt(minusTwo * Vector256.Log((Vector256.ConvertToSingle((x0 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
+        var r23 = Vector256.Sqrt(minusTwo * Vector256.Log((Vector256.ConvertToSingle((x2 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
+        var (s1, c1) = Vector256.SinCos(Vector256.ConvertToSingle((x1 >> 8).AsInt32()) * angle);
+        var (s3, c3) = Vector256.SinCos(Vector256.ConvertToSingle((x3 >> 8).AsInt32()) * angle);
+        var z0 = r01 * c1;
+        var z1 = r01 * s1;
+        var z2 = r23 * c3;
+        var z3 = r23 * s3;
+        if (accumulate)
+        {
+            z0 = Vector256.Load(dst) + scale * z0;
+            z1 = Vector256.Load(dst + 8) + scale * z1;
+            z2 = Vector256.Load(dst + 16) + scale * z2;
+            z3 = Vector256.Load(dst + 24) + scale * z3;
+        }
         z0.Store(dst);
         z1.Store(dst + 8);
         z2.Store(dst + 16);
         z3.Store(dst + 24);
     }
 
-    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Normals(ulong seed, long step, long group)
-    {
-        ulong block = (ulong)group * 8;
-        var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
-        // Blocks of one group never straddle a 2³² boundary (8 divides 2³²), so the high word is shared.
-        var c0 = Vector256.Create((uint)block) + lanes;
-        var c1 = Vector256.Create((uint)(block >> 32));
-        var c2 = Vector256.Create((uint)step);
-        var c3 = Vector256.Create((uint)((ulong)step >> 32));
-        Philox(ref c0, ref c1, ref c2, ref c3, (uint)seed, (uint)(seed >> 32));
-        return BoxMuller(c0, c1, c2, c3);
-    }
-
-    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) BoxMuller(
-        Vector256<uint> w0, Vector256<uint> w1, Vector256<uint> w2, Vector256<uint> w3)
-    {
-        var ulp = Vector256.Create(1f / (1 << 24));
-        var twoPi = Vector256.Create(2 * MathF.PI);
-        var minusTwo = Vector256.Create(-2f);
-        static Vector256<float> Unit(Vector256<uint> w) => Vector256.ConvertToSingle((w >> 8).AsInt32());
-        var r01 = Vector256.Sqrt(minusTwo * Vector256.Log((Unit(w0) + Vector256<float>.One) * ulp));
-        var r23 = Vector256.Sqrt(minusTwo * Vector256.Log((Unit(w2) + Vector256<float>.One) * ulp));
-        var (s1, c1) = Vector256.SinCos(Unit(w1) * ulp * twoPi);
-        var (s3, c3) = Vector256.SinCos(Unit(w3) * ulp * twoPi);
-        return (r01 * c1, r01 * s1, r23 * c3, r23 * s3);
-    }
-
-    /// <summary>Philox4x32-10 on eight counters at once (one per lane), one key.</summary>
-    private static void Philox(ref Vector256<uint> x0, ref Vector256<uint> x1, ref Vector256<uint> x2, ref Vector256<uint> x3,
-        uint key0, uint key1)
-    {
-        for (int round = 0; round < 10; round++)
-        {
-            var hi0 = MulHi(x0, M0);
-            var lo0 = x0 * Vector256.Create(M0);
-            var hi1 = MulHi(x2, M1);
-            var lo1 = x2 * Vector256.Create(M1);
-            var k0 = Vector256.Create(key0);
-            var k1 = Vector256.Create(key1);
-            (x0, x1, x2, x3) = (hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0);
-            key0 += W0;
-            key1 += W1;
-        }
-    }
-
-    /// <summary>The high 32 bits of each lane's 32×32-bit product.</summary>
+    /// <summary>The high and low 32 bits of each lane's 32×32-bit product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> MulHi(Vector256<uint> x, uint m)
+    private static (Vector256<uint> Hi, Vector256<uint> Lo) MulHiLo(Vector256<uint> x, uint m)
     {
         if (Avx2.IsSupported)
         {
             var mv = Vector256.Create((ulong)m).AsUInt32();
-            var even = Avx2.Multiply(x, mv);                                       // lanes 0, 2, 4, 6 as 64-bit products
-            var odd = Avx2.Multiply((x.AsUInt64() >> 32).AsUInt32(), mv);          // lanes 1, 3, 5, 7
-            return Avx2.Blend((even >> 32).AsUInt32(), odd.AsUInt32(), 0b1010_1010);
+            var even = Avx2.Multiply(x, mv).AsUInt32();                              // lanes 0, 2, 4, 6 as 64-bit products
+            var odd = Avx2.Multiply((x.AsUInt64() >> 32).AsUInt32(), mv).AsUInt32(); // lanes 1, 3, 5, 7
+            return (Avx2.Blend((even.AsUInt64() >> 32).AsUInt32(), odd, 0b1010_1010),
+                Avx2.Blend(even, (odd.AsUInt64() << 32).AsUInt32(), 0b1010_1010));
         }
         var (lower, upper) = Vector256.Widen(x);
         var m64 = Vector256.Create((ulong)m);
-        return Vector256.Narrow((lower * m64) >> 32, (upper * m64) >> 32);
+        return (Vector256.Narrow((lower * m64) >> 32, (upper * m64) >> 32), x * Vector256.Create(m));
     }
 
-    /// <summary>One Philox4x32-10 block, for the known-answer test: counter (c0, c1, c2, c3), key (k0, k1).</summary>
+    /// <summary>One Philox4x32-10 block, for the known-answer test: counter (c0, c1, c2, c3), key (k0, k1), with the
+    /// rounds <see cref="Group32"/> runs.</summary>
     public static (uint, uint, uint, uint) Philox4x32(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
         var (x0, x1, x2, x3) = (Vector256.Create(c0), Vector256.Create(c1), Vector256.Create(c2), Vector256.Create(c3));
-        Philox(ref x0, ref x1, ref x2, ref x3, k0, k1);
+        for (int round = 0; round < 10; round++)
+        {
+            var (hi0, lo0) = MulHiLo(x0, M0);
+            var (hi1, lo1) = MulHiLo(x2, M1);
+            (x0, x1, x2, x3) = (hi1 ^ x1 ^ Vector256.Create(k0), lo1, hi0 ^ x3 ^ Vector256.Create(k1), lo0);
+            k0 += W0;
+            k1 += W1;
+        }
         return (x0[0], x1[0], x2[0], x3[0]);
     }
 }
