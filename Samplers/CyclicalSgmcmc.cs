@@ -24,6 +24,7 @@ public sealed class CyclicalSgmcmc : ISampler
     public string Name => "c" + Kernel.Name;
     public Tempering Tempering => Kernel.Tempering;
     public IReadOnlyList<string> ExtraStats => Stats;
+    public string NoiseGenerator => Kernel.NoiseGenerator;
 
     public IReadOnlyDictionary<string, object> Hyperparameters
     {

@@ -88,6 +88,10 @@ public interface ISampler
     /// <summary>True when every step needs the whole training set as its batch (HMC).</summary>
     bool FullBatch => false;
 
+    /// <summary>How the method's injected noise is drawn, as the manifest records it: "torch" (each chain's torch
+    /// generator) unless the method says otherwise (the SG-MCMC samplers: <see cref="CounterNoise"/>).</summary>
+    string NoiseGenerator => "torch";
+
     /// <summary>Names of the extra per-chain statistics each <see cref="StepInfo"/> carries.</summary>
     IReadOnlyList<string> ExtraStats => [];
 

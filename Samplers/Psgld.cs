@@ -28,6 +28,8 @@ public sealed class Psgld : ISampler, ISgmcmcKernel
     public IReadOnlyDictionary<string, object> Hyperparameters =>
         new Dictionary<string, object> { ["step_size"] = StepSize, ["alpha"] = Alpha, ["lambda"] = Lambda };
 
+    public string NoiseGenerator => CounterNoise.Description;
+
     public SamplerState Init(Tensor position) => new PreconditionerState(position);
 
     public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators) =>
@@ -41,7 +43,7 @@ public sealed class Psgld : ISampler, ISgmcmcKernel
         s.Scratch.copy_(s.SquareAverage).sqrt_().add_(Lambda).rsqrt_();
         if (noise)
         {
-            SgmcmcStep.DrawNoise(s.Noise, generators);
+            SgmcmcStep.DrawNoise(s.Noise, s, generators);
             s.Noise.mul_(s.Scratch);
         }
         s.Scratch.mul_(s.Scratch);

@@ -27,6 +27,8 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
     public IReadOnlyDictionary<string, object> Hyperparameters =>
         new Dictionary<string, object> { ["step_size"] = StepSize, ["momentum"] = Momentum };
 
+    public string NoiseGenerator => CounterNoise.Description;
+
     public SamplerState Init(Tensor position) => new MomentumState(position);
 
     public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators) =>
@@ -36,16 +38,15 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
     {
         var s = (MomentumState)state;
         s.Velocity.mul_(Momentum).add_(drift, alpha: stepSize);
+        // The noise goes straight into v (CounterNoise.AddScaled): no noise buffer, one pass over memory.
         if (noise)
-        {
-            SgmcmcStep.DrawNoise(s.Noise, generators);
-            s.Velocity.add_(s.Noise, alpha: Math.Sqrt(2 * Friction * stepSize * Tempering.Temperature / Tempering.TrainingSize));
-        }
+            CounterNoise.AddScaled(s.Velocity, generators, s.Iteration,
+                Math.Sqrt(2 * Friction * stepSize * Tempering.Temperature / Tempering.TrainingSize));
         s.Position.add_(s.Velocity);
     }
 
-    /// <summary>θ, the momentum v and the noise buffer.</summary>
-    private sealed class MomentumState(Tensor position) : NoiseBufferState(position)
+    /// <summary>θ and the momentum v.</summary>
+    private sealed class MomentumState(Tensor position) : SamplerState(position)
     {
         public Tensor Velocity { get; } = zeros_like(position);
 

@@ -22,17 +22,19 @@ public sealed class Sgld : ISampler, ISgmcmcKernel
     public double StepSize { get; }
     public IReadOnlyDictionary<string, object> Hyperparameters => new Dictionary<string, object> { ["step_size"] = StepSize };
 
-    public SamplerState Init(Tensor position) => new NoiseBufferState(position);
+    public string NoiseGenerator => CounterNoise.Description;
+
+    // No noise buffer: the noise is added straight into θ (CounterNoise.AddScaled), one pass over memory.
+    public SamplerState Init(Tensor position) => new SamplerState(position);
 
     public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators) =>
         SgmcmcStep.Take(this, state, target, generators, StepSize, noise: true);
 
     public void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators)
     {
-        var s = (NoiseBufferState)state;
-        s.Position.add_(drift, alpha: stepSize);
+        state.Position.add_(drift, alpha: stepSize);
         if (!noise) return;
-        SgmcmcStep.DrawNoise(s.Noise, generators);
-        s.Position.add_(s.Noise, alpha: Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize));
+        CounterNoise.AddScaled(state.Position, generators, state.Iteration,
+            Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize));
     }
 }

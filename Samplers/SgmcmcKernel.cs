@@ -13,6 +13,8 @@ public interface ISgmcmcKernel
     string Name { get; }
     Tempering Tempering { get; }
     IReadOnlyDictionary<string, object> Hyperparameters { get; }
+    /// <summary>How the injected noise is drawn, as the manifest records it.</summary>
+    string NoiseGenerator => CounterNoise.Description;
 
     /// <param name="position">θ₀, [K, P]; the state takes ownership and holds every buffer the update needs.</param>
     SamplerState Init(Tensor position);
@@ -42,11 +44,10 @@ public static class SgmcmcStep
         return evaluation.ToStepInfo(stepSize);
     }
 
-    /// <summary>Fills <paramref name="buffer"/> [K, P] with N(0, 1), row k from chain k's own generator.</summary>
-    public static void DrawNoise(Tensor buffer, IReadOnlyList<Generator> generators)
-    {
-        for (int k = 0; k < generators.Count; k++) buffer[k].normal_(0, 1, generators[k]);
-    }
+    /// <summary>Fills <paramref name="buffer"/> [K, P] with N(0, 1) for the step the state is taking, row k from chain
+    /// k's noise seed (<see cref="CounterNoise"/>); the generators themselves are not advanced.</summary>
+    public static void DrawNoise(Tensor buffer, SamplerState state, IReadOnlyList<Generator> generators) =>
+        CounterNoise.Fill(buffer, generators, state.Iteration);
 
     public static double CheckStepSize(string method, double stepSize) =>
         stepSize > 0 && !double.IsInfinity(stepSize) ? stepSize

@@ -60,6 +60,7 @@ public static class SamplingRun
         manifest.Set("sampler", new JsonObject
         {
             ["name"] = setup.Sampler.Name, ["kind"] = setup.Sampler.Kind.ToString(), ["full_batch"] = setup.Sampler.FullBatch,
+            ["noise_generator"] = setup.Sampler.NoiseGenerator,
             ["hyperparameters"] = JsonSerializerNode(setup.Sampler.Hyperparameters),
         });
         manifest.Set("model", ModelNode(setup.Network, setup.Likelihood, o));
