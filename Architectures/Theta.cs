@@ -32,19 +32,35 @@ public sealed class Theta
     public static implicit operator Theta(Tensor flat) => new(flat, null);
 
     /// <summary>
-    /// θ as one autograd leaf per segment of <paramref name="layout"/>, each leaf's gradient preset to its slice of
-    /// <paramref name="gradient"/> ([K, P], zero on entry), so that backward accumulates every segment's gradient in
-    /// place into that one buffer. The leaves share θ's memory and live in the caller's dispose scope.
+    /// θ as one autograd leaf per segment of <paramref name="layout"/>, each leaf sharing θ's memory with its gradient
+    /// preset to a zeroed buffer, so that backward accumulates every segment's gradient in place;
+    /// <see cref="Gradient"/> then gives ∇θ [K, P]. With one chain the buffers are slices of that [1, P] tensor itself.
+    /// With K chains a segment's [K, count] slice of θ has gaps between its rows, and autograd wants such a leaf's gradient
+    /// contiguous (it warns otherwise), so each segment gets a contiguous buffer and <see cref="Gradient"/> joins them.
+    /// The tensors live in the caller's dispose scope.
     /// </summary>
-    public static Theta Segmented(Tensor position, ParameterLayout layout, Tensor gradient)
+    public static Theta Segmented(Tensor position, ParameterLayout layout)
     {
+        long chains = position.shape[0];
         var segments = new Dictionary<ParameterSegment, Tensor>(layout.Segments.Count, ReferenceEqualityComparer.Instance);
-        foreach (var s in layout.Segments)
+        var flat = chains == 1 ? zeros_like(position) : null;
+        var buffers = new Tensor[layout.Segments.Count];
+        for (int i = 0; i < buffers.Length; i++)
         {
+            var s = layout.Segments[i];
             var leaf = position.narrow(1, s.Offset, s.Count).detach().requires_grad_(true);
-            leaf.grad = gradient.narrow(1, s.Offset, s.Count);
+            buffers[i] = flat?.narrow(1, s.Offset, s.Count) ?? zeros([chains, s.Count], dtype: position.dtype, device: position.device);
+            leaf.grad = buffers[i];
             segments[s] = leaf;
         }
-        return new Theta(position, segments);
+        return new Theta(position, segments) { _gradientBuffers = buffers, _flatGradient = flat };
     }
+
+    private Tensor[]? _gradientBuffers;
+    private Tensor? _flatGradient;
+
+    /// <summary>∇θ [K, P] after backward, for a θ made by <see cref="Segmented"/>.</summary>
+    public Tensor Gradient() =>
+        _flatGradient ?? (_gradientBuffers is { } buffers ? cat(buffers, 1)
+            : throw new InvalidOperationException("θ was not split into gradient leaves (Theta.Segmented)"));
 }

@@ -97,9 +97,9 @@ public static class NetworkTrainer
                     var x = trainX.index_select(0, index.reshape(-1)).view([k, options.BatchSize, .. sampleShape]);
                     if (augmentation is not null) x = augmentation.Apply(x, augment);
                     var y = trainY.index_select(0, index.reshape(-1)).view((long)k, options.BatchSize);
-                    // One leaf per segment, gradients written into one buffer (see Theta.Segmented).
-                    var grad = zeros_like(theta);
-                    var logp = nn.functional.log_softmax(network.Forward(Theta.Segmented(theta.detach(), network.Layout, grad), x), 2);
+                    // One autograd leaf per segment, gradients accumulated in place (see Theta.Segmented).
+                    var leaves = Theta.Segmented(theta.detach(), network.Layout);
+                    var logp = nn.functional.log_softmax(network.Forward(leaves, x), 2);
                     var nll = logp.gather(2, y.unsqueeze(2)).squeeze(2).neg();                              // [K, B]
                     // Label smoothing: −Σ_c [(1 − ε)·onehot_c + ε/C]·log p_c = (1 − ε)·NLL + ε·mean_c(−log p_c).
                     if (options.LabelSmoothing > 0)
@@ -107,6 +107,7 @@ public static class NetworkTrainer
                     var losses = nll.mean([1L]);                                                           // [K]
                     // Σ_k of per-network means: each network's gradient is that of its own mean cross-entropy.
                     losses.sum().backward();
+                    var grad = leaves.Gradient();
                     var batchLoss = losses.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
                     for (int i = 0; i < k; i++) sum[i] += batchLoss[i];
 

@@ -21,13 +21,12 @@ public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likeliho
     {
         if (_x is null || _y is null) throw new InvalidOperationException("no minibatch set");
         using var scope = NewDisposeScope();
-        // One leaf per segment, each writing its gradient into its slice of one buffer (see Theta.Segmented).
-        var gradient = zeros_like(position);
-        var theta = Theta.Segmented(position.detach(), network.Layout, gradient);
+        // One autograd leaf per segment, gradients accumulated in place (see Theta.Segmented).
+        var theta = Theta.Segmented(position.detach(), network.Layout);
         var perChain = likelihood.LogProbability(network.Forward(theta, _x), _y).mean([1]);
         if (!perChain.requires_grad) throw new InvalidOperationException("the log-likelihood does not depend on θ");
         perChain.sum().backward();
-        return (perChain.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
+        return (perChain.detach().MoveToOuterDisposeScope(), theta.Gradient().MoveToOuterDisposeScope());
     }
 
     public IReadOnlyList<long> FactorBlocks => network.VariationalBlocks;
