@@ -195,6 +195,12 @@ public abstract class GaussianVariationalFit : ISampler
 
         public void Ascend(Tensor value, Tensor gradient, double stepSize, long t)
         {
+            if (FusedAdam.Applies(value, gradient, _first, _second))
+            {
+                FusedAdam.Ascend(value, gradient, _first, _second, Beta1, Beta2, AdamEpsilon,
+                    stepSize / (1 - Math.Pow(Beta1, t)), 1 - Math.Pow(Beta2, t));
+                return;
+            }
             _first.mul_(Beta1).add_(gradient, alpha: 1 - Beta1);
             _second.mul_(Beta2).addcmul_(gradient, gradient, value: 1 - Beta2);
             double correctedStep = stepSize / (1 - Math.Pow(Beta1, t));
