@@ -12,7 +12,10 @@ namespace Workbench.Samplers;
 ///   (w₀, w₁, w₂, w₃) = Philox4x32-10(counter = (b mod 2³², b / 2³², t mod 2³², t / 2³²), key = chain noise seed)
 ///   (Salmon, Moraes, Dror &amp; Shaw 2011, "Parallel random numbers: as easy as 1, 2, 3"), turned into four N(0, 1)
 ///   draws by the Box–Muller transform (Box &amp; Muller 1958): with u = (w ≫ 8)·2⁻²⁴,
-///   r = √(−2 ln(u₀ + 2⁻²⁴)), z₀ = r cos 2πu₁, z₁ = r sin 2πu₁, and likewise z₂, z₃ from (u₂, u₃).
+///   r = √(−2 ln(u₀ + 2⁻²⁴)), z₀ = r cos 2πu₁, z₁ = r sin 2πu₁, and likewise z₂, z₃ from (u₂, u₃). ln, sin and cos
+///   are this class's own float versions (<see cref="Log"/>, <see cref="SinCosTurn"/>: exponent bits plus a series,
+///   the quadrant from the top bits of w₁): .NET's Vector256.Log and SinCos cost about 4 of the 5.5 ms a row of 935k
+///   floats took per thread, these about 0.8.
 /// t is the step (the state's iteration), b the Philox block. Entries are laid out for 8-lane vectors: entry i of a
 /// chain's row belongs to block b = 8⌊i/32⌋ + (i mod 8) and is its word j = ⌊(i mod 32)/8⌋. Every entry is therefore a
 /// function of (chain seed, step, i) alone: the draws are the same for any thread count, batched [K, P] or one chain
@@ -121,36 +124,22 @@ public static class CounterNoise
     }
 
     /// <summary>The 32 draws of vector group <paramref name="group"/> (Philox blocks 8·group … 8·group + 7), stored at
-    /// <paramref name="dst"/> or, when accumulating, added to it times <paramref name="scale"/>. One method with
-    /// locals only, so the JIT keeps the state in registers.</summary>
+    /// <paramref name="dst"/> or, when accumulating, added to it times <paramref name="scale"/>. Inlined with locals
+    /// only, so the JIT keeps the state in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Group32(float* dst, ulong seed, long step, long group, Vector256<float> scale, bool accumulate)
     {
         ulong block = (ulong)group * 8;
         // Blocks of one group never straddle a 2³² boundary (8 divides 2³²), so the high word is shared.
-        var x0 = Vector256.Create((uint)block) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
-        var x1 = Vector256.Create((uint)(block >> 32));
-        var x2 = Vector256.Create((uint)step);
-        var x3 = Vector256.Create((uint)((ulong)step >> 32));
-        uint key0 = (uint)seed, key1 = (uint)(seed >> 32);
-        for (int round = 0; round < 10; round++)
-        {
-            var (hi0, lo0) = MulHiLo(x0, M0);
-            var (hi1, lo1) = MulHiLo(x2, M1);
-            var y0 = hi1 ^ x1 ^ Vector256.Create(key0);
-            var y2 = hi0 ^ x3 ^ Vector256.Create(key1);
-            x0 = y0; x1 = lo1; x2 = y2; x3 = lo0;
-            key0 += W0;
-            key1 += W1;
-        }
-        // Box–Muller on (x0, x1) and (x2, x3), 24-bit uniforms.
+        Philox8(Vector256.Create((uint)block) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7), (uint)(block >> 32),
+            (uint)step, (uint)((ulong)step >> 32), (uint)seed, (uint)(seed >> 32), out var w0, out var w1, out var w2, out var w3);
+        // Box–Muller on (w0, w1) and (w2, w3): u = ((w ≫ 8) + 1)·2⁻²⁴ ∈ (0, 1] for the radius, the angle from w1, w3.
         var ulp = Vector256.Create(1f / (1 << 24));
-        var angle = Vector256.Create(2 * MathF.PI / (1 << 24));
         var minusTwo = Vector256.Create(-2f);
-        var r01 = Vector256.Sqrt(minusTwo * Vector256.Log((Vector256.ConvertToSingle((x0 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
-        var r23 = Vector256.Sqrt(minusTwo * Vector256.Log((Vector256.ConvertToSingle((x2 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
-        var (s1, c1) = Vector256.SinCos(Vector256.ConvertToSingle((x1 >> 8).AsInt32()) * angle);
-        var (s3, c3) = Vector256.SinCos(Vector256.ConvertToSingle((x3 >> 8).AsInt32()) * angle);
+        var r01 = Vector256.Sqrt(minusTwo * Log((Vector256.ConvertToSingle((w0 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
+        var r23 = Vector256.Sqrt(minusTwo * Log((Vector256.ConvertToSingle((w2 >> 8).AsInt32()) + Vector256<float>.One) * ulp));
+        var (s1, c1) = SinCosTurn(w1);
+        var (s3, c3) = SinCosTurn(w3);
         var z0 = r01 * c1;
         var z1 = r01 * s1;
         var z2 = r23 * c3;
@@ -168,36 +157,124 @@ public static class CounterNoise
         z3.Store(dst + 24);
     }
 
-    /// <summary>The high and low 32 bits of each lane's 32×32-bit product.</summary>
+    /// <summary>Philox4x32-10 on 8 blocks at once: lane l has counter (c0[l], c1, c2, c3) and key (k0, k1); the output
+    /// words of lane l are w0[l] … w3[l].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<uint> Hi, Vector256<uint> Lo) MulHiLo(Vector256<uint> x, uint m)
+    private static void Philox8(Vector256<uint> c0, uint c1, uint c2, uint c3, uint k0, uint k1,
+        out Vector256<uint> w0, out Vector256<uint> w1, out Vector256<uint> w2, out Vector256<uint> w3)
     {
-        if (Avx2.IsSupported)
-        {
-            var mv = Vector256.Create((ulong)m).AsUInt32();
-            var even = Avx2.Multiply(x, mv).AsUInt32();                              // lanes 0, 2, 4, 6 as 64-bit products
-            var odd = Avx2.Multiply((x.AsUInt64() >> 32).AsUInt32(), mv).AsUInt32(); // lanes 1, 3, 5, 7
-            return (Avx2.Blend((even.AsUInt64() >> 32).AsUInt32(), odd, 0b1010_1010),
-                Avx2.Blend(even, (odd.AsUInt64() << 32).AsUInt32(), 0b1010_1010));
-        }
-        var (lower, upper) = Vector256.Widen(x);
-        var m64 = Vector256.Create((ulong)m);
-        return (Vector256.Narrow((lower * m64) >> 32, (upper * m64) >> 32), x * Vector256.Create(m));
-    }
-
-    /// <summary>One Philox4x32-10 block, for the known-answer test: counter (c0, c1, c2, c3), key (k0, k1), with the
-    /// rounds <see cref="Group32"/> runs.</summary>
-    public static (uint, uint, uint, uint) Philox4x32(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
-    {
-        var (x0, x1, x2, x3) = (Vector256.Create(c0), Vector256.Create(c1), Vector256.Create(c2), Vector256.Create(c3));
+        // The even lanes (0, 2, 4, 6) and the odd ones (1, 3, 5, 7) run apart, each word in the low half of a 64-bit
+        // lane, so one 32×32→64-bit multiply gives a round both halves of its product without shuffles; the high
+        // halves carry junk that the multiplies ignore and the final blend drops.
+        var e0 = c0.AsUInt64();
+        var o0 = e0 >> 32;
+        var e1 = Vector256.Create((ulong)c1);
+        var e2 = Vector256.Create((ulong)c2);
+        var e3 = Vector256.Create((ulong)c3);
+        var (o1, o2, o3) = (e1, e2, e3);
+        var key0 = Vector256.Create((ulong)k0);
+        var key1 = Vector256.Create((ulong)k1);
         for (int round = 0; round < 10; round++)
         {
-            var (hi0, lo0) = MulHiLo(x0, M0);
-            var (hi1, lo1) = MulHiLo(x2, M1);
-            (x0, x1, x2, x3) = (hi1 ^ x1 ^ Vector256.Create(k0), lo1, hi0 ^ x3 ^ Vector256.Create(k1), lo0);
-            k0 += W0;
-            k1 += W1;
+            var pe0 = MulWide(e0, M0);
+            var pe2 = MulWide(e2, M1);
+            var po0 = MulWide(o0, M0);
+            var po2 = MulWide(o2, M1);
+            (e0, e1, e2, e3) = ((pe2 >> 32) ^ e1 ^ key0, pe2, (pe0 >> 32) ^ e3 ^ key1, pe0);
+            (o0, o1, o2, o3) = ((po2 >> 32) ^ o1 ^ key0, po2, (po0 >> 32) ^ o3 ^ key1, po0);
+            key0 += Vector256.Create((ulong)W0);   // the low halves add mod 2³², as the key schedule does
+            key1 += Vector256.Create((ulong)W1);
         }
-        return (x0[0], x1[0], x2[0], x3[0]);
+        w0 = Interleave(e0, o0);
+        w1 = Interleave(e1, o1);
+        w2 = Interleave(e2, o2);
+        w3 = Interleave(e3, o3);
+    }
+
+    /// <summary>The 64-bit products of each lane's low 32 bits with <paramref name="m"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> MulWide(Vector256<ulong> x, uint m) =>
+        Avx2.IsSupported
+            ? Avx2.Multiply(x.AsUInt32(), Vector256.Create((ulong)m).AsUInt32())
+            : (x & Vector256.Create(0xFFFF_FFFFUL)) * Vector256.Create((ulong)m);
+
+    /// <summary>The low halves of the even and odd lanes' 64-bit words, back as 8 consecutive 32-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Interleave(Vector256<ulong> even, Vector256<ulong> odd) =>
+        Avx2.IsSupported
+            ? Avx2.Blend(even.AsUInt32(), (odd << 32).AsUInt32(), 0b1010_1010)
+            : ((even & Vector256.Create(0xFFFF_FFFFUL)) | (odd << 32)).AsUInt32();
+
+    /// <summary>ln x for positive normal floats (the radius needs x ∈ [2⁻²⁴, 1]); relative error below
+    /// <see cref="LogRelativeError"/> there (a test checks every such x the generator can give).</summary>
+    /// <remarks>x = 2ᵏ·m with m ∈ [√½, √2), k from the exponent bits; ln m = 2 atanh s = 2(s + s³/3 + s⁵/5 + s⁷/7 + …)
+    /// with s = (m − 1)/(m + 1), |s| ≤ 0.1716, so the first omitted term 2s⁹/9 is below 3·10⁻⁸.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log(Vector256<float> x)
+    {
+        var bits = x.AsInt32();
+        var k = (bits - Vector256.Create(0x3F35_04F3)) >> 23;   // 0x3F3504F3 is √½: k is the exponent that puts m there
+        var f = (bits - (k << 23)).AsSingle() - Vector256<float>.One;
+        var s = f / (Vector256.Create(2f) + f);
+        var s2 = s * s;
+        var series = Vector256.FusedMultiplyAdd(s2, Vector256.Create(1f / 7), Vector256.Create(1f / 5));
+        series = Vector256.FusedMultiplyAdd(series, s2, Vector256.Create(1f / 3)) * s2;
+        var twoS = s + s;
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(k), Vector256.Create(MathF.Log(2)),
+            Vector256.FusedMultiplyAdd(twoS, series, twoS));
+    }
+
+    /// <summary>Bound on <see cref="Log"/>'s relative error over x ∈ [2⁻²⁴, 1].</summary>
+    public const double LogRelativeError = 3e-7;
+
+    /// <summary>sin θ and cos θ of the angle θ = 2π·(w ≫ 8)·2⁻²⁴ (a 24-bit fraction of a turn); absolute error below
+    /// <see cref="SinCosError"/> (a test checks all 2²⁴ angles).</summary>
+    /// <remarks>With v = w + 2²⁹, the quadrant is q = v ≫ 30 (the top 2 bits, rounded to the nearest quarter turn)
+    /// and θ = qπ/2 + t with t = 2π·2⁻²⁴·((v ≫ 8) mod 2²² − 2²¹) ∈ [−π/4, π/4). On that interval the Taylor series of
+    /// sin t to t⁹ and of cos t to t⁸ are off by at most (π/4)¹¹/11! ≈ 2·10⁻⁹ and (π/4)¹⁰/10! ≈ 2.5·10⁻⁸. Then
+    /// sin θ, cos θ = (sin t, cos t), (cos t, −sin t), (−sin t, −cos t), (−cos t, sin t) for q = 0, 1, 2, 3.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<float> Sin, Vector256<float> Cos) SinCosTurn(Vector256<uint> w)
+    {
+        var v = w + Vector256.Create(1u << 29);
+        // v ≪ 2 drops the quadrant; flipping the top bit and shifting arithmetically centres the 22 bits below it.
+        var t = Vector256.ConvertToSingle(((v << 2) ^ Vector256.Create(0x8000_0000u)).AsInt32() >> 10)
+            * Vector256.Create(2 * MathF.PI / (1 << 24));
+        var z = t * t;
+        var sin = Vector256.FusedMultiplyAdd(z, Vector256.Create(1f / 362880), Vector256.Create(-1f / 5040));
+        sin = Vector256.FusedMultiplyAdd(sin, z, Vector256.Create(1f / 120));
+        sin = Vector256.FusedMultiplyAdd(sin, z, Vector256.Create(-1f / 6)) * z;
+        sin = Vector256.FusedMultiplyAdd(sin, t, t);
+        var cos = Vector256.FusedMultiplyAdd(z, Vector256.Create(1f / 40320), Vector256.Create(-1f / 720));
+        cos = Vector256.FusedMultiplyAdd(cos, z, Vector256.Create(1f / 24));
+        cos = Vector256.FusedMultiplyAdd(cos, z, Vector256.Create(-0.5f));
+        cos = Vector256.FusedMultiplyAdd(cos, z, Vector256<float>.One);
+        var odd = v << 1;                                         // sign bit: q is odd, so sine and cosine swap
+        var sinSign = (v & Vector256.Create(0x8000_0000u)).AsSingle();         // q = 2, 3
+        var cosSign = ((v ^ odd) & Vector256.Create(0x8000_0000u)).AsSingle(); // q = 1, 2
+        Vector256<float> sinQ, cosQ;
+        if (Avx.IsSupported)
+        {
+            sinQ = Avx.BlendVariable(sin, cos, odd.AsSingle());
+            cosQ = Avx.BlendVariable(cos, sin, odd.AsSingle());
+        }
+        else
+        {
+            var swap = (odd.AsInt32() >> 31).AsSingle();
+            sinQ = Vector256.ConditionalSelect(swap, cos, sin);
+            cosQ = Vector256.ConditionalSelect(swap, sin, cos);
+        }
+        return (sinQ ^ sinSign, cosQ ^ cosSign);
+    }
+
+    /// <summary>Bound on <see cref="SinCosTurn"/>'s absolute error.</summary>
+    public const double SinCosError = 1e-7;
+
+    /// <summary>One Philox4x32-10 block, for the known-answer test: counter (c0, c1, c2, c3), key (k0, k1), through the
+    /// vector code <see cref="Group32"/> runs.</summary>
+    public static (uint, uint, uint, uint) Philox4x32(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
+    {
+        Philox8(Vector256.Create(c0), c1, c2, c3, k0, k1, out var w0, out var w1, out var w2, out var w3);
+        return (w0[0], w1[0], w2[0], w3[0]);
     }
 }
