@@ -20,13 +20,23 @@ public static class PerDatumLogPosterior
         double[] logLik;
         using (var v64 = value.to_type(ScalarType.Float64)) logLik = v64.data<double>().ToArray();
         value.Dispose();
-        var logPrior = tempering.LogPrior(position);
+        double[] logPrior, gradNorm;
         using (no_grad())
         {
             // ∇ℓ̃_B = g − λθ, in place on the target's gradient (the caller owns it, so no new [K, P] tensor).
-            gradient.add_(position, alpha: -tempering.WeightDecay);
-            double[] gradNorm;
-            using (var norm = gradient.norm(1).to_type(ScalarType.Float64)) gradNorm = norm.data<double>().ToArray();
+            if (PriorFold.Applies(gradient, position))
+            {
+                var (gradientSquares, positionSquares) = PriorFold.Apply(gradient, position, tempering.WeightDecay);
+                gradNorm = gradientSquares.Select(Math.Sqrt).ToArray();
+                logPrior = tempering.LogPriorFromSquares(positionSquares, position.shape[1]);
+            }
+            else
+            {
+                logPrior = tempering.LogPrior(position);
+                gradient.add_(position, alpha: -tempering.WeightDecay);
+                using var norm = gradient.norm(1).to_type(ScalarType.Float64);
+                gradNorm = norm.data<double>().ToArray();
+            }
             var lp = new double[chains];
             var diverging = new bool[chains];
             for (int k = 0; k < chains; k++)

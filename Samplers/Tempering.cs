@@ -30,6 +30,13 @@ public sealed record Tempering(long TrainingSize, int BatchSize, double Temperat
         return squares.mul(-0.5 / (PriorStd * PriorStd)).add(normaliser).data<double>().ToArray();
     }
 
+    /// <summary>log p(θ) of N(0, σ²I) from each row's ‖θ‖² (<paramref name="squares"/>) and its length P.</summary>
+    public double[] LogPriorFromSquares(double[] squares, long p)
+    {
+        double normaliser = -0.5 * p * Math.Log(2 * Math.PI * PriorStd * PriorStd);
+        return squares.Select(s => -0.5 / (PriorStd * PriorStd) * s + normaliser).ToArray();
+    }
+
     public IReadOnlyDictionary<string, object> ToManifest() => new Dictionary<string, object>
     {
         ["convention"] = Convention,
