@@ -62,7 +62,7 @@ public sealed record CpuBudget(int Cpus, string Source)
         foreach (var part in list.Split(',', StringSplitOptions.TrimEntries))
         {
             var ends = part.Split('-');
-            if (ends.Length is < 1 or > 2 || !ends.All(e => int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out _))) return null;
+            if (ends.Length > 2 || !ends.All(e => int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out _))) return null;
             int first = int.Parse(ends[0], CultureInfo.InvariantCulture), last = int.Parse(ends[^1], CultureInfo.InvariantCulture);
             if (last < first || last - first > 1 << 16) return null;
             for (int c = first; c <= last; c++) cpus.Add(c);
@@ -74,8 +74,7 @@ public sealed record CpuBudget(int Cpus, string Source)
     public static double? CgroupV2Quota(string? cpuMax)
     {
         var fields = (cpuMax ?? "").Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length is < 1 or > 2 || fields[0] == "max") return null;
-        return Ratio(fields[0], fields.Length == 2 ? fields[1] : "100000");
+        return fields.Length != 2 || fields[0] == "max" ? null : Ratio(fields[0], fields[1]);
     }
 
     /// <summary>CPUs granted by cgroup v1 cpu.cfs_quota_us / cpu.cfs_period_us; null for -1 (no limit) or garbage.</summary>

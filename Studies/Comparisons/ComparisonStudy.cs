@@ -178,12 +178,12 @@ public static class ComparisonStudy
     {
         if (jobs < 1) throw new OptionException($"--jobs must be at least 1, got {jobs}");
         var threads = ThreadChoice.For(config.Threads, CpuBudget.Current);
-        if (jobs == 1 || cells <= 1) return null;
-        if (jobs > cells)
+        if (jobs > 1 && jobs > cells)
         {
-            log.WriteLine($"note: --jobs {jobs} is more than the {cells} cells; running {cells} at once");
-            jobs = cells;
+            log.WriteLine($"note: --jobs {jobs} is more than the {cells} cell(s) to run; running {Math.Max(1, cells)} at once");
+            jobs = Math.Max(1, cells);
         }
+        if (jobs == 1) return null;
         if (jobs > CpuBudget.Current.Cpus)
             log.WriteLine($"warning: --jobs {jobs} exceeds the {CpuBudget.Current.Cpus} CPU(s) this process may use ({CpuBudget.Current.Source}); the jobs will take turns on the cores");
         if (launcher is null) throw new InvalidOperationException("--jobs above 1 needs the program that runs the cells (a launcher)");
