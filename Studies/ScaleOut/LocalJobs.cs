@@ -45,7 +45,17 @@ public sealed record LocalJobs(WorkbenchLauncher Launcher, int Jobs, int Threads
                     string logPath = LogPath(studyFolder, cell);
                     var clock = Stopwatch.StartNew();
                     lock (gate) log.WriteLine($"  start {cell.Id} (cell {index}, {ThreadsPerJob} thread{(ThreadsPerJob == 1 ? "" : "s")}; log {logPath})");
-                    var (code, lastError) = RunChild(studyFolder, index, logPath, running);
+                    int code;
+                    string? lastError;
+                    try
+                    {
+                        (code, lastError) = RunChild(studyFolder, index, logPath, running);
+                    }
+                    catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException)
+                    {
+                        // The process could not start or its log not be written: that cell failed, the others go on.
+                        (code, lastError) = (-1, $"could not run {Launcher.Executable}: {e.Message}");
+                    }
                     string runFolder = Path.Combine(studyFolder, cell.Folder);
                     lock (gate)
                     {
