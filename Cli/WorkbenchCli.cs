@@ -89,7 +89,7 @@ public static class WorkbenchCli
         public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate draws on the training set: --eval-train true|false (default true)" };
         public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
-        public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         public readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "steps between checkpoints that 'workbench resume' continues from; 0 = none (default max(100, steps/20))" };
         public readonly Option<double?> MaxEpochs = new("--max-epochs") { Description = "budget: stop each chain group after the step at which its epoch counter reaches this (--steps stays the cap)" };
         public readonly Option<long?> MaxGradEvals = new("--max-grad-evals") { Description = "budget: stop each chain group once its per-chain gradient evaluations (grad_evals) reach this" };
@@ -280,7 +280,18 @@ public static class WorkbenchCli
             "Budget per run: --steps, or --max-epochs / --max-grad-evals / --max-wall-time (with --steps as the cap).\n" +
             "Writes <out>/runs/<run>/ (one run folder each), <out>/study.json, summary.csv, summary.md, report.md and figures (.png and .svg).\n" +
             "Example: workbench compare --preset bnn-depth8   |   workbench compare --preset make-run --print-config > my-study.json"),
-        output, error, (study, launch) => StudyExit(ComparisonStudy.Execute(study, launch, output), output, error));
+        output, error, (study, launch) => StudyExit(ComparisonStudy.Execute(study, launch, output), output, error), JobsOption());
+
+    /// <summary>--jobs of compare and resume: cells at once, each a `run-cell` process with its share of the threads.</summary>
+    private static Option<int> JobsOption() => new("--jobs")
+    {
+        Description = "cells run at once, each in its own 'run-cell' process with max(1, threads / N) torch threads (default 1: one after another in this process)",
+        DefaultValueFactory = _ => 1,
+    };
+
+    /// <summary>The program `run-cell` processes run: this very build.</summary>
+    private static WorkbenchLauncher ThisLauncher() => WorkbenchLauncher.Of(typeof(WorkbenchCli).Assembly.Location, Environment.ProcessPath,
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"), Environment.GetEnvironmentVariable("PATH"));
 
     private static Command PlanCommand(TextWriter output, TextWriter error) => StudyCommand(new Command("plan",
             "Plan a study without running it: check it as 'compare' does and write its folder with the list of cells, one run each.\n" +
@@ -301,11 +312,13 @@ public static class WorkbenchCli
             "an interrupted one resumes from its checkpoint; a failed or missing one runs from the start. Writes only that cell's folder.");
         var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
         var index = new Option<int?>("--index") { Description = "the cell, 0 … cells − 1 (Slurm: $SLURM_ARRAY_TASK_ID)", Required = true };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch, instead of the study's; " + "0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS" };
         command.Arguments.Add(plan);
         command.Options.Add(index);
+        command.Options.Add(threads);
         command.SetAction(r => Guarded(error, () =>
         {
-            ComparisonStudy.RunCell(r.GetValue(plan)!, r.GetValue(index)!.Value, output);
+            ComparisonStudy.RunCell(r.GetValue(plan)!, r.GetValue(index)!.Value, output, r.GetValue(threads));
             return 0;
         }));
         return command;
@@ -379,7 +392,7 @@ public static class WorkbenchCli
     }
 
     /// <summary>A command that reads a study from --config, --preset or flags, as compare does, and hands it to <paramref name="act"/>.</summary>
-    private static Command StudyCommand(Command command, TextWriter output, TextWriter error, Func<StudyConfig, StudyLaunch, int> act)
+    private static Command StudyCommand(Command command, TextWriter output, TextWriter error, Func<StudyConfig, StudyLaunch, int> act, Option<int>? jobs = null)
     {
         var config = new Option<string?>("--config") { Description = "study config file (JSON; format in the README, section 'Study configs'; comments allowed)" };
         var preset = new Option<string?>("--preset") { Description = $"a shipped study config by name: {string.Join(", ", StudyPresets.Names)}" };
@@ -393,7 +406,9 @@ public static class WorkbenchCli
         foreach (var o in new Option[] { config, preset, fullSize, printConfig, listPresets, variants, seeds, target }) command.Options.Add(o);
         options.AddTo(command);
         // With a config, these flags adjust it; every other run flag belongs in the config file.
-        var overrides = new Option[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Augment, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize };
+        if (jobs is not null) command.Options.Add(jobs);
+        var overrides = new Option?[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Augment, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize, jobs }
+            .OfType<Option>().ToArray();
         command.SetAction(r => Guarded(error, () =>
         {
             if (r.GetValue(listPresets))
@@ -430,6 +445,8 @@ public static class WorkbenchCli
             {
                 Out = r.GetValue(options.Out), Force = r.GetValue(options.Force), Source = source, Live = IsTerminal(output),
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
+                Jobs = jobs is null ? 1 : r.GetValue(jobs),
+                Launcher = jobs is not null && r.GetValue(jobs) > 1 ? ThisLauncher() : null,
             };
             return act(study, launch);
         }));
@@ -584,7 +601,7 @@ public static class WorkbenchCli
             "batched vs sequential chains, two processes at once, memory over a long run and the convnets on CIFAR-shaped inputs; then every target with\n" +
             "pass/fail (what `make bench` runs). Timings depend on what else the machine is doing.");
         var outOption = new Option<string>("--out") { Description = "folder for the JSON results", DefaultValueFactory = _ => Path.Combine("results", "bench") };
-        var threads = new Option<int>("--threads") { Description = "torch threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "torch threads; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0)", DefaultValueFactory = _ => 0 };
         var seconds = new Option<double>("--seconds") { Description = "timed seconds per measurement", DefaultValueFactory = _ => 3.0 };
         var memorySteps = new Option<int>("--memory-steps") { Description = "SGLD steps of the memory measurement (≥ 1000)", DefaultValueFactory = _ => 20_000 };
         var rounds = new Option<int>("--rounds") { Description = "interleaved rounds (reference, then Workbench) per cell of the PyTorch comparison", DefaultValueFactory = _ => 3 };
@@ -619,17 +636,23 @@ public static class WorkbenchCli
             "the draws equal those of an uninterrupted run (bit for bit with --threads 1). A live, finished or failed run is refused.\n" +
             "Given a study folder: keeps its finished runs, resumes interrupted ones, reruns failed or missing ones, then builds the report.");
         var path = new Argument<string>("RUN_DIR") { Description = "the run folder (or study folder) to continue" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the run's)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default: the run's, at most those CPUs)" };
+        var jobs = JobsOption();
+        jobs.Description = "a study folder: " + jobs.Description;
         command.Arguments.Add(path);
         command.Options.Add(threads);
+        command.Options.Add(jobs);
         command.SetAction(r => Guarded(error, () =>
         {
             string folder = r.GetValue(path)!;
+            bool study = IsStudyFolder(folder);
+            if (!study && r.GetResult(jobs) is { Implicit: false }) throw new OptionException("--jobs applies to a study folder; a run is one process");
             if (ZooCommandLine(folder, r.GetValue(threads)) is { } zoo) return Run(zoo, output, error);
-            if (IsStudyFolder(folder))
+            if (study)
             {
                 if (r.GetValue(threads) is not null) throw new OptionException("--threads applies to a run folder; a study's runs use its config's threads");
-                return StudyExit(ComparisonStudy.Resume(folder, IsTerminal(output), output), output, error);
+                int n = r.GetValue(jobs);
+                return StudyExit(ComparisonStudy.Resume(folder, IsTerminal(output), output, n, n > 1 ? ThisLauncher() : null), output, error);
             }
             var result = SamplingRun.Resume(folder, r.GetValue(threads), output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
@@ -747,7 +770,7 @@ public static class WorkbenchCli
         private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's; lmc-mlp 2000)" };
         private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's; lmc-mlp 0)" };
         private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
-        private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         private readonly Option<string?> _out;
         private readonly Option<bool> _force = new("--force") { Description = "replace an existing run folder at --out" };
 
@@ -911,7 +934,7 @@ public static class WorkbenchCli
         var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's)" };
         var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's)" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default: the preset's; the CPU presets 1, fastest for their small networks)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default: the preset's; the CPU presets 1, fastest for their small networks)" };
         var out_ = new Option<string?>("--out") { Description = "output folder (default results/zoo)" };
         var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
         var resume = new Option<bool>("--resume") { Description = "continue the interrupted zoo at --out (same settings): keep its networks, train the missing ones" };
@@ -979,7 +1002,7 @@ public static class WorkbenchCli
         var batchSize = new Option<int?>("--batch-size") { Description = $"networks per minibatch (default {d.BatchSize})" };
         var hidden = new Option<int?>("--hidden") { Description = $"width of every metanet's hidden layers (default {d.Hidden})" };
         var deepSets = new Option<int?>("--deepsets-elements") { Description = $"DeepSets: at most this many weights per network, a seeded subset (default {d.DeepSetsElements})" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = all cores (default 0)" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         var outOption = new Option<string?>("--out") { Description = "output folder (default results/metanet)" };
         var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
         command.Arguments.Add(zoo);

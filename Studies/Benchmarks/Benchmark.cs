@@ -54,7 +54,7 @@ public static partial class Benchmark
     {
         if (options.Sections?.FirstOrDefault(s => !SectionNames.Contains(s)) is { } unknown)
             throw new ArgumentException($"unknown benchmark section '{unknown}' (sections: {string.Join(", ", SectionNames)})");
-        if (options.Threads > 0) set_num_threads(options.Threads);
+        TorchThreads.Apply(options.Threads);
         Directory.CreateDirectory(options.Out);
         using var data = DataSource.Load(new DataOptions(DataOptions.EmbeddedMnistSubset, TaskKind.Classification));
         var machine = new JsonObject

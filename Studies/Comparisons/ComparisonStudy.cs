@@ -6,6 +6,7 @@ using Workbench.Architectures;
 using Workbench.Samplers;
 using Workbench.Studies.Data;
 using Workbench.Studies.Sampling;
+using Workbench.Studies.ScaleOut;
 using Workbench.Studies.Storage;
 
 namespace Workbench.Studies.Comparisons;
@@ -21,6 +22,10 @@ public sealed record StudyLaunch
     public bool Live { get; init; }
     /// <summary>Where the config came from (a file or preset:NAME), for the manifest.</summary>
     public string Source { get; init; } = "flags";
+    /// <summary>Cells run at once, each in its own `run-cell` process (1: one after another in this process).</summary>
+    public int Jobs { get; init; } = 1;
+    /// <summary>The program the cell processes run (needed when <see cref="Jobs"/> &gt; 1).</summary>
+    public WorkbenchLauncher? Launcher { get; init; }
 }
 
 /// <summary>What a study left behind.</summary>
@@ -150,17 +155,44 @@ public static class ComparisonStudy
     {
         string folder = launch.Out ?? Path.Combine("results", config.Name);
         var (trainingSize, cells) = Check(config, folder, launch.Source);
+        var jobs = Jobs(config, launch.Jobs, launch.Launcher, cells.Count, log);
         var study = RunFolder.Create(folder, launch.Force);
         var manifest = Manifest.Start(study.Path, StudyPlan.ManifestStudy, commandLine: launch.CommandLine);
         var json = config.ToJson();
         manifest.Set("config", json);
         manifest.Set("source", launch.Source);
+        manifest.Set("jobs", JobsNode(jobs));
         manifest.Set("cells", new JsonArray(cells.Select(c => (JsonNode)c.Cell.ToJson()).ToArray()));
         File.WriteAllText(Path.Combine(study.Path, ConfigFileName), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         log.WriteLine($"study {config.Name}: {cells.Count} runs ({config.Models.Count} models × {config.Variants.Count} variants × {config.Samplers.Count} samplers × {config.Seeds.Count} seeds), " +
                       $"{config.Chains} chains each, {config.Budget} per run, {trainingSize} training examples → {study.Path}");
-        return RunCells(config, study.Path, manifest, cells.Select(c => (c.Cell, c.Options, Resume: false)).ToList(), launch.Live, log);
+        return RunCells(config, study.Path, manifest, cells.Select((c, i) => (i, c.Cell, c.Options, Resume: false)).ToList(), launch.Live, log, jobs: jobs);
     }
+
+    /// <summary>
+    /// How the cells run: null (--jobs 1) in this process one after another, as always; otherwise that many `run-cell`
+    /// processes at once sharing the study's threads. More jobs than cells is clamped; more jobs than CPUs is allowed
+    /// (each job has at least one thread) with a warning, since those processes then take turns on the cores.
+    /// </summary>
+    private static LocalJobs? Jobs(StudyConfig config, int jobs, WorkbenchLauncher? launcher, int cells, TextWriter log)
+    {
+        if (jobs < 1) throw new OptionException($"--jobs must be at least 1, got {jobs}");
+        var threads = ThreadChoice.For(config.Threads, CpuBudget.Current);
+        if (jobs > 1 && jobs > cells)
+        {
+            log.WriteLine($"note: --jobs {jobs} is more than the {cells} cell(s) to run; running {Math.Max(1, cells)} at once");
+            jobs = Math.Max(1, cells);
+        }
+        if (jobs == 1) return null;
+        if (jobs > CpuBudget.Current.Cpus)
+            log.WriteLine($"warning: --jobs {jobs} exceeds the {CpuBudget.Current.Cpus} CPU(s) this process may use ({CpuBudget.Current.Source}); the jobs will take turns on the cores");
+        if (launcher is null) throw new InvalidOperationException("--jobs above 1 needs the program that runs the cells (a launcher)");
+        return new LocalJobs(launcher, jobs, LocalJobs.Share(threads.Count, jobs));
+    }
+
+    private static JsonObject JobsNode(LocalJobs? jobs) => jobs is null
+        ? new JsonObject { ["jobs"] = 1, ["threads_per_job"] = null, ["mode"] = "in-process" }
+        : new JsonObject { ["jobs"] = jobs.Jobs, ["threads_per_job"] = jobs.ThreadsPerJob, ["mode"] = "run-cell processes" };
 
     /// <summary>
     /// `workbench plan`: checks the whole study exactly as <see cref="Execute"/> does and writes its folder — config,
@@ -196,8 +228,9 @@ public static class ComparisonStudy
     /// folder, never the study's manifest, so any number of cells can run at once.
     /// Returns whether the cell ran (false: it was already finished).
     /// </summary>
-    public static bool RunCell(string planFolder, int index, TextWriter log)
+    public static bool RunCell(string planFolder, int index, TextWriter log, int? threads = null)
     {
+        if (threads is { } requested) ThreadChoice.For(requested, CpuBudget.Current);
         var plan = StudyPlan.Read(planFolder);
         if (index < 0 || index >= plan.Cells.Count)
             throw new OptionException($"--index must be in [0, {plan.Cells.Count - 1}]: {planFolder} has {plan.Cells.Count} cells, got {index}");
@@ -206,6 +239,8 @@ public static class ComparisonStudy
         if (!cells.Select(c => c.Cell).SequenceEqual(plan.Cells))
             throw new OptionException($"{planFolder}: its manifest's cells differ from those its config expands to (written by another Workbench version?); plan the study again");
         var (cell, options) = cells[index];
+        // A job of `compare --jobs N` runs with its share of the study's threads.
+        if (threads is { } t) options = options with { Threads = t };
         switch (RunFolder.Condition(options.Out))
         {
             case RunCondition.Finished:
@@ -215,7 +250,7 @@ public static class ComparisonStudy
                 throw new OptionException($"cell {index} ({cell.Id}) is running in another process on this machine; wait for it");
             case RunCondition.Interrupted:
                 log.WriteLine($"cell {index} ({cell.Id}): interrupted before, resuming from its checkpoint");
-                SamplingRun.Resume(options.Out, null, log);
+                SamplingRun.Resume(options.Out, threads, log);
                 return true;
             default:
                 log.WriteLine($"cell {index} ({cell.Id}): running");
@@ -268,7 +303,7 @@ public static class ComparisonStudy
     /// `workbench resume STUDY_DIR`: finished runs are kept, interrupted ones resumed from their checkpoints, failed or
     /// missing ones run again from the start; then the study's outputs are built as an uninterrupted study's would be.
     /// </summary>
-    public static StudyResult Resume(string studyFolder, bool live, TextWriter log)
+    public static StudyResult Resume(string studyFolder, bool live, TextWriter log, int jobs = 1, WorkbenchLauncher? launcher = null)
     {
         var plan = StudyPlan.Read(studyFolder);
         var condition = RunFolder.Condition(studyFolder);
@@ -277,20 +312,23 @@ public static class ComparisonStudy
         var (_, cells) = Check(config, studyFolder, "manifest");
         if (!cells.Select(c => c.Cell).SequenceEqual(plan.Cells))
             throw new OptionException($"{studyFolder}: its manifest's cells differ from those its config expands to (written by another Workbench version?); start the study again");
+        var open = cells.Count(c => RunFolder.Condition(c.Options.Out) != RunCondition.Finished);
+        var localJobs = Jobs(config, jobs, launcher, open, log);
         var study = RunFolder.ReclaimStudy(studyFolder);
         var manifest = Manifest.Load(study.Path);
         manifest.Reopen(TorchSharp.torch.get_num_threads());
-        var work = new List<(StudyCell, SampleOptions, bool)>();
-        foreach (var (cell, options) in cells)
+        if (jobs != 1) manifest.Set("jobs", JobsNode(localJobs));
+        var work = new List<(int, StudyCell, SampleOptions, bool)>();
+        foreach (var (index, (cell, options)) in cells.Index())
         {
             var state = RunFolder.Condition(options.Out);
             if (state == RunCondition.Finished) { log.WriteLine($"  {cell.Id}: finished, kept"); continue; }
-            if (state == RunCondition.Interrupted) { work.Add((cell, options, true)); continue; }
+            if (state == RunCondition.Interrupted) { work.Add((index, cell, options, true)); continue; }
             if (state == RunCondition.Failed) log.WriteLine($"  {cell.Id}: failed before; runs again from the start");
-            work.Add((cell, options with { Force = true }, false));
+            work.Add((index, cell, options with { Force = true }, false));
         }
         log.WriteLine($"resuming study {config.Name}: {cells.Count - work.Count} of {cells.Count} runs finished, {work.Count} to go");
-        return RunCells(config, study.Path, manifest, work, live, log, totalCells: cells.Count);
+        return RunCells(config, study.Path, manifest, work, live, log, totalCells: cells.Count, jobs: localJobs);
     }
 
     /// <summary>Everything that can be wrong with a study, found before any run starts.</summary>
@@ -329,7 +367,8 @@ public static class ComparisonStudy
     }
 
     private static StudyResult RunCells(StudyConfig config, string studyFolder, Manifest manifest,
-        IReadOnlyList<(StudyCell Cell, SampleOptions Options, bool Resume)> work, bool live, TextWriter log, int? totalCells = null)
+        IReadOnlyList<(int Index, StudyCell Cell, SampleOptions Options, bool Resume)> work, bool live, TextWriter log, int? totalCells = null,
+        LocalJobs? jobs = null)
     {
         var clock = Stopwatch.StartNew();
         int total = totalCells ?? work.Count, done = total - work.Count;
@@ -338,22 +377,32 @@ public static class ComparisonStudy
         int diverged = 0;
         try
         {
-            foreach (var (cell, options, resume) in work)
+            if (jobs is not null)
             {
-                progress.StartRun(cell);
-                var runLog = progress.RunLog;
-                try
+                log.WriteLine($"{work.Count} runs, {jobs.Jobs} at once as 'run-cell' processes with {jobs.ThreadsPerJob} torch thread(s) each");
+                var (failedJobs, divergedJobs) = jobs.Run(studyFolder, work.Select(w => (w.Index, w.Cell)).ToList(), progress, progress.RunLog);
+                failed.AddRange(failedJobs);
+                diverged += divergedJobs;
+            }
+            else
+            {
+                foreach (var (_, cell, options, resume) in work)
                 {
-                    var o = options with { Progress = progress.Update, PrintDiagnostics = false, CommandLine = manifest.Get("command_line") is JsonArray a ? a.Select(x => x!.GetValue<string>()).ToList() : null };
-                    var result = resume ? SamplingRun.Resume(options.Out, null, runLog) : SamplingRun.Execute(o, runLog);
-                    diverged += result.Diverged.Count;
-                    progress.EndRun(cell, result.FinalTestBmaAccuracy.Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average(), result.Seconds, result.Diverged.Count);
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    // One run failing (a bug, a full disk, every chain diverging) is recorded; the grid goes on.
-                    failed.Add(cell);
-                    progress.FailRun(cell, e);
+                    progress.StartRun(cell);
+                    var runLog = progress.RunLog;
+                    try
+                    {
+                        var o = options with { Progress = progress.Update, PrintDiagnostics = false, CommandLine = manifest.Get("command_line") is JsonArray a ? a.Select(x => x!.GetValue<string>()).ToList() : null };
+                        var result = resume ? SamplingRun.Resume(options.Out, null, runLog) : SamplingRun.Execute(o, runLog);
+                        diverged += result.Diverged.Count;
+                        progress.EndRun(cell, result.FinalTestBmaAccuracy.Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average(), result.Seconds, result.Diverged.Count);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // One run failing (a bug, a full disk, every chain diverging) is recorded; the grid goes on.
+                        failed.Add(cell);
+                        progress.FailRun(cell, e);
+                    }
                 }
             }
             progress.Finish();
@@ -442,6 +491,17 @@ internal sealed class StudyProgress
         list.Add(seconds);
         string divergence = diverged > 0 ? $", {diverged} chain(s) diverged" : "";
         WriteLine($"[{_done}/{_total}] {cell.Id} finished in {Duration(seconds)}: final test BMA accuracy {accuracy.ToString("F4", CultureInfo.InvariantCulture)}{divergence}");
+    }
+
+    /// <summary>A run that another process ran (`--jobs`): its duration and divergences, from its run folder.</summary>
+    public void EndJob(StudyCell cell, double seconds, int diverged)
+    {
+        _done++;
+        _pending.Remove(cell);
+        if (!_secondsBySampler.TryGetValue(cell.Sampler, out var list)) _secondsBySampler[cell.Sampler] = list = [];
+        list.Add(seconds);
+        string divergence = diverged > 0 ? $", {diverged} chain(s) diverged" : "";
+        WriteLine($"[{_done}/{_total}] {cell.Id} finished in {Duration(seconds)}{divergence}");
     }
 
     public void FailRun(StudyCell cell, Exception e)

@@ -54,7 +54,7 @@ public static class MetanetStudy
         var clock = System.Diagnostics.Stopwatch.StartNew();
         o.Validate();
         var variants = Variants(zoo);
-        if (o.Threads > 0) set_num_threads(o.Threads);
+        TorchThreads.Apply(o.Threads);
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, Command, ConfigNode(o), o.CommandLine, get_num_threads());
         manifest.Set("zoo", new JsonObject

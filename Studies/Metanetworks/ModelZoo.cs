@@ -32,7 +32,7 @@ public static class ModelZoo
     {
         var clock = Stopwatch.StartNew();
         o.Validate();
-        if (o.Threads > 0) set_num_threads(o.Threads);
+        TorchThreads.Apply(o.Threads);
         using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
         if (o.Training.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new OptionException($"--augment {refusal}");
         var (trainX, trainY) = TrainingStudy.TrainingSet(o, data);

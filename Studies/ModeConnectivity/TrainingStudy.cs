@@ -21,7 +21,7 @@ public static class TrainingStudy
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         o.Validate();
-        if (o.Threads > 0) set_num_threads(o.Threads);
+        TorchThreads.Apply(o.Threads);
         using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
         if (o.Training.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new Sampling.OptionException($"--augment {refusal}");
         // Everything that can be wrong with the settings on this data is refused before the folder exists.

@@ -126,7 +126,7 @@ public sealed record SampleOptions
         Require(ProgressEvery is null or >= 0, $"--progress-every must be ≥ 0 (0 = no progress evaluations), got {ProgressEvery}");
         Require(ProgressDraws >= 1, $"--progress-draws must be at least 1, got {ProgressDraws}");
         Require(CheckpointEvery is null or >= 0, $"--checkpoint-every must be ≥ 0 (0 = no checkpoints), got {CheckpointEvery}");
-        Require(Threads >= 0, $"--threads must be ≥ 0 (0 = all cores), got {Threads}");
+        Require(Threads >= 0, $"--threads must be ≥ 0 (0 = the CPUs this process may use), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
         Require(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be in (0, 1), got {TestFraction}");
         Require(IsRegression || Target is null || Data != "mnist-subset", "--target applies only to CSV data");

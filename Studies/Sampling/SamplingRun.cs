@@ -76,10 +76,16 @@ public static class SamplingRun
     /// </summary>
     public static RunResult Resume(string runFolder, int? threads, TextWriter log)
     {
-        if (threads is < 0) throw new OptionException($"--threads must be ≥ 0 (0 = all cores), got {threads}");
+        if (threads is { } requested) ThreadChoice.For(requested, CpuBudget.Current);
         var folder = RunFolder.Reclaim(runFolder);
         var manifest = Manifest.Load(folder.Path);
         var o = OptionsFromManifest(manifest, folder.Path, threads);
+        if (threads is null && o.Threads > CpuBudget.Current.Cpus)
+        {
+            // The run's own count came from another machine (or a larger allocation): here it would oversubscribe.
+            log.WriteLine($"the run used {o.Threads} threads; this process may use {CpuBudget.Current.Cpus} ({CpuBudget.Current.Source}), so it continues with {CpuBudget.Current.Cpus}");
+            o = o with { Threads = 0 };
+        }
         o.Validate();
         using var setup = RunSetup.Build(o);
         if (manifest.Get("data") is JsonObject recorded && !SameData(recorded, DataNode(setup.Data)))
@@ -180,7 +186,7 @@ public static class SamplingRun
         public static RunSetup Build(SampleOptions o)
         {
             var device = ResolveDevice(o.Device);
-            if (o.Threads > 0) set_num_threads(o.Threads);
+            TorchThreads.Apply(o.Threads);
 
             var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
             INetwork? network = null;

@@ -81,6 +81,8 @@ public static class Provenance
         // Which process writes the run: a `running` manifest whose process is gone is an interrupted run.
         ["pid"] = Environment.ProcessId,
         ["torch_threads"] = torchThreads,
+        // Why that many: the CPU budget's limiting source (affinity, cgroup quota, Slurm, OpenMP) or an explicit --threads.
+        ["thread_source"] = TorchThreads.SourceOf(torchThreads),
     };
 
     private static string? FindGitDir(string directory)

@@ -61,6 +61,52 @@ public sealed class PlanTests : IDisposable
             if (!timed.Contains(column)) Assert.True(values.SequenceEqual(b[column]), $"summary column {column}: local [{string.Join(";", values)}], planned [{string.Join(";", b[column])}]");
     }
 
+    [Fact]
+    public void A_study_run_as_two_jobs_equals_one_run_in_one_process()
+    {
+        string config = Config(), one = Path.Combine(_dir, "one"), two = Path.Combine(_dir, "two");
+        var run = Run("compare", "--config", config, "--out", one);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Equal(1, (int?)Manifest.Load(one).Get("jobs")!["jobs"]);
+
+        run = Run("compare", "--config", config, "--out", two, "--jobs", "2");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("2 at once as 'run-cell' processes with 1 torch thread(s) each", run.Out);
+        var jobs = Manifest.Load(two).Get("jobs")!;
+        Assert.Equal(2, (int?)jobs["jobs"]);
+        Assert.Equal(1, (int?)jobs["threads_per_job"]);
+        Assert.Equal(RunStatus.Finished, Manifest.Load(two).Status);
+        // Each cell's process wrote its own log, and its run records the threads it had and why.
+        var cell = Manifest.Load(Path.Combine(two, "runs", "m-w-asym-sgld-seed1"));
+        Assert.Contains("running", File.ReadAllText(Path.Combine(two, "logs", "m-w-asym-sgld-seed1.log")));
+        Assert.Equal(1, (int?)cell.Get("machine")!["torch_threads"]);
+        Assert.StartsWith("--threads 1", (string?)cell.Get("machine")!["thread_source"]);
+        AssertSameSummary(one, two);
+
+        // A study folder resumes with jobs too: lost runs are run again by run-cell processes.
+        Directory.Delete(Path.Combine(two, "runs", "m-standard-sgld-seed1"), recursive: true);
+        Directory.Delete(Path.Combine(two, "runs", "m-w-asym-sgld-seed0"), recursive: true);
+        run = Run("resume", two, "--jobs", "3");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("--jobs 3 is more than the 2 cell(s) to run; running 2 at once", run.Out);
+        Assert.Contains("2 runs, 2 at once", run.Out);
+        AssertSameSummary(one, two);
+
+        run = Run("compare", "--config", config, "--out", Path.Combine(_dir, "zero"), "--jobs", "0");
+        Assert.Equal(2, run.Code);
+        Assert.Contains("--jobs must be at least 1", run.Err);
+    }
+
+    private static void AssertSameSummary(string a, string b)
+    {
+        var x = ParquetLikeCsv(Path.Combine(a, "summary.csv"));
+        var y = ParquetLikeCsv(Path.Combine(b, "summary.csv"));
+        Assert.Equal(x.Keys, y.Keys);
+        string[] timed = ["seconds_to_target", "wall_seconds"];
+        foreach (var (column, values) in x)
+            if (!timed.Contains(column)) Assert.True(values.SequenceEqual(y[column]), $"summary column {column}: [{string.Join(";", values)}] vs [{string.Join(";", y[column])}]");
+    }
+
     /// <summary>summary.csv as column → values (the table has no quoted commas).</summary>
     private static Dictionary<string, List<string>> ParquetLikeCsv(string path)
     {
