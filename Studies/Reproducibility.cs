@@ -15,14 +15,30 @@ public static class Reproducibility
     public const string Variable = "MKL_CBWR";
     public const string Mode = "AUTO,STRICT";
 
-    /// <summary>Sets MKL_CBWR=AUTO,STRICT in the native environment unless the user set MKL_CBWR.</summary>
+    /// <summary>libgomp's spin count before an idle OpenMP worker sleeps (see <see cref="Pin"/>).</summary>
+    public const string SpinVariable = "GOMP_SPINCOUNT";
+
+    /// <summary>
+    /// Sets MKL_CBWR=AUTO,STRICT in the native environment unless the user set MKL_CBWR, and GOMP_SPINCOUNT=0 unless the
+    /// user set it or OMP_WAIT_POLICY. libtorch's OpenMP workers otherwise spin for up to 300,000 iterations after every
+    /// parallel region; two Workbench processes on one 2-core machine then spend their cores spinning against each other
+    /// (measured: together 0.28 of one process's SGLD steps/s with the default spin, 1.25 with 0 — `workbench bench
+    /// --only shared-machine`), and the workbench's own parallel kernels (noise, Adam) wait behind the spinning workers.
+    /// </summary>
     public static void Pin()
     {
-        if (Environment.GetEnvironmentVariable(Variable) is not null) return;
-        // .NET's Environment.SetEnvironmentVariable does not reach the C library's environment on Unix, which MKL reads.
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(Variable, Mode);
-        else if (SetEnv(Variable, Mode, 0) != 0) return; // best effort: an unreproducible last bit, never a failed run
-        else Environment.SetEnvironmentVariable(Variable, Mode);
+        SetIfUnset(Variable, Mode);
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) SetIfUnset(SpinVariable, "0");
+    }
+
+    private static void SetIfUnset(string name, string value)
+    {
+        if (Environment.GetEnvironmentVariable(name) is not null) return;
+        // .NET's Environment.SetEnvironmentVariable does not reach the C library's environment on Unix, which MKL and
+        // libgomp read.
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(name, value);
+        else if (SetEnv(name, value, 0) != 0) return; // best effort: a slower or unreproducible run, never a failed one
+        else Environment.SetEnvironmentVariable(name, value);
     }
 
 #pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this project; one call at start-up.

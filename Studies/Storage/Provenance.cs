@@ -83,6 +83,8 @@ public static class Provenance
         ["torch_threads"] = torchThreads,
         // Why that many: the CPU budget's limiting source (affinity, cgroup quota, Slurm, OpenMP) or an explicit --threads.
         ["thread_source"] = TorchThreads.SourceOf(torchThreads),
+        ["openmp_spin_count"] = Environment.GetEnvironmentVariable(Reproducibility.SpinVariable),
+        ["openmp_wait_policy"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"),
     };
 
     private static string? FindGitDir(string directory)
