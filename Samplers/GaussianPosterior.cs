@@ -87,6 +87,14 @@ public static class GaussianKl
     public static KlWithGradient LowRankWithGradient(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd)
     {
         if (blocks.Sum() != mean.shape[1]) throw new ArgumentException($"blocks cover {blocks.Sum()} entries, θ has {mean.shape[1]}");
+        using var _ = no_grad();
+        if (GaussianKlKernel.Applies(mean, std, factors)) return GaussianKlKernel.Compute(mean, std, factors, blocks, priorStd);
+        return WithTorchOps(mean, std, factors, blocks, priorStd);
+    }
+
+    /// <summary><see cref="LowRankWithGradient"/> with torch ops: any dtype and device.</summary>
+    public static KlWithGradient WithTorchOps(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd)
+    {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         double s2 = priorStd * priorStd;
