@@ -182,10 +182,21 @@ public abstract class GaussianVariationalFit : ISampler
     {
         using var scope = NewDisposeScope();
         double s2 = Tempering.PriorStd * Tempering.PriorStd;
-        // Sums of squares accumulated in float64 without converting the [K, P] and [K, r, P] tensors first.
-        var squares = q.Mean.detach().square().sum(1, type: ScalarType.Float64) + q.Std.detach().square().sum(1, type: ScalarType.Float64);
-        if (q.Factors is not null) squares = squares + q.Factors.detach().square().sum([1, 2], type: ScalarType.Float64);
-        return squares.mul(-0.5 / s2).sub(0.5 * q.Mean.shape[1] * Math.Log(2 * Math.PI * s2)).cpu().data<double>().ToArray();
+        // Sums of squares as per-chain dot products: one read of each tensor and no [K, r, P] temporary.
+        long chains = q.Mean.shape[0];
+        var result = new double[chains];
+        for (long k = 0; k < chains; k++)
+        {
+            double squares = SumOfSquares(q.Mean[k]) + SumOfSquares(q.Std[k]) + (q.Factors is null ? 0 : SumOfSquares(q.Factors[k]));
+            result[k] = -0.5 / s2 * squares - 0.5 * q.Mean.shape[1] * Math.Log(2 * Math.PI * s2);
+        }
+        return result;
+    }
+
+    private static double SumOfSquares(Tensor t)
+    {
+        var flat = t.detach().reshape(-1);
+        return flat.dot(flat).to_type(ScalarType.Float64).item<double>();
     }
 
     /// <summary>Adam's first and second moments for one tensor, updated in place; ascends (maximises).</summary>
