@@ -48,8 +48,10 @@ public sealed class Theta
         for (int i = 0; i < buffers.Length; i++)
         {
             var s = layout.Segments[i];
-            var leaf = position.narrow(1, s.Offset, s.Count).detach().requires_grad_(true);
             buffers[i] = flat?.narrow(1, s.Offset, s.Count) ?? zeros([chains, s.Count], dtype: position.dtype, device: position.device);
+            // An empty segment (a W-Asym weight fixed entirely) has no gradient: no leaf, so autograd has nothing to check.
+            if (s.Count == 0) { segments[s] = position.narrow(1, s.Offset, 0); continue; }
+            var leaf = position.narrow(1, s.Offset, s.Count).detach().requires_grad_(true);
             leaf.grad = buffers[i];
             segments[s] = leaf;
         }
