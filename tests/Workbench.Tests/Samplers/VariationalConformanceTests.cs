@@ -182,6 +182,25 @@ public class VariationalConformanceTests
         }
     }
 
+    /// <summary>½[tr Σ/s² + μᵀμ/s² − n + n ln s² − ln det Σ] for one chain with the dense block-diagonal
+    /// Σ = diag(σ²) + blockdiag(F_b F_bᵀ) (factors [r, n]) and torch.linalg.slogdet; differentiable.</summary>
+    private static Tensor DenseKl(Tensor mean, Tensor std, Tensor factors, long[] blocks, double priorStd)
+    {
+        var parts = new List<Tensor>();
+        long offset = 0;
+        foreach (long size in blocks)
+        {
+            var f = factors.narrow(1, offset, size);                 // [r, n_b]
+            parts.Add(f.t().matmul(f));
+            offset += size;
+        }
+        var sigma = diag(std.square()) + block_diag(parts.ToArray());
+        var (_, logDet) = linalg.slogdet(sigma);
+        double s2 = priorStd * priorStd;
+        long n = mean.shape[0];
+        return (sigma.trace() / s2 + mean.square().sum() / s2 - n + n * Math.Log(s2) - logDet) * 0.5;
+    }
+
     [Fact]
     public void Low_rank_kl_equals_dense_log_det_formula()
     {
@@ -198,17 +217,7 @@ public class VariationalConformanceTests
         for (int k = 0; k < 2; k++)
         {
             using var scope = NewDisposeScope();
-            var sigma = diag(std[k].square());
-            long offset = 0;
-            foreach (long size in blocks)
-            {
-                var f = factors[k].narrow(1, offset, size);                 // [r, n_b]
-                sigma.narrow(0, offset, size).narrow(1, offset, size).add_(f.t().matmul(f));
-                offset += size;
-            }
-            var (_, logDet) = linalg.slogdet(sigma);
-            double s2 = priorStd * priorStd;
-            double expected = 0.5 * (sigma.trace().item<double>() / s2 + mean[k].square().sum().item<double>() / s2 - 8 + 8 * Math.Log(s2) - logDet.item<double>());
+            double expected = DenseKl(mean[k], std[k], factors[k], blocks, priorStd).item<double>();
             Assert.True(Math.Abs(values[k] - expected) < 1e-10 * Math.Abs(expected), $"chain {k}: {values[k]} vs dense {expected}");
         }
         using var withoutFactors = GaussianKl.LowRank(mean, std, null, blocks, priorStd);
@@ -234,22 +243,10 @@ public class VariationalConformanceTests
         var m = mean.detach().requires_grad_(true);
         var s = std.detach().requires_grad_(true);
         var f = factors.detach().requires_grad_(true);
-        double s2 = priorStd * priorStd;
         Tensor total = zeros(1, dtype: ScalarType.Float64);
         for (int k = 0; k < 2; k++)
         {
-            var sigma = diag(s[k].square());
-            var parts = new List<Tensor>();
-            long offset = 0;
-            foreach (long size in blocks)
-            {
-                var fb = f[k].narrow(1, offset, size);
-                parts.Add(fb.t().matmul(fb));
-                offset += size;
-            }
-            sigma = sigma + block_diag(parts.ToArray());
-            var (_, logDet) = linalg.slogdet(sigma);
-            var kl = (sigma.trace() / s2 + m[k].square().sum() / s2 - 7 + 7 * Math.Log(s2) - logDet) * 0.5;
+            var kl = DenseKl(m[k], s[k], f[k], blocks, priorStd);
             Assert.True(Math.Abs(kl.item<double>() - closed.Value[k].item<double>()) < 1e-10 * Math.Abs(kl.item<double>()), $"chain {k}: KL value");
             total = total + kl;
         }
