@@ -12,11 +12,15 @@ namespace Workbench.Architectures;
 public sealed class Theta
 {
     private readonly Dictionary<ParameterSegment, Tensor>? _segments; // by segment (an empty segment shares its offset)
+    private readonly Tensor[]? _gradientBuffers;  // per segment, in layout order
+    private readonly Tensor? _flatGradient;       // one chain: the buffer the segments' buffers are slices of
 
-    private Theta(Tensor flat, Dictionary<ParameterSegment, Tensor>? segments)
+    private Theta(Tensor flat, Dictionary<ParameterSegment, Tensor>? segments = null, Tensor[]? gradientBuffers = null, Tensor? flatGradient = null)
     {
         Flat = flat;
         _segments = segments;
+        _gradientBuffers = gradientBuffers;
+        _flatGradient = flatGradient;
     }
 
     /// <summary>θ [K, P]; with <see cref="Segmented"/>, the values the leaves were cut from (not part of the graph).</summary>
@@ -29,7 +33,7 @@ public sealed class Theta
     public Tensor Of(ParameterSegment segment) =>
         _segments is not null ? _segments[segment] : Flat.narrow(1, segment.Offset, segment.Count);
 
-    public static implicit operator Theta(Tensor flat) => new(flat, null);
+    public static implicit operator Theta(Tensor flat) => new(flat);
 
     /// <summary>
     /// θ as one autograd leaf per segment of <paramref name="layout"/>, each leaf sharing θ's memory with its gradient
@@ -55,11 +59,8 @@ public sealed class Theta
             leaf.grad = buffers[i];
             segments[s] = leaf;
         }
-        return new Theta(position, segments) { _gradientBuffers = buffers, _flatGradient = flat };
+        return new Theta(position, segments, buffers, flat);
     }
-
-    private Tensor[]? _gradientBuffers;
-    private Tensor? _flatGradient;
 
     /// <summary>∇θ [K, P] after backward, for a θ made by <see cref="Segmented"/>.</summary>
     public Tensor Gradient() =>

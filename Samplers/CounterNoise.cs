@@ -79,7 +79,7 @@ public static class CounterNoise
         for (int k = 0; k < rows.Length; k++)
         {
             using var row = target[k];
-            fixed (byte* p = row.bytes) rows[k] = (nint)p;   // libtorch memory: nothing to pin, the tensor keeps it alive
+            rows[k] = HostKernel.Address(row);
         }
         int work = rows.Length * chunksPerRow;
         void Chunk(int w)
@@ -90,11 +90,7 @@ public static class CounterNoise
             if (wide) FillDoubles((double*)rows[k] + start, count, seeds[k], step, start, scale, accumulate);
             else FillFloats((float*)rows[k] + start, count, seeds[k], step, start, (float)scale, accumulate);
         }
-        int threads = Math.Min(torch.get_num_threads(), work);
-        if (threads <= 1)
-            for (int w = 0; w < work; w++) Chunk(w);
-        else
-            Parallel.For(0, work, new ParallelOptions { MaxDegreeOfParallelism = threads }, Chunk);
+        HostKernel.ForEachChunk(work, Chunk);
     }
 
     /// <summary>Writes (or adds scale times) the draws of entries first … first + count − 1 of one chain's row.</summary>

@@ -26,11 +26,7 @@ public static class FusedAdam
     {
         long n = value.numel();
         if (n == 0) return;
-        nint x, g, m, v;
-        fixed (byte* p = value.bytes) x = (nint)p;   // libtorch memory: nothing to pin, the tensors keep it alive
-        fixed (byte* p = gradient.bytes) g = (nint)p;
-        fixed (byte* p = first.bytes) m = (nint)p;
-        fixed (byte* p = second.bytes) v = (nint)p;
+        nint x = HostKernel.Address(value), g = HostKernel.Address(gradient), m = HostKernel.Address(first), v = HostKernel.Address(second);
         float b1 = (float)beta1, b2 = (float)beta2, a1 = (float)(1 - beta1), a2 = (float)(1 - beta2);
         float eps = (float)epsilon, step = (float)correctedStep, inverseCorrection = (float)(1 / secondCorrection);
         int chunks = (int)((n + ChunkSize - 1) / ChunkSize);
@@ -40,11 +36,7 @@ public static class FusedAdam
             int count = (int)Math.Min(ChunkSize, n - start);
             Run((float*)x + start, (float*)g + start, (float*)m + start, (float*)v + start, count, b1, b2, a1, a2, eps, step, inverseCorrection);
         }
-        int threads = Math.Min(get_num_threads(), chunks);
-        if (threads <= 1)
-            for (int c = 0; c < chunks; c++) Chunk(c);
-        else
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, Chunk);
+        HostKernel.ForEachChunk(chunks, Chunk);
     }
 
     private static unsafe void Run(float* x, float* g, float* m, float* v, int count,

@@ -32,8 +32,8 @@ public static class GaussianKlKernel
         var dMean = empty_like(mean);
         var dStd = empty_like(std);
         var dFactors = factors is null ? null : empty_like(factors);
-        nint mu = Pointer(mean), sd = Pointer(std), gm = Pointer(dMean), gs = Pointer(dStd);
-        nint f = factors is null ? 0 : Pointer(factors), gf = dFactors is null ? 0 : Pointer(dFactors);
+        nint mu = HostKernel.Address(mean), sd = HostKernel.Address(std), gm = HostKernel.Address(dMean), gs = HostKernel.Address(dStd);
+        nint f = factors is null ? 0 : HostKernel.Address(factors), gf = dFactors is null ? 0 : HostKernel.Address(dFactors);
 
         var work = new List<Work>();
         for (int k = 0; k < chains; k++)
@@ -45,12 +45,7 @@ public static class GaussianKlKernel
                 offset += blocks[b];
             }
         }
-        int threads = Math.Max(1, Math.Min(get_num_threads(), work.Count));
-        void For(Action<int> body)
-        {
-            if (threads <= 1) for (int w = 0; w < work.Count; w++) body(w);
-            else Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
-        }
+        void For(Action<int> body) => HostKernel.ForEachChunk(work.Count, body);
 
         // Pass 1: each chunk's part of its block's Gram matrix W Wᵀ (lower triangle, row-major).
         int pairs = rank * (rank + 1) / 2;
@@ -103,11 +98,6 @@ public static class GaussianKlKernel
         for (int k = 0; k < chains; k++) values[k] = 0.5 * p * (Math.Log(s2) - 1) - 0.5 * logDet[k];
         for (int w = 0; w < work.Count; w++) values[work[w].Chain] += 0.5 * (meanFieldSums[w] + factorSquares[w] / s2);
         return new GaussianKl.KlWithGradient(tensor(values, device: mean.device), dMean, dStd, dFactors);
-    }
-
-    private static unsafe nint Pointer(Tensor t)
-    {
-        fixed (byte* p = t.bytes) return (nint)p;   // libtorch memory: nothing to pin, the tensor keeps it alive
     }
 
     private static unsafe void Gram(float* f, long stride, float* sd, int count, int rank, Span<double> gram)

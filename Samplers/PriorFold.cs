@@ -28,9 +28,7 @@ public static class PriorFold
         var gradientSquares = new double[chains];
         var positionSquares = new double[chains];
         if (columns == 0) return (gradientSquares, positionSquares);
-        nint g, x;
-        fixed (byte* p = gradient.bytes) g = (nint)p;   // libtorch memory: nothing to pin, the tensors keep it alive
-        fixed (byte* p = position.bytes) x = (nint)p;
+        nint g = HostKernel.Address(gradient), x = HostKernel.Address(position);
         int chunksPerRow = (int)((columns + ChunkSize - 1) / ChunkSize);
         int work = chains * chunksPerRow;
         var partialGradient = new double[work];
@@ -43,11 +41,7 @@ public static class PriorFold
             int count = (int)Math.Min(ChunkSize, columns - (long)(w % chunksPerRow) * ChunkSize);
             (partialGradient[w], partialPosition[w]) = Run((float*)g + start, (float*)x + start, count, lambda);
         }
-        int threads = Math.Min(get_num_threads(), work);
-        if (threads <= 1)
-            for (int w = 0; w < work; w++) Chunk(w);
-        else
-            Parallel.For(0, work, new ParallelOptions { MaxDegreeOfParallelism = threads }, Chunk);
+        HostKernel.ForEachChunk(work, Chunk);
         for (int w = 0; w < work; w++)
         {
             gradientSquares[w / chunksPerRow] += partialGradient[w];
