@@ -5,8 +5,13 @@ namespace Workbench.Architectures;
 /// which only the trainable entries are stored; <see cref="TrainableIndex"/> maps them back).</param>
 /// <param name="TrainableIndex">Row-major positions in the full tensor of the stored entries, or null when every
 /// entry of the tensor is stored (standard layers, biases, norms).</param>
-public sealed record ParameterSegment(string Name, long Offset, long Count, long[] Shape, long[]? TrainableIndex = null)
+/// <param name="FixedFill">For a segment with a <see cref="TrainableIndex"/>: the full tensor's values at the positions
+/// θ does not hold (W-Asym: (1 − M) ⊙ F, row-major, 0 where trainable), or null when the owner keeps them itself.</param>
+public sealed record ParameterSegment(string Name, long Offset, long Count, long[] Shape, long[]? TrainableIndex = null, float[]? FixedFill = null)
 {
+    /// <summary>Entries of the full tensor (stored and fixed).</summary>
+    public long FullCount => Shape.Aggregate(1L, (a, b) => a * b);
+
     /// <summary>Human-readable name of entry <paramref name="i"/> of this segment, ArviZ-style: <c>fc1.weight[3,17]</c>.</summary>
     public string EntryName(long i)
     {
@@ -27,10 +32,12 @@ public sealed class ParameterLayout
     public IReadOnlyList<ParameterSegment> Segments => _segments;
     public long Count { get; private set; }
 
-    public ParameterSegment Add(string name, long[] shape, long[]? trainableIndex = null)
+    public ParameterSegment Add(string name, long[] shape, long[]? trainableIndex = null, float[]? fixedFill = null)
     {
         long count = trainableIndex?.LongLength ?? shape.Aggregate(1L, (a, b) => a * b);
-        var segment = new ParameterSegment(name, Count, count, shape, trainableIndex);
+        if (fixedFill is not null && (trainableIndex is null || fixedFill.LongLength != shape.Aggregate(1L, (a, b) => a * b)))
+            throw new ArgumentException($"segment {name}: a fixed fill needs a trainable index and one value per entry of the full tensor");
+        var segment = new ParameterSegment(name, Count, count, shape, trainableIndex, fixedFill);
         _segments.Add(segment);
         Count += count;
         return segment;

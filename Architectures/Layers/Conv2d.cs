@@ -34,7 +34,7 @@ internal sealed class Conv2d : IDisposable
             if (mask.Rows != outputs || mask.Columns != inputs * kernel * kernel)
                 throw new ArgumentException($"{name}: mask is {mask.Rows}×{mask.Columns}, the weight needs {outputs}×{inputs * kernel * kernel}");
             long[] index = Enumerable.Range(0, mask.Trainable.Length).Where(i => mask.Trainable[i]).Select(i => (long)i).ToArray();
-            Weight = layout.Add($"{name}.weight", shape, index);
+            Weight = layout.Add($"{name}.weight", shape, index, mask.FixedValues);
             _fixedValues = tensor(mask.FixedValues);
             _trainableIndex = tensor(index).unsqueeze(0);
         }
@@ -53,6 +53,7 @@ internal sealed class Conv2d : IDisposable
     /// <summary>W' for every chain, [K, out, in, k, k] (fixed W-Asym entries included).</summary>
     public Tensor EffectiveWeight(Theta theta)
     {
+        if (theta.Full(Weight) is { } full) return full.view(theta.shape[0], _out, _in, _kernel, _kernel);
         var stored = Slices.Of(theta, Weight);
         long rows = stored.shape[0];
         if (_mask is null) return stored.reshape(rows, _out, _in, _kernel, _kernel);

@@ -28,7 +28,7 @@ internal sealed class Linear : ILayer
         else
         {
             long[] index = Enumerable.Range(0, mask.Trainable.Length).Where(i => mask.Trainable[i]).Select(i => (long)i).ToArray();
-            _weight = layout.Add($"{name}.weight", shape, index);
+            _weight = layout.Add($"{name}.weight", shape, index, mask.FixedValues);
             _fixedValues = tensor(mask.FixedValues);
             _trainableIndex = tensor(index).unsqueeze(0);
         }
@@ -46,7 +46,8 @@ internal sealed class Linear : ILayer
     }
 
     /// <summary>W' = M ⊙ W + (1 − M) ⊙ F for every chain, [K, out, in] (W itself for a standard layer).</summary>
-    public Tensor EffectiveWeight(Theta theta) => Embed(Slices.Of(theta, _weight), _fixedValues);
+    public Tensor EffectiveWeight(Theta theta) =>
+        theta.Full(_weight)?.view(theta.shape[0], _out, _in) ?? Embed(Slices.Of(theta, _weight), _fixedValues);
 
     /// <summary>
     /// Local reparameterisation (Kingma et al. 2015; METHODS: MFVI, ELRG). For independent Gaussian weights the

@@ -1,11 +1,12 @@
 using static TorchSharp.torch;
 
-namespace Workbench.Samplers;
+namespace Workbench;
 
 /// <summary>
-/// What the workbench's own CPU kernels (<see cref="CounterNoise"/>, <see cref="PriorFold"/>, <see cref="FusedAdam"/>,
-/// <see cref="GaussianKlKernel"/>) share: the address of a contiguous CPU tensor's memory, and work split into fixed
-/// chunks run on at most torch's thread count, so a result never depends on how many threads ran it.
+/// What the workbench's own CPU kernels (Samplers: CounterNoise, PriorFold, FusedAdam, GaussianKlKernel; Architectures:
+/// <see cref="Architectures.SegmentEmbedding"/>) share: the address of a contiguous CPU tensor's memory, and work split into fixed
+/// chunks run on at most torch's thread count, so a result never depends on how many threads ran it. Samplers does not
+/// depend on Architectures, so it compiles this file into its own assembly (see Samplers.csproj).
 /// </summary>
 internal static class HostKernel
 {
