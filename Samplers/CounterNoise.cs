@@ -45,7 +45,17 @@ public static class CounterNoise
     public static void AddScaled(Tensor target, IReadOnlyList<Generator> generators, long step, double scale) =>
         Apply(target, generators, step, scale, accumulate: true);
 
-    private static void Apply(Tensor target, IReadOnlyList<Generator> generators, long step, double scale, bool accumulate)
+    /// <summary>θ += driftScale·drift + scale·ξ (an SG-MCMC move: the drift step and fresh noise ξ, the draws
+    /// <see cref="Fill"/> would give) in one pass over θ; <paramref name="drift"/> has θ's shape.</summary>
+    public static void AddScaled(Tensor target, Tensor drift, double driftScale, IReadOnlyList<Generator> generators, long step, double scale)
+    {
+        if (!drift.shape.SequenceEqual(target.shape))
+            throw new ArgumentException($"noise: the drift is [{string.Join(", ", drift.shape)}], θ is [{string.Join(", ", target.shape)}]");
+        Apply(target, generators, step, scale, accumulate: true, drift, driftScale);
+    }
+
+    private static void Apply(Tensor target, IReadOnlyList<Generator> generators, long step, double scale, bool accumulate,
+        Tensor? drift = null, double driftScale = 0)
     {
         if (target.dim() != 2 || target.shape[0] != generators.Count)
             throw new ArgumentException($"noise: a [K, P] tensor with K = {generators.Count} chains was expected, got [{string.Join(", ", target.shape)}]");
@@ -54,8 +64,13 @@ public static class CounterNoise
         var seeds = new ulong[generators.Count];
         for (int k = 0; k < seeds.Length; k++) seeds[k] = (ulong)generators[k].initial_seed();
 
+        bool fusedDrift = drift is not null && target.dtype == ScalarType.Float32 && drift.dtype == ScalarType.Float32
+            && drift.device_type == DeviceType.CPU && drift.is_contiguous();
+        if (drift is not null && !fusedDrift) { target.add_(drift, alpha: driftScale); drift = null; }
+
         if (target.device_type != DeviceType.CPU || !target.is_contiguous())
         {
+            if (drift is not null) target.add_(drift, alpha: driftScale);
             // Off the CPU (the CUDA build) or on a strided view: draw the same numbers into a CPU buffer and let torch
             // copy or add them, so the draws stay those of the CPU path (a device-side generator would give others).
             using var scope = NewDisposeScope();
@@ -66,10 +81,10 @@ public static class CounterNoise
             else target.copy_(moved);
             return;
         }
-        Rows(target, seeds, step, scale, accumulate);
+        Rows(target, seeds, step, scale, accumulate, drift, driftScale);
     }
 
-    private static unsafe void Rows(Tensor target, ulong[] seeds, long step, double scale, bool accumulate)
+    private static unsafe void Rows(Tensor target, ulong[] seeds, long step, double scale, bool accumulate, Tensor? drift = null, double driftScale = 0)
     {
         long columns = target.shape[1];
         if (columns == 0 || seeds.Length == 0) return;
@@ -81,6 +96,7 @@ public static class CounterNoise
             using var row = target[k];
             rows[k] = HostKernel.Address(row);
         }
+        nint drifts = drift is null ? 0 : HostKernel.Address(drift);
         int work = rows.Length * chunksPerRow;
         void Chunk(int w)
         {
@@ -88,6 +104,7 @@ public static class CounterNoise
             long start = (long)(w % chunksPerRow) * ChunkSize;
             int count = (int)Math.Min(ChunkSize, columns - start);
             if (wide) FillDoubles((double*)rows[k] + start, count, seeds[k], step, start, scale, accumulate);
+            else if (drifts != 0) AddDriftAndNoise((float*)rows[k] + start, (float*)drifts + k * columns + start, (float)driftScale, count, seeds[k], step, start, (float)scale);
             else FillFloats((float*)rows[k] + start, count, seeds[k], step, start, (float)scale, accumulate);
         }
         HostKernel.ForEachChunk(work, Chunk);
@@ -106,6 +123,25 @@ public static class CounterNoise
         float* z = stackalloc float[Group];
         Group32(z, seed, step, (first + whole) / Group, s, accumulate: false);
         for (int j = 0; j < count - whole; j++) row[whole + j] = accumulate ? row[whole + j] + scale * z[j] : z[j];
+    }
+
+    /// <summary>row += driftScale·drift + scale·ξ for entries first … first + count − 1 of one chain's row.</summary>
+    private static unsafe void AddDriftAndNoise(float* row, float* drift, float driftScale, int count, ulong seed, long step, long first, float scale)
+    {
+        var s = Vector256.Create(scale);
+        var a = Vector256.Create(driftScale);
+        int whole = count / Group * Group;
+        for (int i = 0; i < whole; i += Group)
+        {
+            // The drift first, then the noise through Group32's accumulate: (θ + a·g) + s·ξ, as two passes would add them.
+            for (int j = 0; j < Group; j += 8)
+                (Vector256.Load(row + i + j) + a * Vector256.Load(drift + i + j)).Store(row + i + j);
+            Group32(row + i, seed, step, (first + i) / Group, s, accumulate: true);
+        }
+        if (whole == count) return;
+        float* z = stackalloc float[Group];
+        Group32(z, seed, step, (first + whole) / Group, s, accumulate: false);
+        for (int j = 0; j < count - whole; j++) row[whole + j] = row[whole + j] + driftScale * drift[whole + j] + scale * z[j];
     }
 
     private static unsafe void FillDoubles(double* row, int count, ulong seed, long step, long first, double scale, bool accumulate)

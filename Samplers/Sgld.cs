@@ -24,7 +24,7 @@ public sealed class Sgld : ISampler, ISgmcmcKernel
 
     public string NoiseGenerator => CounterNoise.Description;
 
-    // No noise buffer: the noise is added straight into θ (CounterNoise.AddScaled), one pass over memory.
+    // No noise buffer: the drift and the noise are added straight into θ (CounterNoise.AddScaled), one pass over memory.
     public SamplerState Init(Tensor position) => new SamplerState(position);
 
     public StepInfo Step(SamplerState state, ILogLikelihood target, IReadOnlyList<Generator> generators) =>
@@ -32,9 +32,9 @@ public sealed class Sgld : ISampler, ISgmcmcKernel
 
     public void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators)
     {
-        state.Position.add_(drift, alpha: stepSize);
-        if (!noise) return;
-        CounterNoise.AddScaled(state.Position, generators, state.Iteration,
+        if (!noise) { state.Position.add_(drift, alpha: stepSize); return; }
+        // θ + η·drift + noise in one pass over θ.
+        CounterNoise.AddScaled(state.Position, drift, stepSize, generators, state.Iteration,
             Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize));
     }
 }

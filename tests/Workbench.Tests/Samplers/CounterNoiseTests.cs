@@ -196,6 +196,33 @@ public class CounterNoiseTests
     }
 
     [Fact]
+    public void Drift_and_noise_in_one_pass_equal_the_two_step_update()
+    {
+        // p is not a multiple of the 32-entry group, so the row's partial last group is covered too.
+        const int p = Chunk + 301;
+        var gs = new[] { new Generator(51), new Generator(52) };
+        using var noise = zeros(2, p);
+        CounterNoise.Fill(noise, gs, step: 9);
+        using var theta = linspace(-1, 1, 2 * p).reshape(2, p);
+        using var drift = cos(arange(2 * p, dtype: float32)).reshape(2, p).mul_(3);
+        using var expected = theta + 0.05 * drift + 0.3 * noise;
+        // float32, contiguous: the fused kernel; |θ + a·g + cξ| < 10, so a few ulps are at most 1e-5.
+        using var fused = theta.clone();
+        CounterNoise.AddScaled(fused, drift, 0.05, gs, step: 9, scale: 0.3);
+        Assert.True(fused.allclose(expected, rtol: 0, atol: 1e-5), $"largest difference {(fused - expected).abs().max().item<float>()}");
+        // A strided drift and float64 θ take the torch-side fallbacks: the same update.
+        using var stridedDrift = drift.t().contiguous().t();
+        using var fallback = theta.clone();
+        CounterNoise.AddScaled(fallback, stridedDrift, 0.05, gs, step: 9, scale: 0.3);
+        Assert.True(fallback.allclose(expected, rtol: 0, atol: 1e-5));
+        using var wide = theta.to(float64);
+        CounterNoise.AddScaled(wide, drift.to(float64), 0.05, gs, step: 9, scale: 0.3);
+        Assert.True(wide.to(float32).allclose(expected, rtol: 0, atol: 1e-5));
+        // A drift of another shape is refused.
+        Assert.Throws<ArgumentException>(() => CounterNoise.AddScaled(fused, drift[.., ..10], 0.05, gs, step: 9, scale: 0.3));
+    }
+
+    [Fact]
     public void Sgld_draws_the_same_chain_alone_or_batched()
     {
         // Without data the drift is −θ/(Nσ²); chain 1 run alone must follow the batched chain 1 exactly.
