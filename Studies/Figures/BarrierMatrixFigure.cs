@@ -59,8 +59,7 @@ public sealed class BarrierMatrixFigure(string title, string colorLabel, double[
     {
         var files = FigureFiles.For(basePath);
         var plot = Build();
-        plot.SavePng(files.Png, Width, Height);
-        plot.SaveSvg(files.Svg, Width, Height);
+        FigureFiles.Save(plot, files, Width, Height);
         return files;
     }
 }

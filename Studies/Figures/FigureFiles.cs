@@ -1,5 +1,6 @@
 using ScottPlot;
 using SkiaSharp;
+using Workbench.Studies.Storage;
 
 namespace Workbench.Studies.Figures;
 
@@ -18,6 +19,13 @@ public sealed record FigureFiles(string Png, string Svg)
         return new FigureFiles(full + ".png", full + ".svg");
     }
 
+    /// <summary>Saves <paramref name="plot"/> as both files, each written whole or not at all (<see cref="AtomicFile"/>).</summary>
+    public static void Save(Plot plot, FigureFiles files, int width, int height)
+    {
+        AtomicFile.Write(files.Png, temp => plot.SavePng(temp, width, height));
+        AtomicFile.Write(files.Svg, temp => plot.SaveSvg(temp, width, height));
+    }
+
     /// <summary>
     /// Saves a multi-panel figure as PNG and SVG. The SVG draws each panel onto Skia's SVG canvas over a white
     /// background: Multiplot.Render starts with a clear, which an SVG canvas writes as an unfilled (black) rectangle.
@@ -25,16 +33,17 @@ public sealed record FigureFiles(string Png, string Svg)
     public static FigureFiles SaveMultiplot(Multiplot multiplot, string basePath, int width, int height)
     {
         var files = For(basePath);
-        multiplot.SavePng(files.Png, width, height);
-        using (var stream = new FileStream(files.Svg, FileMode.Create, FileAccess.Write))
-        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream))
+        AtomicFile.Write(files.Png, temp => multiplot.SavePng(temp, width, height));
+        AtomicFile.Write(files.Svg, temp =>
         {
+            using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write);
+            using var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream);
             using var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill };
             canvas.DrawRect(new SKRect(0, 0, width, height), white);
             var plots = multiplot.GetPlots();
             var rects = multiplot.Layout.GetSubplotRectangles(multiplot.Subplots, new PixelRect(0, width, height, 0));
             for (var i = 0; i < plots.Length; i++) plots[i].Render(canvas, rects[i]);
-        }
+        });
         return files;
     }
 }

@@ -119,8 +119,7 @@ public sealed class LineFigure(string title, string xLabel, string yLabel)
     {
         var files = FigureFiles.For(basePath);
         var plot = BuildPlot();
-        plot.SavePng(files.Png, Width, Height);
-        plot.SaveSvg(files.Svg, Width, Height);
+        FigureFiles.Save(plot, files, Width, Height);
         return files;
     }
 }

@@ -80,11 +80,16 @@ internal sealed class ChainLoop : IDisposable
         if (o.Canonical && network is IPermutationSymmetric { Variant: Variant.Standard } standard && standard.PermutationGroups.Count > 0) _canonicalNetwork = standard;
         _writesProgress = sampler.Kind == SamplerKind.Fitted && o.ProgressInterval > 0;
         // Resuming: the tables go back to the parts the checkpoint recorded; later parts (and temp files) are deleted.
-        var writerOptions = new ParquetTableWriterOptions { ResumeExistingParts = resume is not null };
+        // A table already complete belongs to a run killed after its sampling ended (resumed from the checkpoint written
+        // then): it is kept as it is.
+        var writerOptions = new ParquetTableWriterOptions { ResumeExistingParts = resume is not null, AcceptCompleted = resume is not null };
         if (resume is not null)
             foreach (var name in TableNames)
             {
-                long rows = ParquetTableWriter.TruncateParts(Path.Combine(folder.Path, name + ".parquet"), checked((int)resume.Long($"table.{name}.parts")));
+                var final = Path.Combine(folder.Path, name + ".parquet");
+                long rows = File.Exists(final) && SamplingDone(resume, o)
+                    ? ParquetTable.ReadRowCount(final)
+                    : ParquetTableWriter.TruncateParts(final, checked((int)resume.Long($"table.{name}.parts")));
                 if (rows != resume.Long($"table.{name}.rows"))
                     throw new InvalidDataException($"{resume.Source}: table '{name}' has {rows} rows in its kept parts; the checkpoint recorded {resume.Long($"table.{name}.rows")}");
             }
@@ -165,6 +170,13 @@ internal sealed class ChainLoop : IDisposable
     private long TrainingSize => _trainX.shape[0];
     private int BatchSize => _sampler.FullBatch ? (int)TrainingSize : _o.BatchSize;
 
+    /// <summary>Chain groups of a run: one per chain when sequential, one for all chains when batched.</summary>
+    public static int GroupCount(SampleOptions o) => o.ChainMode == "sequential" ? o.Chains : 1;
+
+    /// <summary>Whether <paramref name="checkpoint"/> was written after the last group: sampling is done and a resume
+    /// only has to complete the tables and the files derived from them.</summary>
+    public static bool SamplingDone(StateReader checkpoint, SampleOptions o) => checkpoint.Long("loop.groups_done") == GroupCount(o);
+
     public RunResult Run()
     {
         int[][] groups = _o.ChainMode == "sequential"
@@ -174,7 +186,9 @@ internal sealed class ChainLoop : IDisposable
         for (int g = firstGroup; g < groups.Length; g++)
         {
             _stops.Add(RunGroup(g, groups, g == firstGroup && _resume is not null && _resume.Has("group.iteration") ? _resume : null));
-            if (_o.CheckpointInterval > 0) WriteCheckpoint(g + 1, null);
+            // After the last group a checkpoint is written even with --checkpoint-every 0: a run killed while it completes
+            // its tables, figures and diagnostics is then finished by `resume` without sampling again.
+            if (_o.CheckpointInterval > 0 || g == groups.Length - 1) WriteCheckpoint(g + 1, null);
         }
         if (_diverged.Count == _o.Chains)
             throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");

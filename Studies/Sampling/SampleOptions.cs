@@ -94,6 +94,10 @@ public sealed record SampleOptions
     /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
     internal int? CrashAfterSteps { get; init; }
 
+    /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once sampling is over, after the named phase of
+    /// finishing: "tables" (completed), "figures" (calibration and trace written) or "diagnostics".</summary>
+    internal string? CrashAfterPhase { get; init; }
+
     /// <summary>Tests only: builds the sampler instead of the registry (e.g. one that injects a divergence).</summary>
     internal Func<SamplerContext, IReadOnlyDictionary<string, double>, ISampler>? SamplerFactory { get; init; }
 

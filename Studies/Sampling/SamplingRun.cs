@@ -97,20 +97,27 @@ public static class SamplingRun
         StateReader? resume = null;
         try
         {
-            if (File.Exists(checkpoint) && !completedTable) resume = CheckpointFile.Read(checkpoint);
+            // Completed tables with a checkpoint from before the end of sampling cannot be continued (their parts are gone).
+            if (File.Exists(checkpoint) && CheckpointFile.Read(checkpoint) is var read && (!completedTable || ChainLoop.SamplingDone(read, o)))
+                resume = read;
         }
         catch (InvalidDataException e)
         {
-            // Written atomically, so a damaged checkpoint is damage from outside: say so rather than guess.
-            manifest.Fail(e);
-            throw;
+            // Written atomically, so a damaged checkpoint is damage from outside: say so, and start over rather than guess.
+            log.WriteLine($"warning: {e.Message}; the checkpoint is not used");
         }
         if (resume is null)
         {
-            // No checkpoint yet (or the run died while completing its tables, whose parts are gone): start over.
             folder.ClearOutputs();
             manifest.Set("checkpoint", null);
             log.WriteLine($"resuming {folder.Path}: no usable checkpoint, starting again from iteration 1");
+        }
+        else if (ChainLoop.SamplingDone(resume, o))
+        {
+            // Sampling was over: what follows it (calibration, figures, diagnostics) is made again from the tables.
+            foreach (var derived in new[] { Metrics.CalibrationTable.FileName, Diagnostics.Diagnose.TableName })
+                if (File.Exists(folder.File(derived))) File.Delete(folder.File(derived));
+            log.WriteLine($"resuming {folder.Path}: sampling was done; completing its tables, figures and diagnostics");
         }
         else
             log.WriteLine($"resuming {folder.Path} from its checkpoint ({manifest.Get("checkpoint")?.ToJsonString()})");
@@ -132,10 +139,12 @@ public static class SamplingRun
                     ["written_utc"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
                 }));
             var result = chains.Run();
+            SimulateCrash(o, "tables");
             foreach (var (table, rows) in result.Tables) manifest.SetTable(table, rows);
             if (chains.FinalTestBma() is { } final)
                 manifest.SetTable("calibration", WriteCalibration(folder, o, final.LogMean, final.Chains, final.Labels));
             DrawTrace(folder, o, chains.TrackedNames);
+            SimulateCrash(o, "figures");
             manifest.Set("timing", new JsonObject
             {
                 ["seconds"] = result.Seconds, ["steps_per_second"] = result.StepsPerSecond,
@@ -146,25 +155,28 @@ public static class SamplingRun
             {
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,
             }).ToArray()));
+            // Every run folder gets its convergence table and figures; they are part of a finished run.
+            Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), o.PrintDiagnostics ? log : TextWriter.Null);
+            SimulateCrash(o, "diagnostics");
+            // `finished` is the last thing written: every file above is complete (each written to a temporary name and
+            // renamed), so a run killed before this line is resumed, never mistaken for a finished one.
             manifest.Finish(result.Diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences);
             // The checkpoint served its purpose; a finished run is its tables.
             File.Delete(folder.File(ChainLoop.CheckpointFileName));
-            // Every run folder gets its convergence table (derived data: `workbench diagnose` rebuilds it).
-            try
-            {
-                Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), o.PrintDiagnostics ? log : TextWriter.Null);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                log.WriteLine($"warning: the run finished, but its diagnostics table could not be written ({e.Message}); run 'workbench diagnose {folder.Path}'");
-            }
             return result with { Folder = folder.Path };
         }
         catch (Exception e) when (e is not SimulatedCrashException)
         {
-            manifest.Fail(e);
-            throw;
+            var failure = DiskSpace.Explain(e, folder.Path);
+            manifest.Fail(failure);
+            if (ReferenceEquals(failure, e)) throw;
+            throw failure;
         }
+    }
+
+    private static void SimulateCrash(SampleOptions o, string phase)
+    {
+        if (o.CrashAfterPhase == phase) throw new SimulatedCrashException(-1);
     }
 
     /// <summary>

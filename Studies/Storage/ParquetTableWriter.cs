@@ -21,6 +21,12 @@ public sealed record ParquetTableWriterOptions
     /// parts after them. Without it, leftover parts are an error, so two writers never mix their rows silently.
     /// </summary>
     public bool ResumeExistingParts { get; init; }
+
+    /// <summary>
+    /// With <see cref="ResumeExistingParts"/>: a table already completed (its final file exists) is taken as it is, the
+    /// writer starting out complete with the file's rows, instead of refused. For a run resumed after its sampling ended.
+    /// </summary>
+    public bool AcceptCompleted { get; init; }
 }
 
 /// <summary>
@@ -68,7 +74,13 @@ public sealed class ParquetTableWriter : IDisposable, IAsyncDisposable
         };
 
         if (File.Exists(Path))
-            throw new IOException($"Table '{Path}' already exists; a finished table is never reopened for writing.");
+        {
+            if (!(options.ResumeExistingParts && options.AcceptCompleted))
+                throw new IOException($"Table '{Path}' already exists; a finished table is never reopened for writing.");
+            RowCount = ParquetTable.ReadRowCount(Path);
+            _completed = true;
+            return;
+        }
         if (Directory.Exists(PartsFolder))
         {
             if (!options.ResumeExistingParts)

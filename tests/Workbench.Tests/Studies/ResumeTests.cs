@@ -40,9 +40,12 @@ public sealed class ResumeTests : IDisposable
     }
 
     /// <summary>A run stopped by the test hook after <paramref name="steps"/> steps; its manifest then names a gone process.</summary>
-    private static string Crash(SampleOptions options, int steps)
+    private static string Crash(SampleOptions options, int steps) => Crash(options with { CrashAfterSteps = steps });
+
+    /// <summary>A run stopped by one of the test hooks set in <paramref name="options"/>, left as a killed process leaves it.</summary>
+    private static string Crash(SampleOptions options)
     {
-        Assert.Throws<SimulatedCrashException>(() => SamplingRun.Execute(options with { CrashAfterSteps = steps }, TextWriter.Null));
+        Assert.Throws<SimulatedCrashException>(() => SamplingRun.Execute(options, TextWriter.Null));
         Assert.Equal(RunCondition.Running, RunFolder.Condition(options.Out)); // this (live) process still owns it
         int gone = GonePid();
         Manifest.Load(options.Out).Reclaim(null, gone);
@@ -104,6 +107,41 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(2, manifest.Get("resumed_utc")!.AsArray().Count); // the test's stand-in for the killed process, then the resume
         Assert.False(File.Exists(Path.Combine(folder, ChainLoop.CheckpointFileName)));
         Assert.True(File.Exists(Path.Combine(folder, "trace.png")));
+    }
+
+    /// <summary>
+    /// Killed while finishing — after its tables were completed, after the calibration table and trace figure, after the
+    /// diagnostics — a run is not finished (the manifest says `finished` last), and `resume` completes it from the
+    /// checkpoint written when sampling ended, without sampling again: the same tables as an uninterrupted run, and
+    /// every derived file there. With --checkpoint-every 0 too (that checkpoint is written all the same).
+    /// </summary>
+    [Theory]
+    [InlineData("tables", "batched", 10)]
+    [InlineData("figures", "batched", 10)]
+    [InlineData("diagnostics", "batched", 10)]
+    [InlineData("tables", "sequential", 0)]
+    [InlineData("diagnostics", "batched", 0)]
+    public void Run_killed_while_finishing_is_completed_by_resume_without_sampling_again(string phase, string chainMode, int checkpointEvery)
+    {
+        var reference = SamplingRun.Execute(Tiny("reference", "sgld", chainMode) with { CheckpointEvery = checkpointEvery }, TextWriter.Null);
+        var folder = Crash(Tiny("resumed", "sgld", chainMode) with { CheckpointEvery = checkpointEvery, CrashAfterPhase = phase });
+        Assert.False(RunFolder.IsFinishedRun(folder, out _));
+        Assert.Equal(RunStatus.Running, Manifest.Load(folder).Status);
+        var drawsWritten = File.GetLastWriteTimeUtc(Path.Combine(folder, "draws.parquet"));
+
+        var (code, output, error) = Cli("resume", folder, "--threads", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("sampling was done", output);
+        Assert.True(RunFolder.IsFinishedRun(folder, out var reason), reason);
+        AssertSameTables(reference.Folder, folder);
+        foreach (var file in new[] { "diagnostics.parquet", "trace.png", "trace.svg", "rhat-over-draws.png", "ess-over-draws.svg" })
+            Assert.True(File.Exists(Path.Combine(folder, file)), file);
+        Assert.Equal(ParquetTable.Read(Path.Combine(reference.Folder, "diagnostics.parquet")).RowCount,
+            ParquetTable.Read(Path.Combine(folder, "diagnostics.parquet")).RowCount);
+        // No sampling again: the completed draws table is the one the killed process wrote.
+        Assert.Equal(drawsWritten, File.GetLastWriteTimeUtc(Path.Combine(folder, "draws.parquet")));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+        Assert.False(File.Exists(Path.Combine(folder, ChainLoop.CheckpointFileName)));
     }
 
     /// <summary>--augment: the chains' augmentation generators are checkpointed beside the minibatch stream, so the

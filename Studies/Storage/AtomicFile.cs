@@ -1,0 +1,67 @@
+using System.Text;
+
+namespace Workbench.Studies.Storage;
+
+/// <summary>
+/// Writes a file under a temporary name in the same folder, flushes it to disk and renames it over the final name, so a
+/// reader (or a run killed half-way, or a full disk) never meets a half-written file under the final name: there is
+/// the old file, the new one, or none. A failed write leaves no temporary file behind.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Runs <paramref name="write"/> on a temporary path next to <paramref name="path"/>, then renames it.</summary>
+    public static void Write(string path, Action<string> write)
+    {
+        var full = Path.GetFullPath(path);
+        // A leading dot keeps the temporary out of globs; the pid keeps two processes' temporaries apart.
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            write(temp);
+            using (var stream = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                stream.Flush(flushToDisk: true);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark.</summary>
+    public static void WriteAllText(string path, string text) =>
+        Write(path, temp => File.WriteAllText(temp, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)));
+}
+
+/// <summary>What a failed write says about the disk it wrote to.</summary>
+public static class DiskSpace
+{
+    /// <summary>
+    /// An I/O failure (<see cref="IOException"/>, or one wrapped in another exception) with the free space of
+    /// <paramref name="folder"/>'s file system added to its message, so "no space left" names both the file (the
+    /// runtime's message does) and how much room there was; any other exception is returned unchanged.
+    /// </summary>
+    public static Exception Explain(Exception exception, string folder)
+    {
+        var io = exception as IOException ?? exception.InnerException as IOException;
+        if (io is null) return exception;
+        string free;
+        try
+        {
+            free = $"{Bytes(new DriveInfo(Path.GetFullPath(folder)).AvailableFreeSpace)} free on its file system";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            free = "free space unknown";
+        }
+        return new IOException($"{io.Message} ({free})", exception);
+    }
+
+    private static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F1} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
+        _ => $"{bytes} bytes",
+    };
+}
