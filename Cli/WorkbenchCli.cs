@@ -265,8 +265,12 @@ public static class WorkbenchCli
         command.Options.Add(savePositions);
         command.SetAction(r => Guarded(error, () =>
         {
+            var v = ParseVariant(r.GetValue(variant)!);
+            // Options of another variant would be ignored silently: refuse them (compare applies them to its W-Asym arms).
+            if (v != Variant.WAsym && (r.GetValue(options.NFix) is not null || r.GetValue(options.Kappa) is not null))
+                throw new OptionException($"{(r.GetValue(options.NFix) is not null ? "--n-fix" : "--kappa")} applies to --variant w-asym; this run is --variant {r.GetValue(variant)}");
             var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "sample") },
-                ParseVariant(r.GetValue(variant)!), "sample") with { SavePositions = r.GetValue(savePositions) ?? 0 };
+                v, "sample") with { SavePositions = r.GetValue(savePositions) ?? 0, BatchSizeGiven = r.GetValue(options.BatchSize) is not null };
             var result = SamplingRun.Execute(o, output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
             return DivergenceExit(result, error);

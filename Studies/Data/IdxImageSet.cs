@@ -40,6 +40,17 @@ internal static class IdxImageSet
         {
             throw new DataFormatException(files.TrainLabels.Name, "labels must name at least two classes (found only class 0)");
         }
+        // IDX files do not state their classes: they are 0..max, and each must have training examples, so that one
+        // corrupt label byte (say 42 among MNIST's 0..9) is named rather than read as 43 classes.
+        var counts = new int[numClasses];
+        foreach (byte label in trainLabels.Span) counts[label]++;
+        int empty = Array.IndexOf(counts, 0);
+        if (empty >= 0)
+        {
+            int first = trainLabels.Span.IndexOfAnyInRange((byte)(empty + 1), byte.MaxValue);
+            throw new DataFormatException(files.TrainLabels.Name,
+                $"label {trainLabels.Span[first]} of image {first} leaves class {empty} with no training example (classes must be 0..C−1, each present)");
+        }
         var outside = testLabels.Span.IndexOfAnyInRange((byte)numClasses, byte.MaxValue);
         if (outside >= 0)
         {

@@ -91,6 +91,9 @@ public sealed record SampleOptions
     /// <summary>Print the run's diagnostics table when it finishes (a study prints one line per run instead). Not recorded.</summary>
     public bool PrintDiagnostics { get; init; } = true;
 
+    /// <summary>--batch-size was given on the command line (refused for full-batch methods such as HMC, which ignore it).</summary>
+    public bool BatchSizeGiven { get; init; }
+
     /// <summary>Tests only: throw <see cref="SimulatedCrashException"/> once this many steps are done, over all chain groups (after that step's checkpoint, if any).</summary>
     internal int? CrashAfterSteps { get; init; }
 
@@ -117,6 +120,11 @@ public sealed record SampleOptions
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
+        Require(StepSize is null || !SamplerParameters.ContainsKey("step_size"),
+            $"--lr {StepSize} and --param step_size={(SamplerParameters.TryGetValue("step_size", out var given) ? given : 0)} both set the step size; give one");
+        // The Langevin noise sd is √(2ηT/N): finite η and T whose product overflows are no usable setting.
+        Require(StepSize is not { } eta || double.IsFinite(2 * eta * Temperature),
+            $"--lr {StepSize} with --temperature {Temperature} overflows the noise scale √(2·lr·T/N); lower them");
         Require(SplitSeed >= 0, $"--split-seed must be ≥ 0, got {SplitSeed}");
         Require(SavePositions >= 0, $"--save-positions must be ≥ 0 (0 = off), got {SavePositions}");
         Require(Track >= 0, $"--track must be ≥ 0, got {Track}");

@@ -219,6 +219,8 @@ public static class SamplingRun
                 if (o.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new OptionException($"--augment {refusal}");
                 var sampler = Build(o.BatchSize);
                 // Full-batch methods (HMC) use every example each step: the manifest's batch is N and --batch-size is unused.
+                if (sampler.FullBatch && o.BatchSizeGiven)
+                    throw new OptionException($"--batch-size does not apply to {sampler.Name}, which uses all {data.TrainX.shape[0]} training examples every step; drop --batch-size");
                 if (sampler.FullBatch) sampler = Build((int)data.TrainX.shape[0]);
                 else if (o.BatchSize > data.TrainX.shape[0])
                     throw new OptionException($"--batch-size {o.BatchSize} exceeds the {data.TrainX.shape[0]} training examples of {data.Name}");

@@ -92,6 +92,26 @@ public sealed class CliTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "run", "manifest.json")) && !output.Contains("finished"), "a rejected run must not leave a manifest behind");
     }
 
+    /// <summary>Options that conflict or that the run would ignore: refused up front, one line, exit 2, no run folder.</summary>
+    [Theory]
+    [InlineData("--param step_size", "--lr 0.01 --param step_size=0.02")]
+    [InlineData("--n-fix applies to --variant w-asym", "--n-fix 4 --variant standard")]
+    [InlineData("--kappa applies to --variant w-asym", "--kappa 2 --variant sigma-asym")]
+    [InlineData("--batch-size does not apply to hmc", "--sampler hmc --batch-size 64")]
+    [InlineData("overflows the noise scale", "--lr 1e308")]
+    [InlineData("overflows the noise scale", "--lr 1e10 --temperature 1e300")]
+    public void Conflicting_or_ignored_options_are_refused_with_one_line_and_exit_2(string named, string options)
+    {
+        var folder = Path.Combine(_dir, "refused");
+        var (code, _, error) = Run(["sample", "--model", "mlp", "--widths", "8", "--steps", "10", "--warmup", "0", "--out", folder,
+            .. options.Split(' ')]);
+        Assert.Equal(2, code);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains(named, lines[0]);
+        Assert.False(Directory.Exists(folder), "a refused run must not create its folder");
+    }
+
     [Fact]
     public void Existing_run_folder_is_not_overwritten_without_force()
     {

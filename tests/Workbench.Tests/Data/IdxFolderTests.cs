@@ -173,6 +173,16 @@ public class IdxFolderTests
     }
 
     [Fact]
+    public void A_corrupt_training_label_that_leaves_classes_without_examples_is_reported()
+    {
+        // Classes 0..2 as written, then image 3's byte reads 42: classes 3..41 would have no example.
+        using var folder = new TempFolder();
+        SyntheticFiles.WriteIdxFolder(folder);
+        folder.Write("train-labels-idx1-ubyte", SyntheticFiles.IdxLabels(0, 1, 2, 42, 0));
+        Reported.By(() => Load(folder), "train-labels-idx1-ubyte", "label 42 of image 3", "class 3 with no training example");
+    }
+
+    [Fact]
     public void Training_labels_with_a_single_class_are_reported()
     {
         using var folder = new TempFolder();
