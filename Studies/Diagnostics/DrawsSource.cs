@@ -159,34 +159,33 @@ public sealed class DrawsSource
             {
                 using var rowGroup = reader.OpenRowGroupReader(g);
                 int rows = checked((int)rowGroup.RowCount);
-                if (field.ClrType == typeof(double))
-                {
-                    var d = new double[rows];
-                    await rowGroup.ReadAsync(field, d.AsMemory());
-                    values.AddRange(d);
-                }
-                else if (field.ClrType == typeof(float))
-                {
-                    var f = new float[rows];
-                    await rowGroup.ReadAsync(field, f.AsMemory());
-                    values.AddRange(f.Select(v => (double)v));
-                }
-                else if (field.ClrType == typeof(int))
-                {
-                    var i = new int[rows];
-                    await rowGroup.ReadAsync(field, i.AsMemory());
-                    values.AddRange(i.Select(v => (double)v));
-                }
-                else if (field.ClrType == typeof(long))
-                {
-                    var l = new long[rows];
-                    await rowGroup.ReadAsync(field, l.AsMemory());
-                    values.AddRange(l.Select(v => (double)v));
-                }
+                long first = values.Count;
+                if (field.ClrType == typeof(double)) values.AddRange(await ReadNumbers<double>(shownPath, rowGroup, field, rows, first, v => v));
+                else if (field.ClrType == typeof(float)) values.AddRange(await ReadNumbers<float>(shownPath, rowGroup, field, rows, first, v => v));
+                else if (field.ClrType == typeof(int)) values.AddRange(await ReadNumbers<int>(shownPath, rowGroup, field, rows, first, v => v));
+                else if (field.ClrType == typeof(long)) values.AddRange(await ReadNumbers<long>(shownPath, rowGroup, field, rows, first, v => v));
                 else throw new DataFormatException(shownPath, $"column '{name}' holds {field.ClrType.Name}, not numbers");
             }
         }
         return values.ToArray();
+    }
+
+    /// <summary>One row group's column widened to double. A nullable column (as DuckDB, pandas and polars write them) is
+    /// read when it holds no null; a null is named by its row.</summary>
+    private static async Task<IEnumerable<double>> ReadNumbers<T>(string shownPath, ParquetRowGroupReader rowGroup, DataField field, int rows,
+        long firstRow, Func<T, double> widen) where T : struct
+    {
+        if (!field.IsNullable)
+        {
+            var values = new T[rows];
+            await rowGroup.ReadAsync(field, values.AsMemory());
+            return values.Select(widen);
+        }
+        var nullable = new T?[rows];
+        await rowGroup.ReadAsync(field, nullable.AsMemory());
+        int at = Array.FindIndex(nullable, v => v is null);
+        if (at >= 0) throw new DataFormatException(shownPath, $"column '{field.Name}' is null at row {firstRow + at}; diagnose needs a value in every row");
+        return nullable.Select(v => widen(v!.Value));
     }
 
     private static DrawsSource OpenCsv(string path)

@@ -129,6 +129,20 @@ internal abstract class ColumnBuffer
         {
             Reserve(rowCount);
             var target = _values.AsMemory(_count, rowCount);
+            if (fileField.IsNullable && typeof(T) != typeof(string))
+            {
+                // Other tools (DuckDB, pandas) mark columns nullable by default: read them when they hold no null.
+                switch (target)
+                {
+                    case Memory<int> ints: await ReadWithoutNulls(rowGroup, fileField, ints, _count, cancellationToken); break;
+                    case Memory<long> longs: await ReadWithoutNulls(rowGroup, fileField, longs, _count, cancellationToken); break;
+                    case Memory<float> floats: await ReadWithoutNulls(rowGroup, fileField, floats, _count, cancellationToken); break;
+                    case Memory<double> doubles: await ReadWithoutNulls(rowGroup, fileField, doubles, _count, cancellationToken); break;
+                    default: throw new InvalidOperationException($"No Parquet reader for nullable {typeof(T)}.");
+                }
+                _count += rowCount;
+                return;
+            }
             switch (target)
             {
                 case Memory<string?> strings: await rowGroup.ReadAsync(fileField, strings!, cancellationToken: cancellationToken); break;
@@ -139,6 +153,17 @@ internal abstract class ColumnBuffer
                 default: throw new InvalidOperationException($"No Parquet reader for {typeof(T)}.");
             }
             _count += rowCount;
+        }
+
+        private static async Task ReadWithoutNulls<TValue>(ParquetRowGroupReader rowGroup, DataField field, Memory<TValue> target, long firstRow,
+            CancellationToken cancellationToken) where TValue : struct
+        {
+            var values = new TValue?[target.Length];
+            await rowGroup.ReadAsync(field, values.AsMemory(), cancellationToken: cancellationToken);
+            var span = target.Span;
+            for (int i = 0; i < values.Length; i++)
+                span[i] = values[i] ?? throw new InvalidDataException(
+                    $"column '{field.Name}' is null at row {firstRow + i}; Workbench reads nullable columns that hold no null");
         }
 
         private void Reserve(int extra)

@@ -97,8 +97,15 @@ public sealed class ParquetTable
             {
                 using var rowGroup = reader.OpenRowGroupReader(g);
                 var rows = checked((int)rowGroup.RowCount);
-                for (var c = 0; c < columns!.Length; c++)
-                    await columns[c].ReadAsync(rowGroup, fields[c], rows, cancellationToken);
+                try
+                {
+                    for (var c = 0; c < columns!.Length; c++)
+                        await columns[c].ReadAsync(rowGroup, fields[c], rows, cancellationToken);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"'{file}': {e.Message}", e);
+                }
             }
         }
         return new ParquetTable(columns ?? [], metadata, files);
@@ -149,9 +156,10 @@ public sealed class ParquetTable
                 var t when t == typeof(string) || t == typeof(ReadOnlyMemory<char>) => ColumnType.String,
                 _ => null,
             };
-            if (type is null || (f.IsNullable && type != ColumnType.String) || f.IsArray)
+            // Nullable columns are read as long as they hold no null (ColumnBuffer names the row of one).
+            if (type is null || f.IsArray)
                 throw new InvalidDataException(
-                    $"Column '{f.Name}' in '{file}' is {(f.IsNullable ? "nullable " : "")}{f.ClrType.Name}{(f.IsArray ? "[]" : "")}; Workbench tables hold required int, long, float, double or string columns, or lists of floats.");
+                    $"Column '{f.Name}' in '{file}' is {f.ClrType.Name}{(f.IsArray ? "[]" : "")}; Workbench tables hold int, long, float, double or string columns, or lists of floats.");
             return new TableColumn(f.Name, type.Value);
         }).ToArray();
     }

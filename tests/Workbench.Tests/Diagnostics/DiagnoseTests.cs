@@ -105,6 +105,45 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(ConvergenceDiagnostics.Of("x", asFloat), rows["x"]);
     }
 
+    /// <summary>A row as DuckDB, pandas or polars write draws: every column nullable (optional in the Parquet schema).</summary>
+    private sealed class NullableDraw
+    {
+        public int? chain { get; set; }
+        public long? draw { get; set; }
+        public double? x { get; set; }
+    }
+
+    [Fact]
+    public async Task Diagnose_reads_nullable_columns_without_nulls_and_names_the_row_of_a_null()
+    {
+        var x = Draws.Iid(2, 30, seed: 46);
+        var rows = Enumerable.Range(0, 60).Select(i => new NullableDraw { chain = i / 30, draw = i % 30, x = x[i / 30][i % 30] }).ToList();
+        string path = Path.Combine(_dir, "duckdb.parquet");
+        await using (var stream = File.Create(path)) await Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, stream);
+        await using (var reader = await Parquet.ParquetReader.CreateAsync(path)) Assert.All(reader.Schema.GetDataFields(), f => Assert.True(f.IsNullable));
+
+        var (code, _, error) = Run("diagnose", path);
+        Assert.True(code == 0, error);
+        Assert.Equal(ConvergenceDiagnostics.Of("x", x), ReadTable(Path.Combine(_dir, "duckdb.diagnostics.parquet"))["x"]);
+
+        rows[41].x = null;
+        string withNull = Path.Combine(_dir, "with-null.parquet");
+        await using (var stream = File.Create(withNull)) await Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, stream);
+        (code, _, error) = Run("diagnose", withNull);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Contains("column 'x' is null at row 41", error);
+        Assert.Contains(withNull, error);
+
+        // Not Parquet at all, under a .parquet name: one line, exit 2, not a Thrift stack.
+        string corrupt = Path.Combine(_dir, "corrupt.parquet");
+        File.WriteAllBytes(corrupt, [.. File.ReadAllBytes(path).Take(64), .. new byte[64]]);
+        (code, _, error) = Run("diagnose", corrupt);
+        Assert.True(code == 2, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Contains(corrupt, error);
+    }
+
     private SampleOptions TinyRun(string name) => new()
     {
         Model = new ModelOptions("mlp", Widths: [16]),
