@@ -35,7 +35,14 @@ public sealed class RunFolder
             throw new RunFolderException($"Output '{path}' is a file, not a folder; choose another --out.");
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any())
         {
-            Directory.CreateDirectory(full);
+            try
+            {
+                Directory.CreateDirectory(full);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new RunFolderException($"Cannot create output folder '{path}' ({e.Message}); choose another --out.");
+            }
             return Claim(full, path);
         }
         if (!force)
@@ -60,9 +67,13 @@ public sealed class RunFolder
             using var claim = new FileStream(System.IO.Path.Combine(full, ClaimFile), FileMode.CreateNew, FileAccess.Write);
             claim.Write(System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}@{Environment.MachineName}\n"));
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new RunFolderException($"Output folder '{path}' was just claimed by another Workbench run; choose another --out.");
+            // CreateNew fails both when another run created the claim first and when the folder cannot be written at all
+            // (a read-only mount, no permission, a full disk): only the first leaves a claim file behind.
+            if (System.IO.File.Exists(System.IO.Path.Combine(full, ClaimFile)))
+                throw new RunFolderException($"Output folder '{path}' was just claimed by another Workbench run; choose another --out.");
+            throw new RunFolderException($"Cannot write into output folder '{path}' ({e.Message}); choose another --out.");
         }
         return new RunFolder(full);
     }

@@ -22,6 +22,19 @@ public class RunFolderTests
     }
 
     [Fact]
+    public void An_output_folder_that_cannot_be_written_says_so_rather_than_blaming_another_run()
+    {
+        // A folder under a file cannot be created, whoever runs the test (a read-only mount would need privileges).
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.Combine("notes.txt"), "x");
+        var path = temp.Combine("notes.txt", "run");
+        var error = Assert.Throws<RunFolderException>(() => RunFolder.Create(path, force: false));
+        Assert.StartsWith($"Cannot create output folder '{path}'", error.Message);
+        Assert.DoesNotContain("claimed", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
     public void Force_clears_a_run_folder_and_a_study_folder_of_runs()
     {
         using var temp = new TempFolder();
