@@ -79,7 +79,7 @@ public static class SamplingRun
         if (threads is { } requested) ThreadChoice.For(requested, CpuBudget.Current);
         var folder = RunFolder.Reclaim(runFolder);
         var manifest = Manifest.Load(folder.Path);
-        var o = OptionsFromManifest(manifest, folder.Path, threads);
+        var o = ReadOptions(manifest, folder.Path, threads);
         if (threads is null && o.Threads > CpuBudget.Current.Cpus)
         {
             // The run's own count came from another machine (or a larger allocation): here it would oversubscribe.
@@ -266,7 +266,7 @@ public static class SamplingRun
     /// </summary>
     internal static (SampleOptions Options, Dataset Data, INetwork Network) Rebuild(string runFolder, Device device)
     {
-        var o = OptionsFromManifest(Manifest.Load(runFolder), runFolder, threads: null);
+        var o = ReadOptions(Manifest.Load(runFolder), runFolder, threads: null);
         var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
         try
         {
@@ -292,6 +292,20 @@ public static class SamplingRun
     }
 
     private static JsonNode DataNode(Dataset data) => JsonSerializerNode(data.Provenance.ToDictionary(kv => kv.Key, kv => (object)kv.Value));
+
+    /// <summary><see cref="OptionsFromManifest"/>, with a field of the wrong type or value (a hand-edited or damaged
+    /// manifest) reported in one line that names the folder, before anything in the folder changes.</summary>
+    private static SampleOptions ReadOptions(Manifest manifest, string folder, int? threads)
+    {
+        try
+        {
+            return OptionsFromManifest(manifest, folder, threads);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        {
+            throw new RunFolderException($"'{folder}': its manifest's config cannot be read ({e.Message}); it cannot be resumed.");
+        }
+    }
 
     /// <summary>
     /// The options a run was started with, from its manifest's <c>config</c> (what <see cref="ConfigNode"/> wrote):

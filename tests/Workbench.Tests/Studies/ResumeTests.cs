@@ -144,6 +144,22 @@ public sealed class ResumeTests : IDisposable
         Assert.False(File.Exists(Path.Combine(folder, ChainLoop.CheckpointFileName)));
     }
 
+    [Fact]
+    public void A_manifest_field_of_the_wrong_type_is_refused_in_one_line_with_exit_2()
+    {
+        var folder = Crash(Tiny("damaged"), 25);
+        var path = Path.Combine(folder, Manifest.FileName);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        json["config"]!["steps"] = "sixty";
+        File.WriteAllText(path, json.ToJsonString());
+
+        var (code, _, error) = Cli("resume", folder);
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("config cannot be read", error);
+        Assert.Contains(folder, error);
+    }
+
     /// <summary>--augment: the chains' augmentation generators are checkpointed beside the minibatch stream, so the
     /// resumed run mirrors and crops exactly the batches the uninterrupted one did.</summary>
     [Theory]
