@@ -552,7 +552,8 @@ public static class WorkbenchCli
     private static int StudyExit(StudyResult result, TextWriter output, TextWriter error)
     {
         output.WriteLine();
-        output.WriteLine($"study finished: {result.Finished.Count} runs in {result.Folder} ({result.Seconds:F0} s)");
+        string ended = result.Failed.Count > 0 ? "study incomplete" : result.DivergedChains > 0 ? "study finished with divergences" : "study finished";
+        output.WriteLine($"{ended}: {result.Finished.Count} runs in {result.Folder} ({result.Seconds:F0} s)");
         output.WriteLine($"report: {result.ReportPath}");
         if (result.Failed.Count > 0)
         {

@@ -409,6 +409,8 @@ public static class ComparisonStudy
             manifest.Set("failed_runs", new JsonArray(failed.Select(c => (JsonNode)c.Id).ToArray()));
             var report = StudyReport.Build(studyFolder, log);
             var finished = StudyPlan.Read(studyFolder).Cells.Where(c => RunFolder.Condition(Path.Combine(studyFolder, c.Folder)) == RunCondition.Finished).ToList();
+            // Diverged chains of every finished cell, whichever session ran it (collect and resume keep cells run before).
+            diverged = finished.Sum(c => Manifest.Load(Path.Combine(studyFolder, c.Folder)).Get("divergences") is JsonArray d ? d.Count : 0);
             manifest.Set("timing", new JsonObject { ["seconds_this_session"] = clock.Elapsed.TotalSeconds });
             if (failed.Count > 0)
                 manifest.Fail(new InvalidOperationException($"{failed.Count} of {total} runs failed: {string.Join(", ", failed.Select(c => c.Id))} (their manifests say why; 'workbench resume {studyFolder}' runs them again)"));

@@ -59,6 +59,17 @@ public sealed class PlanTests : IDisposable
         string[] timed = ["seconds_to_target", "wall_seconds"];
         foreach (var (column, values) in a)
             if (!timed.Contains(column)) Assert.True(values.SequenceEqual(b[column]), $"summary column {column}: local [{string.Join(";", values)}], planned [{string.Join(";", b[column])}]");
+
+        // A cell that finished with a diverged chain (as a node's run-cell would leave it): collect says so and exits 3.
+        string cell = Path.Combine(plan, "runs", "m-standard-sgld-seed0", Manifest.FileName);
+        var document = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(cell))!;
+        document["status"] = RunStatus.FinishedWithDivergences;
+        document["divergences"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["chain"] = 1, ["iteration"] = 5 });
+        File.WriteAllText(cell, document.ToJsonString());
+        run = Run("collect", plan);
+        Assert.True(run.Code == 3, run.Err + run.Out);
+        Assert.Contains("study finished with divergences", run.Out);
+        Assert.Equal(RunStatus.FinishedWithDivergences, Manifest.Load(plan).Status);
     }
 
     [Fact]
