@@ -87,6 +87,7 @@ public static class WorkbenchCli
         public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
         public readonly Option<int?> Track = new("--track") { Description = "networks: how many parameters draws.parquet records, spread over the layers' weights (default 8; linreg: all)" };
         public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate draws on the training set: --eval-train true|false (default true)" };
+        public readonly Option<double?> DivergenceFactor = new("--divergence-factor") { Description = $"stop a chain as diverged when its loss or gradient norm grows this many times beyond its first step's (0 = only non-finite values; default {Workbench.Studies.Sampling.DivergenceRule.DefaultFactor:G})" };
         public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
@@ -102,7 +103,7 @@ public static class WorkbenchCli
         public void AddTo(Command command)
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, SplitSeed,
-                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery,
+                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery, DivergenceFactor,
                          Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
                 command.Options.Add(o);
         }
@@ -152,6 +153,7 @@ public static class WorkbenchCli
                 Track = r.GetValue(Track) ?? defaults.Track,
                 EvalTrain = r.GetValue(EvalTrain) ?? defaults.EvalTrain,
                 EvalEvery = r.GetValue(EvalEvery) ?? defaults.EvalEvery,
+                DivergenceFactor = r.GetValue(DivergenceFactor) ?? defaults.DivergenceFactor,
                 Device = r.GetValue(Device) ?? defaults.Device,
                 Threads = r.GetValue(Threads) ?? defaults.Threads,
                 CheckpointEvery = r.GetValue(CheckpointEvery) ?? defaults.CheckpointEvery,

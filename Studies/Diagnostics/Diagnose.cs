@@ -9,7 +9,9 @@ namespace Workbench.Studies.Diagnostics;
 /// <param name="Path">A run folder, or a Parquet or CSV file with chain and draw columns.</param>
 /// <param name="Out">The diagnostics table; default <c>diagnostics.parquet</c> in the run folder, or <c>{file}.diagnostics.parquet</c> next to a file.</param>
 /// <param name="Space">Parameter space of the draws; only "raw" so far (canonicalised and function space come with weight matching and predictive metrics).</param>
-public sealed record DiagnoseOptions(string Path, string? Out = null, string Space = "all");
+/// <param name="RunFinishing">Set by a run diagnosing itself as it finishes: its tables are complete although its
+/// manifest says <c>running</c> until the diagnostics are written.</param>
+public sealed record DiagnoseOptions(string Path, string? Out = null, string Space = "all", bool RunFinishing = false);
 
 /// <summary>What <see cref="Diagnose.Execute"/> produced.</summary>
 public sealed record DiagnoseResult(string Table, IReadOnlyList<DiagnosticsResult> Variables, string? Unfinished);
@@ -41,7 +43,7 @@ public static class Diagnose
     {
         if (!Spaces.Contains(options.Space))
             throw new OptionException($"--space must be one of {string.Join(", ", Spaces)}, got '{options.Space}'");
-        var source = DrawsSource.Open(options.Path);
+        var source = DrawsSource.Open(options.Path, DrawsSource.DrawsTable, options.RunFinishing);
         bool folder = source.RunFolder is not null;
         if (!folder && options.Space is "canonical" or "function")
             throw new OptionException($"--space {options.Space} needs a Workbench run folder (it reads its {(options.Space == "canonical" ? "canonical" : "function")}.parquet); a plain file has raw draws only");
@@ -51,6 +53,7 @@ public static class Diagnose
         if (Path.GetFullPath(source.Path) == table) throw new OptionException($"--out '{options.Out}' is the input itself; choose another file");
 
         if (source.Unfinished is { } unfinished) output.WriteLine($"warning: {source.Path}: {unfinished}");
+        if (source.Excluded is { } excluded) output.WriteLine($"note: {source.Path}: {excluded}");
         output.WriteLine($"{source.Path}: {source.ChainIds.Count} chain(s), {source.Variables.Count} variable(s)");
         output.WriteLine($"{"variable",-32} {"space",-9} {"R̂",8} {"bulk-ESS",9} {"tail-ESS",9} {"MCSE",10}  flag");
         var rows = new List<(DiagnosticsResult Result, string Space)>();
@@ -62,14 +65,14 @@ public static class Diagnose
         if (folder && options.Space is "all" or "canonical")
         {
             if (Exists(source.RunFolder!, "canonical.parquet"))
-                foreach (var r in PerVariable(DrawsSource.Open(source.RunFolder!, "canonical.parquet"))) rows.Add((Print(r, "canonical", output), "canonical"));
+                foreach (var r in PerVariable(DrawsSource.Open(source.RunFolder!, "canonical.parquet", options.RunFinishing))) rows.Add((Print(r, "canonical", output), "canonical"));
             else if (options.Space == "canonical")
                 throw new OptionException($"{source.RunFolder} has no canonical.parquet (only standard networks have a canonical view; W-Asym and σ-Asym networks have no permutation symmetry to remove)");
         }
         if (folder && options.Space is "all" or "function")
         {
             if (Exists(source.RunFolder!, "function.parquet"))
-                foreach (var r in FunctionSummary(DrawsSource.Open(source.RunFolder!, "function.parquet"))) rows.Add((Print(r, "function", output), "function"));
+                foreach (var r in FunctionSummary(DrawsSource.Open(source.RunFolder!, "function.parquet", options.RunFinishing))) rows.Add((Print(r, "function", output), "function"));
             else if (options.Space == "function")
                 throw new OptionException($"{source.RunFolder} has no function.parquet (the run was made with --function-points 0)");
         }

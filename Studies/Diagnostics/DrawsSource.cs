@@ -14,7 +14,7 @@ namespace Workbench.Studies.Diagnostics;
 /// </summary>
 public sealed class DrawsSource
 {
-    private const string DrawsTable = "draws.parquet";
+    public const string DrawsTable = "draws.parquet";
     private static readonly string[] IndexColumns = ["chain", "draw", "iteration"];
 
     private readonly Func<string, double[]> _readColumn;
@@ -22,7 +22,8 @@ public sealed class DrawsSource
     private readonly int[] _positionOfRow;
     private readonly int[] _chainLengths;
 
-    private DrawsSource(string path, IReadOnlyList<string> variables, Func<string, double[]> readColumn, string? unfinished, string? runFolder = null)
+    private DrawsSource(string path, IReadOnlyList<string> variables, Func<string, double[]> readColumn, string? unfinished, string? runFolder = null,
+        IReadOnlyDictionary<double, long>? diverged = null)
     {
         Path = path;
         RunFolder = runFolder;
@@ -31,13 +32,18 @@ public sealed class DrawsSource
         Unfinished = unfinished;
         var chain = readColumn("chain");
         var draw = readColumn("draw");
+        // A chain the run stopped as diverged is left out whole: its last draws led up to the divergence, and its shorter
+        // length would cut every other chain to it.
+        var excluded = diverged is null ? [] : chain.Distinct().Where(diverged.ContainsKey).Order().ToArray();
+        if (excluded.Length > 0)
+            Excluded = $"chain(s) {string.Join(", ", excluded.Select(c => $"{c} (diverged at iteration {diverged![c]})"))} left out of the diagnostics";
         // Chains in ascending id order; within a chain, rows in ascending draw order.
-        var ids = chain.Distinct().Order().ToArray();
+        var ids = chain.Distinct().Where(c => !excluded.Contains(c)).Order().ToArray();
         var chainIndex = ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
-        _chainOfRow = chain.Select(c => chainIndex[c]).ToArray();
+        _chainOfRow = chain.Select(c => chainIndex.TryGetValue(c, out var i) ? i : -1).ToArray();
         _positionOfRow = new int[chain.Length];
         _chainLengths = new int[ids.Length];
-        foreach (var group in Enumerable.Range(0, chain.Length).GroupBy(r => _chainOfRow[r]))
+        foreach (var group in Enumerable.Range(0, chain.Length).Where(r => _chainOfRow[r] >= 0).GroupBy(r => _chainOfRow[r]))
         {
             var rows = group.OrderBy(r => draw[r]).ToArray();
             for (int k = 0; k < rows.Length; k++)
@@ -57,6 +63,8 @@ public sealed class DrawsSource
     public IReadOnlyList<double> ChainIds { get; }
     /// <summary>Why the draws are incomplete (a run still running or stopped before it finished); null when not.</summary>
     public string? Unfinished { get; }
+    /// <summary>Which chains were left out (diverged, as the run's manifest records); null when none.</summary>
+    public string? Excluded { get; }
     /// <summary>A run folder's own place for its tables; null for a plain file.</summary>
     public string? RunFolder { get; }
 
@@ -65,7 +73,8 @@ public sealed class DrawsSource
     {
         var values = _readColumn(variable);
         var result = _chainLengths.Select(n => new double[n]).ToArray();
-        for (int r = 0; r < values.Length; r++) result[_chainOfRow[r]][_positionOfRow[r]] = values[r];
+        for (int r = 0; r < values.Length; r++)
+            if (_chainOfRow[r] >= 0) result[_chainOfRow[r]][_positionOfRow[r]] = values[r];
         return result;
     }
 
@@ -74,9 +83,13 @@ public sealed class DrawsSource
 
     /// <summary>Like <see cref="Open(string)"/>, reading table <paramref name="runTable"/> when the path is a run folder
     /// (draws.parquet, canonical.parquet or function.parquet).</summary>
-    public static DrawsSource Open(string path, string runTable)
+    public static DrawsSource Open(string path, string runTable) => Open(path, runTable, runFinishing: false);
+
+    /// <summary>Like <see cref="Open(string, string)"/>; <paramref name="runFinishing"/>: the run folder's own process is
+    /// diagnosing it as it finishes (complete tables, manifest still <c>running</c>).</summary>
+    public static DrawsSource Open(string path, string runTable, bool runFinishing)
     {
-        if (Directory.Exists(path)) return OpenRunFolder(path, runTable);
+        if (Directory.Exists(path)) return OpenRunFolder(path, runTable, runFinishing);
         if (!File.Exists(path)) throw new DataFormatException(path, "does not exist; give a run folder or a Parquet or CSV file of draws");
         return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
         {
@@ -86,14 +99,19 @@ public sealed class DrawsSource
         };
     }
 
-    private static DrawsSource OpenRunFolder(string folder, string runTable)
+    private static DrawsSource OpenRunFolder(string folder, string runTable, bool runFinishing)
     {
         if (!File.Exists(System.IO.Path.Combine(folder, Manifest.FileName)))
             throw new DataFormatException(folder, $"is a folder without {Manifest.FileName}; give a Workbench run folder or a Parquet or CSV file of draws");
         string? status;
+        var diverged = new Dictionary<double, long>();
         try
         {
-            status = Manifest.Load(folder).Status;
+            var manifest = Manifest.Load(folder);
+            status = runFinishing ? RunStatus.Finished : manifest.Status;
+            if (manifest.Get("divergences") is System.Text.Json.Nodes.JsonArray divergences)
+                foreach (var d in divergences)
+                    if (d?["chain"] is { } c && d["iteration"] is { } i) diverged[c.GetValue<int>()] = i.GetValue<long>();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -116,10 +134,10 @@ public sealed class DrawsSource
         {
             unfinished = $"run unfinished (status '{status}')";
         }
-        return OpenParquet(folder, File.Exists(table) ? table : parts, unfinished);
+        return OpenParquet(folder, File.Exists(table) ? table : parts, unfinished, diverged);
     }
 
-    private static DrawsSource OpenParquet(string shownPath, string tablePath, string? unfinished)
+    private static DrawsSource OpenParquet(string shownPath, string tablePath, string? unfinished, IReadOnlyDictionary<double, long>? diverged = null)
     {
         IReadOnlyList<string> files;
         try
@@ -144,7 +162,7 @@ public sealed class DrawsSource
             throw new DataFormatException(shownPath, $"column '{text.Name}' holds text, not numbers; diagnose needs numeric columns only");
 
         double[] ReadColumn(string name) => ReadParquetColumn(shownPath, files, name).GetAwaiter().GetResult();
-        return new DrawsSource(shownPath, names, ReadColumn, unfinished, Directory.Exists(shownPath) ? shownPath : null);
+        return new DrawsSource(shownPath, names, ReadColumn, unfinished, Directory.Exists(shownPath) ? shownPath : null, diverged);
     }
 
     private static async Task<double[]> ReadParquetColumn(string shownPath, IReadOnlyList<string> files, string name)

@@ -191,7 +191,7 @@ internal sealed class ChainLoop : IDisposable
             if (_o.CheckpointInterval > 0 || g == groups.Length - 1) WriteCheckpoint(g + 1, null);
         }
         if (_diverged.Count == _o.Chains)
-            throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}: non-finite loss, gradient or parameters): lower --lr");
+            throw new InvalidOperationException($"every chain diverged (first at iteration {_diverged.Min(d => d.Iteration)}; the stats table's 'diverging' rows show where): lower --lr");
 
         if (_draws.RowCount == 0)
         {
@@ -236,6 +236,9 @@ internal sealed class ChainLoop : IDisposable
             using var state = _sampler.Init(InitialPositions(groupSeeds));
             var stopped = new bool[chains.Length];
             var drawCount = new int[chains.Length];
+            // Each chain's loss and gradient norm at its first step (θ as initialised): the divergence rule's reference.
+            var lossReference = Enumerable.Repeat(double.NaN, chains.Length).ToArray();
+            var gradReference = Enumerable.Repeat(double.NaN, chains.Length).ToArray();
             int reportEvery = Math.Max(1, _o.Steps / 10);
             string label = chains.Length == 1 && _o.Chains > 1 ? $"{_o.Study} chain {chains[0]}" : _o.Study;
             double lastLoss = double.NaN;
@@ -255,6 +258,11 @@ internal sealed class ChainLoop : IDisposable
                 if (savedStopped.Length != chains.Length || savedDraws.Length != chains.Length)
                     throw new InvalidDataException($"{resume.Source}: the checkpoint holds {savedStopped.Length} chains in its group, this run {chains.Length}");
                 for (int k = 0; k < chains.Length; k++) { stopped[k] = savedStopped[k] != 0; drawCount[k] = checked((int)savedDraws[k]); }
+                if (resume.Has("group.loss_reference"))
+                {
+                    resume.Doubles("group.loss_reference").CopyTo(lossReference, 0);
+                    resume.Doubles("group.grad_reference").CopyTo(gradReference, 0);
+                }
                 gradEvals = resume.Long("group.grad_evals");
                 lastLoss = resume.Double("group.last_loss");
                 firstIteration = checked((int)resume.Long("group.iteration")) + 1;
@@ -277,6 +285,8 @@ internal sealed class ChainLoop : IDisposable
                 foreach (var (split, evaluator) in evaluators) evaluator.Save(w, $"evaluator.{split}");
                 w.Longs("group.stopped", stopped.Select(b => b ? 1L : 0L).ToArray());
                 w.Longs("group.draw_count", drawCount.Select(d => (long)d).ToArray());
+                w.Doubles("group.loss_reference", lossReference);
+                w.Doubles("group.grad_reference", gradReference);
                 w.Long("group.grad_evals", gradEvals);
                 w.Double("group.last_loss", lastLoss);
                 w.Double("group.start_wall_s", groupStart);
@@ -304,7 +314,11 @@ internal sealed class ChainLoop : IDisposable
                 for (int k = 0; k < chains.Length; k++)
                 {
                     if (stopped[k]) continue;
-                    bool diverging = info.Diverging[k] || !double.IsFinite(info.Lp[k]);
+                    double loss = -info.LogLikelihood[k];
+                    if (double.IsNaN(lossReference[k])) { lossReference[k] = loss; gradReference[k] = info.GradNorm[k]; }
+                    string? why = DivergenceRule.Check(info.Diverging[k] || !double.IsFinite(info.Lp[k]), loss, info.GradNorm[k],
+                        lossReference[k], gradReference[k], _o.DivergenceFactor);
+                    bool diverging = why is not null;
                     var row = new object[10 + _sampler.ExtraStats.Count];
                     row[0] = chains[k]; row[1] = (long)iteration; row[2] = epoch; row[3] = -info.LogLikelihood[k]; row[4] = info.Lp[k];
                     row[5] = info.StepSize; row[6] = info.GradNorm[k]; row[7] = diverging ? 1 : 0; row[8] = wall; row[9] = gradEvals;
@@ -314,7 +328,7 @@ internal sealed class ChainLoop : IDisposable
                     {
                         stopped[k] = true;
                         _diverged.Add(new Divergence(chains[k], iteration));
-                        _log.WriteLine($"  [{label}] chain {chains[k]} diverged at iteration {iteration} and was stopped (non-finite loss or gradient)");
+                        _log.WriteLine($"  [{label}] chain {chains[k]} diverged at iteration {iteration} and was stopped ({why})");
                         continue;
                     }
                     active.Add(k);
@@ -778,4 +792,29 @@ internal sealed class RunClock
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     public double OffsetSeconds { get; set; }
     public TimeSpan Elapsed => _watch.Elapsed + TimeSpan.FromSeconds(OffsetSeconds);
+}
+
+/// <summary>
+/// When a chain counts as diverged (README: Divergences). At a step, a chain diverges when its loss (minibatch −mean
+/// log-likelihood), log posterior or gradient norm is not finite, or — with factor f (--divergence-factor, default
+/// 1000; 0 turns this part off) — when its loss exceeds its first step's loss ℓ₀ by more than f·max(|ℓ₀|, 1), or its
+/// gradient norm exceeds f·max(g₀, 1) with g₀ its first step's. The first step evaluates θ as initialised, so the
+/// reference is the same whatever the step size; a healthy chain's loss falls from there, and a loss a thousand times
+/// its starting value (2,300 nats per example for 10 classes) is no posterior sample.
+/// </summary>
+public static class DivergenceRule
+{
+    public const double DefaultFactor = 1000;
+
+    /// <summary>Why the step diverged, or null when it did not.</summary>
+    public static string? Check(bool nonFinite, double loss, double gradNorm, double lossReference, double gradReference, double factor)
+    {
+        if (nonFinite || !double.IsFinite(loss) || !double.IsFinite(gradNorm)) return "non-finite loss, gradient or parameters";
+        if (!(factor > 0) || !double.IsFinite(lossReference) || !double.IsFinite(gradReference)) return null;
+        if (loss > lossReference + factor * Math.Max(Math.Abs(lossReference), 1))
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"loss {loss:G3} against {lossReference:G3} at its first step, beyond the divergence factor {factor:G}");
+        if (gradNorm > factor * Math.Max(gradReference, 1))
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"gradient norm {gradNorm:G3} against {gradReference:G3} at its first step, beyond the divergence factor {factor:G}");
+        return null;
+    }
 }

@@ -91,6 +91,10 @@ public sealed record SampleOptions
     /// <summary>Print the run's diagnostics table when it finishes (a study prints one line per run instead). Not recorded.</summary>
     public bool PrintDiagnostics { get; init; } = true;
 
+    /// <summary>--divergence-factor: a chain whose loss or gradient norm grows this many times beyond its first step's
+    /// is stopped as diverged (<see cref="DivergenceRule"/>); 0 = only non-finite values count.</summary>
+    public double DivergenceFactor { get; init; } = DivergenceRule.DefaultFactor;
+
     /// <summary>--batch-size was given on the command line (refused for full-batch methods such as HMC, which ignore it).</summary>
     public bool BatchSizeGiven { get; init; }
 
@@ -120,6 +124,7 @@ public sealed record SampleOptions
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
+        Require(DivergenceFactor >= 0 && double.IsFinite(DivergenceFactor), $"--divergence-factor must be a number ≥ 0 (0 = off), got {DivergenceFactor}");
         Require(StepSize is null || !SamplerParameters.ContainsKey("step_size"),
             $"--lr {StepSize} and --param step_size={(SamplerParameters.TryGetValue("step_size", out var given) ? given : 0)} both set the step size; give one");
         // The Langevin noise sd is √(2ηT/N): finite η and T whose product overflows are no usable setting.

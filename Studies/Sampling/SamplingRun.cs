@@ -156,7 +156,7 @@ public static class SamplingRun
                 ["chain"] = d.Chain, ["iteration"] = d.Iteration,
             }).ToArray()));
             // Every run folder gets its convergence table and figures; they are part of a finished run.
-            Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path), o.PrintDiagnostics ? log : TextWriter.Null);
+            Diagnostics.Diagnose.Execute(new Diagnostics.DiagnoseOptions(folder.Path, RunFinishing: true), o.PrintDiagnostics ? log : TextWriter.Null);
             SimulateCrash(o, "diagnostics");
             // `finished` is the last thing written: every file above is complete (each written to a temporary name and
             // renamed), so a run killed before this line is resumed, never mistaken for a finished one.
@@ -359,6 +359,8 @@ public static class SamplingRun
             SavePositions = Maybe<int>("save_positions") ?? 0,
             EvalTrain = Value<bool>("eval_train"),
             EvalEvery = Value<int>("eval_every"),
+            // Runs from before the divergence rule's factor counted only non-finite values.
+            DivergenceFactor = Maybe<double>("divergence_factor") ?? 0,
             Device = Value<string>("device"),
             Threads = threads ?? Value<int>("threads"),
             CheckpointEvery = Maybe<int>("checkpoint_every"),
@@ -479,6 +481,7 @@ public static class SamplingRun
         ["save_positions"] = o.SavePositions,
         ["eval_train"] = o.EvalTrain,
         ["eval_every"] = o.EvalEvery,
+        ["divergence_factor"] = o.DivergenceFactor,
         ["draws"] = o.Draws,
         ["chain_mode"] = o.ChainMode,
         ["dtype"] = o.Dtype,

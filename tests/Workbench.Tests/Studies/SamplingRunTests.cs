@@ -161,8 +161,85 @@ public sealed class SamplingRunTests : IDisposable
         Assert.True(RunFolder.IsFinishedRun(result.Folder, out _));
     }
 
-    /// <summary>Wraps a sampler and makes one chain's parameters non-finite at a given iteration.</summary>
-    private sealed class DivergingChain(Workbench.Samplers.ISampler inner, int chain, int atIteration) : Workbench.Samplers.ISampler
+    /// <summary>
+    /// A chain whose parameters are scaled up 10⁴-fold at step 15 has a finite but enormous loss (its logits grow by far
+    /// more than 10⁴): the divergence rule stops it (loss beyond 1000·max(|ℓ₀|, 1) over its first step's ℓ₀), the manifest
+    /// records the factor, and with --divergence-factor 0 only non-finite values count, so the chain runs on.
+    /// </summary>
+    [Fact]
+    public void A_finite_blow_up_is_a_divergence_by_the_rule_and_the_factor_can_turn_it_off()
+    {
+        Workbench.Samplers.ISampler Blowing(Workbench.Samplers.SamplerContext context, IReadOnlyDictionary<string, double> h) =>
+            new DivergingChain(new Workbench.Samplers.Sgld(context.Tempering, h["step_size"]), chain: 1, atIteration: 15, scale: 1e4);
+        var result = SamplingRun.Execute(Tiny("blow-up") with { Chains = 2, SamplerFactory = Blowing }, TextWriter.Null);
+        var d = Assert.Single(result.Diverged);
+        Assert.Equal((1, 15L), (d.Chain, d.Iteration));
+        var stats = ParquetTable.Read(Path.Combine(result.Folder, "stats.parquet"));
+        var row = Array.FindIndex(stats.Column<int>("diverging"), v => v == 1);
+        Assert.True(double.IsFinite(stats.Column<double>("loss")[row]), "the rule, not a non-finite value, stopped it");
+        Assert.Equal(Workbench.Studies.Sampling.DivergenceRule.DefaultFactor, Manifest.Load(result.Folder).Get("config")!["divergence_factor"]!.GetValue<double>());
+
+        var off = SamplingRun.Execute(Tiny("blow-up-off") with { Chains = 2, SamplerFactory = Blowing, DivergenceFactor = 0 }, TextWriter.Null);
+        Assert.Empty(off.Diverged);
+    }
+
+    /// <summary>
+    /// A chain that diverges after some draws is left out of the run's diagnostics whole: the other chains keep their
+    /// full length (their R̂ and ESS are those of the two healthy chains alone, finite), and a finished run's diagnostics
+    /// carry no "run unfinished" flag although they are written before the manifest says finished.
+    /// </summary>
+    [Fact]
+    public void A_chain_diverged_after_its_draws_is_left_out_of_the_diagnostics_and_the_others_keep_theirs()
+    {
+        var options = Tiny("late-divergence") with
+        {
+            Chains = 3, Steps = 60, Warmup = 10, Thin = 2, Track = 3,
+            SamplerFactory = (context, h) => new DivergingChain(new Workbench.Samplers.Sgld(context.Tempering, h["step_size"]), chain: 1, atIteration: 41),
+        };
+        var result = SamplingRun.Execute(options, TextWriter.Null);
+        Assert.Equal((1, 41L), (Assert.Single(result.Diverged).Chain, result.Diverged[0].Iteration));
+        var draws = ParquetTable.Read(Path.Combine(result.Folder, "draws.parquet"));
+        var chain = draws.Column<int>("chain");
+        Assert.Equal(15, chain.Count(c => c == 1));  // draws at 12, 14, …, 40 before the divergence
+        Assert.Equal(25, chain.Count(c => c == 0));
+
+        var table = ParquetTable.Read(Path.Combine(result.Folder, "diagnostics.parquet"));
+        var variables = table.Column<string>("variable");
+        var spaces = table.Column<string>("space");
+        foreach (var name in draws.Columns.Skip(3))
+        {
+            int row = Enumerable.Range(0, table.RowCount).Single(r => variables[r] == name && spaces[r] == "raw");
+            var values = draws.ColumnAsDouble(name);
+            double[] Chain(int k) => Enumerable.Range(0, chain.Length).Where(r => chain[r] == k).Select(r => values[r]).ToArray();
+            var expected = Workbench.Studies.Diagnostics.ConvergenceDiagnostics.Of(name, [Chain(0), Chain(2)]);
+            Assert.Equal(expected.Rhat, table.Column<double>("rhat")[row], 12);
+            Assert.Equal(expected.EssBulk, table.Column<double>("ess_bulk")[row], 9);
+            Assert.True(double.IsFinite(table.Column<double>("ess_bulk")[row]));
+        }
+        Assert.DoesNotContain(table.Column<string>("flag"), f => f.Contains("unfinished"));
+    }
+
+    [Theory]
+    [InlineData(false, 2.3, 1.0, 2.3, 1.0, 1000, null)]
+    [InlineData(true, 2.3, 1.0, 2.3, 1.0, 1000, "non-finite")]
+    [InlineData(false, double.PositiveInfinity, 1.0, 2.3, 1.0, 0, "non-finite")]
+    [InlineData(false, 2302.0, 1.0, 2.3, 1.0, 1000, null)]        // ℓ₀ + 1000·2.3 = 2302.3: just inside
+    [InlineData(false, 2303.0, 1.0, 2.3, 1.0, 1000, "loss")]      // just beyond
+    [InlineData(false, 900.0, 1.0, -0.5, 1.0, 1000, null)]        // a negative ℓ₀ (regression): the margin is 1000·1
+    [InlineData(false, 1000.0, 1.0, -0.5, 1.0, 1000, "loss")]
+    [InlineData(false, 2.0, 999.0, 2.3, 0.01, 1000, null)]        // g₀ below 1: the bound is 1000·1
+    [InlineData(false, 2.0, 1001.0, 2.3, 0.01, 1000, "gradient norm")]
+    [InlineData(false, 1e20, 1e20, 2.3, 1.0, 0, null)]            // factor 0: finite values never count
+    public void Divergence_rule_thresholds(bool nonFinite, double loss, double grad, double loss0, double grad0, double factor, string? expected)
+    {
+        var why = Workbench.Studies.Sampling.DivergenceRule.Check(nonFinite, loss, grad, loss0, grad0, factor);
+        if (expected is null) Assert.Null(why);
+        else Assert.StartsWith(expected, why);
+    }
+
+    /// <summary>Wraps a sampler and makes one chain's parameters non-finite (or, with a scale, that many times larger) at a
+    /// given iteration.</summary>
+    private sealed class DivergingChain(Workbench.Samplers.ISampler inner, int chain, int atIteration, double scale = double.NaN) : Workbench.Samplers.ISampler
     {
         private int _iteration;
         public string Name => inner.Name;
@@ -173,7 +250,11 @@ public sealed class SamplingRunTests : IDisposable
         public Workbench.Samplers.StepInfo Step(Workbench.Samplers.SamplerState state, Workbench.Samplers.ILogLikelihood target, IReadOnlyList<TorchSharp.torch.Generator> generators)
         {
             if (++_iteration == atIteration)
-                using (TorchSharp.torch.no_grad()) state.Position[chain].fill_(double.NaN);
+                using (TorchSharp.torch.no_grad())
+                {
+                    if (double.IsNaN(scale)) state.Position[chain].fill_(double.NaN);
+                    else state.Position[chain].mul_(scale);
+                }
             return inner.Step(state, target, generators);
         }
     }
