@@ -17,7 +17,7 @@ public sealed class Ensemble : ISampler
 
     public Ensemble(Tempering tempering, double stepSize, double beta1 = 0.9, double beta2 = 0.999)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("ensemble");
         if (!(stepSize > 0) || double.IsInfinity(stepSize)) throw new ArgumentException($"ensemble: step size must be a positive number, got {stepSize}");
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentException($"ensemble: beta1 must be in [0, 1), got {beta1}");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentException($"ensemble: beta2 must be in [0, 1), got {beta2}");
