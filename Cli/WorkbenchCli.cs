@@ -780,6 +780,8 @@ public static class WorkbenchCli
         private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
         private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's; lmc-mlp 2000)" };
         private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's; lmc-mlp 0)" };
+        private readonly Option<double?> _valFraction = new("--val-fraction") { Description = "share of the training split held out for validation before training, seeded by --split-seed (default: the preset's; lmc-mlp 0.1, the paper's code; others 0)" };
+        private readonly Option<int?> _splitSeed = new("--split-seed") { Description = "seed of the validation split (default 0)" };
         private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         private readonly Option<string?> _out;
@@ -788,7 +790,7 @@ public static class WorkbenchCli
         public TrainingStudyCliOptions(Command command)
         {
             _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
-            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
+            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _valFraction, _splitSeed, _data, _threads, _out, _force })
                 command.Options.Add(o);
         }
 
@@ -825,6 +827,8 @@ public static class WorkbenchCli
                 Seed = r.GetValue(_seed) ?? d.Seed,
                 EvalExamples = r.GetValue(_evalExamples) ?? d.EvalExamples,
                 TrainExamples = r.GetValue(_trainExamples) ?? d.TrainExamples,
+                ValFraction = r.GetValue(_valFraction) ?? d.ValFraction,
+                SplitSeed = r.GetValue(_splitSeed) ?? d.SplitSeed,
                 Threads = r.GetValue(_threads) ?? d.Threads,
                 Out = r.GetValue(_out) ?? d.Out,
                 Force = r.GetValue(_force),

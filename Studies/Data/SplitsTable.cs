@@ -15,13 +15,15 @@ public static class SplitsTable
 
     /// <summary>Writes <see cref="FileName"/> into <paramref name="folder"/> (replacing one a resumed run wrote before);
     /// returns its row count.</summary>
-    public static long Write(string folder, Dataset data)
+    /// <param name="trainedRows">How many of the training rows the run trained on (the first ones; null: all).</param>
+    public static long Write(string folder, Dataset data, long? trainedRows = null)
     {
         string path = Path.Combine(folder, FileName);
         if (File.Exists(path)) File.Delete(path);
         using var writer = new ParquetTableWriter(path, [TableColumn.String("split"), TableColumn.Long("row")],
             new ParquetTableWriterOptions { FlushEvery = 1 << 20 });
-        foreach (var (split, rows) in new[] { ("train", data.TrainRows), ("val", data.ValRows), ("test", data.TestRows) })
+        var train = trainedRows is { } n && n < data.TrainRows.Length ? data.TrainRows[..(int)n] : data.TrainRows;
+        foreach (var (split, rows) in new[] { ("train", train), ("val", data.ValRows), ("test", data.TestRows) })
             foreach (long row in rows) writer.Append(split, row);
         return writer.Complete();
     }
