@@ -29,10 +29,10 @@ internal sealed class ConvnetFixedTensors(Variant variant, ulong maskSeed, doubl
         return mask;
     }
 
-    /// <summary>The W-Asym mask of a Linear head's [outputs, inputs] weight.</summary>
+    /// <summary>The W-Asym mask of a Linear head's [outputs, inputs] weight; none when n_fix is 0 (a plain Linear).</summary>
     public WAsymMask? LinearMask(string name, int outputs, int inputs, WAsymSetting setting)
     {
-        if (variant != Variant.WAsym) return null;
+        if (variant != Variant.WAsym || setting.NFix == 0) return null;
         var mask = WAsymMask.Generate(maskSeed, _maskIndex++, outputs, inputs, setting.NFix, setting.Kappa);
         Record($"{name}.weight", [outputs, inputs], mask, filters: false);
         return mask;

@@ -13,7 +13,8 @@ public sealed class LinearRegression : INetwork
     {
         if (features <= 0) throw new ArgumentException($"linreg needs at least one feature, got {features}");
         Features = features;
-        Layout.Add("w", [features]);
+        // f(x) = xᵀw is a Linear layer with one output: fan 1 for a per-layer prior (N(0, 1/precision)).
+        Layout.Add("w", [features], role: ParameterRole.Other, fan: 1);
     }
 
     public int Features { get; }

@@ -41,7 +41,7 @@ public static class ModelCatalog
         new("cnn", "plain CNN on the data's images (default [3,32,32]): per --widths entry (default 32,64) conv3×3 s1, conv3×3 s2, each GroupNorm+ReLU; pooling, Linear head; W-Asym ⌈C_in·9/4⌉ entries per conv, head 8, κ 1"),
         new("resnet8", "paper's metanet/MLI ResNet8 on [3,32,32]: 1 block per stage, GroupNorm, option-B skips; W-Asym stem fixed, 8 whole filters per 3×3 conv, 8 channels per skip, 8 of 64 head, κ 2"),
         new("resnet20", "paper's LMC ResNet20 (images, default [3,32,32]): 3 blocks per stage, GroupNorm, option-B skips, --width-multiplier w; W-Asym entries 12/36/54/72, skips 6/8, head 8, κ 3"),
-        new("resnet20-bnn", "paper's Bayesian ResNet20: as resnet20, W-Asym stage convs 8/12/16 entries, κ 0.5 (stem 8, skips 6/8, head 8: our choice, the paper names only the stages)"),
+        new("resnet20-bnn", "paper's Bayesian ResNet20: as resnet20, W-Asym stem 12, stage convs 8/12/16 entries, skips 6/8, head none, κ 0.5 (the paper's bnn/ code)"),
         new("linreg", "Bayesian linear regression, Gaussian likelihood with known --noise-std, no intercept"),
     ];
 
@@ -133,9 +133,11 @@ public static class ModelCatalog
             case "resnet20-bnn":
             {
                 double k = o.Kappa ?? 0.5;
-                return new ResNetSpec("resnet20-bnn", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(8, k, false),
+                // The paper's reference bnn/ code: stem 12 entries, stage convs 8/12/16, skips 6/8, no fixed entries in the
+                // Linear head, κ 0.5.
+                return new ResNetSpec("resnet20-bnn", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
                     [new(8, k, false), new(12, k, false), new(16, k, false)], [null, new(6, k, false), new(8, k, false)],
-                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
+                    new WAsymSetting(0, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
             }
             default:
                 throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20, resnet20-bnn)");

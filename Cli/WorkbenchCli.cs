@@ -67,8 +67,10 @@ public static class WorkbenchCli
         public readonly Option<ulong?> MaskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and fixed values and of FiGLU matrices (default 0)" };
         public readonly Option<string?> Data = new("--data") { Description = "mnist-subset (embedded; default), an IDX or CIFAR-10 folder, or a CSV file" };
         public readonly Option<string?> Target = new("--target") { Description = "CSV: name of the target column" };
-        public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing (default 0.2)" };
-        public readonly Option<int?> SplitSeed = new("--split-seed") { Description = "CSV: seed of the train/test split (default 0)" };
+        public readonly Option<double?> TestFraction = new("--test-fraction") { Description = "CSV: share of rows held out for testing, in [0, 1); 0 = every row trains and draws are evaluated on the training rows only (default 0.2)" };
+        public readonly Option<string?> TestData = new("--test-data") { Description = "CSV: a separate test set, a CSV file with the same columns; every row of --data then trains (not with --test-fraction)" };
+        public readonly Option<double?> ValFraction = new("--val-fraction") { Description = "share of the training rows held out as a validation split (seeded by --split-seed), evaluated as split 'val' (default 0)" };
+        public readonly Option<int?> SplitSeed = new("--split-seed") { Description = "seed of the CSV train/test split and of the validation split (default 0)" };
         public readonly Option<string?> Sampler = new("--sampler") { Description = $"posterior method: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)} (default sgld; see 'workbench samplers')" };
         public readonly Option<double?> Lr = new("--lr") { Description = "step size η: the sampler's step_size (default: the sampler's own; see 'workbench samplers')" };
         public readonly Option<string[]> Param = new("--param") { Description = "a sampler hyperparameter NAME=VALUE, repeatable (see 'workbench samplers')", AllowMultipleArgumentsPerToken = false };
@@ -83,6 +85,7 @@ public static class WorkbenchCli
         public readonly Option<bool?> Augment = new("--augment") { Description = "image data, minibatch methods: randomly mirror each training example and crop it from its 4-pixel zero padding, every batch (the usual CIFAR-10 augmentation; evaluation is never augmented)" };
         public readonly Option<double?> Temperature = new("--temperature") { Description = "posterior temperature T; 1 is the Bayes posterior (default 1)" };
         public readonly Option<double?> PriorStd = new("--prior-std") { Description = "sd σ of the Gaussian prior N(0, σ²I) on trainable entries (default 1)" };
+        public readonly Option<double?> PriorPrecision = new("--prior-precision") { Description = "mfvi, elrg: the paper's per-layer prior N(0, 1/(λ·fan)) with this λ instead of N(0, σ²I); fan = out_features (Linear) or in_channels (conv); paper: 0.01 MLPs, 1 ResNet" };
         public readonly Option<double?> NoiseStd = new("--noise-std") { Description = "linreg: known observation noise sd (default 1)" };
         public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
         public readonly Option<int?> Track = new("--track") { Description = "networks: how many parameters draws.parquet records, spread over the layers' weights (default 8; linreg: all)" };
@@ -102,8 +105,8 @@ public static class WorkbenchCli
 
         public void AddTo(Command command)
         {
-            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, SplitSeed,
-                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, NoiseStd, Seed, Track, EvalTrain, EvalEvery, DivergenceFactor,
+            foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, TestData, ValFraction, SplitSeed,
+                         Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, PriorPrecision, NoiseStd, Seed, Track, EvalTrain, EvalEvery, DivergenceFactor,
                          Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
                 command.Options.Add(o);
         }
@@ -132,7 +135,11 @@ public static class WorkbenchCli
                 Model = model,
                 Data = r.GetValue(Data) ?? defaults.Data,
                 Target = r.GetValue(Target) ?? defaults.Target,
-                TestFraction = r.GetValue(TestFraction) ?? defaults.TestFraction,
+                TestFraction = r.GetValue(TestData) is not null && r.GetValue(TestFraction) is { } f
+                    ? throw new OptionException($"--test-data FILE is the test set, so --test-fraction {f} does not apply: give one or the other")
+                    : r.GetValue(TestFraction) ?? defaults.TestFraction,
+                TestData = r.GetValue(TestData) ?? defaults.TestData,
+                ValFraction = r.GetValue(ValFraction) ?? defaults.ValFraction,
                 SplitSeed = r.GetValue(SplitSeed) ?? defaults.SplitSeed,
                 Sampler = r.GetValue(Sampler) ?? defaults.Sampler,
                 StepSize = r.GetValue(Lr) ?? defaults.StepSize,
@@ -147,7 +154,10 @@ public static class WorkbenchCli
                 BatchSize = r.GetValue(BatchSize) ?? defaults.BatchSize,
                 Augment = r.GetValue(Augment) ?? defaults.Augment,
                 Temperature = r.GetValue(Temperature) ?? defaults.Temperature,
-                PriorStd = r.GetValue(PriorStd) ?? defaults.PriorStd,
+                PriorStd = r.GetValue(PriorStd) is { } sd && r.GetValue(PriorPrecision) is { } precision
+                    ? throw new OptionException($"--prior-std {sd} (N(0, σ²I)) and --prior-precision {precision} (per-layer N(0, 1/(λ·fan))) are two priors: give one")
+                    : r.GetValue(PriorStd) ?? defaults.PriorStd,
+                PriorPrecision = r.GetValue(PriorPrecision) ?? defaults.PriorPrecision,
                 NoiseStd = r.GetValue(NoiseStd) ?? defaults.NoiseStd,
                 Seed = r.GetValue(Seed) ?? defaults.Seed,
                 Track = r.GetValue(Track) ?? defaults.Track,
@@ -506,7 +516,7 @@ public static class WorkbenchCli
                 throw new OptionException($"--sampler: unknown sampler '{name}' (available: {string.Join(", ", Workbench.Samplers.SamplerRegistry.Names)})");
             // The registry knows which methods are fitted; a throwaway instance asks it (and checks --param early).
             var probe = Workbench.Samplers.SamplerRegistry.Create(name,
-                new Workbench.Samplers.SamplerContext(new Workbench.Samplers.Tempering(o.BatchSize, o.BatchSize, o.Temperature, o.PriorStd), steps),
+                new Workbench.Samplers.SamplerContext(new Workbench.Samplers.Tempering(o.BatchSize, o.BatchSize, o.Temperature, o.PriorStd) { PriorPrecision = o.PriorPrecision }, steps),
                 o.StepSize is { } lr ? new Dictionary<string, double>(o.SamplerParameters) { ["step_size"] = lr } : o.SamplerParameters);
             bool fitted = probe.Kind == Workbench.Samplers.SamplerKind.Fitted;
             // A Markov chain keeps the --warmup/--thin grid's draws; a fitted method draws --draws times.
@@ -522,7 +532,8 @@ public static class WorkbenchCli
             Samplers = samplers,
             Seeds = r.GetValue(seeds) is { } s ? ParseSeeds(s) : [o.Seed],
             Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize, Augment = o.Augment,
-            WarmupFraction = (double)o.Warmup / steps, Draws = o.Draws, PriorStd = o.PriorStd, Temperature = o.Temperature,
+            WarmupFraction = (double)o.Warmup / steps, Draws = o.Draws, PriorStd = o.PriorStd, PriorPrecision = o.PriorPrecision,
+            ValFraction = o.ValFraction, Temperature = o.Temperature,
             TargetAccuracy = r.GetValue(target) ?? 0.9, EvalEvery = o.EvalEvery, EvalTrain = o.EvalTrain, FunctionPoints = o.FunctionPoints,
             Canonical = o.Canonical, Track = o.Track, Threads = o.Threads, Dtype = o.Dtype, CheckpointEvery = o.CheckpointEvery,
             ProgressEvery = o.ProgressEvery, ProgressDraws = o.ProgressDraws,
@@ -776,6 +787,8 @@ public static class WorkbenchCli
         private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
         private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's; lmc-mlp 2000)" };
         private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's; lmc-mlp 0)" };
+        private readonly Option<double?> _valFraction = new("--val-fraction") { Description = "share of the training split held out for validation before training, seeded by --split-seed (default: the preset's; lmc-mlp 0.1, the paper's code; others 0)" };
+        private readonly Option<int?> _splitSeed = new("--split-seed") { Description = "seed of the validation split (default 0)" };
         private readonly Option<string?> _data = new("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         private readonly Option<int?> _threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         private readonly Option<string?> _out;
@@ -784,7 +797,7 @@ public static class WorkbenchCli
         public TrainingStudyCliOptions(Command command)
         {
             _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
-            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _data, _threads, _out, _force })
+            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _valFraction, _splitSeed, _data, _threads, _out, _force })
                 command.Options.Add(o);
         }
 
@@ -821,6 +834,8 @@ public static class WorkbenchCli
                 Seed = r.GetValue(_seed) ?? d.Seed,
                 EvalExamples = r.GetValue(_evalExamples) ?? d.EvalExamples,
                 TrainExamples = r.GetValue(_trainExamples) ?? d.TrainExamples,
+                ValFraction = r.GetValue(_valFraction) ?? d.ValFraction,
+                SplitSeed = r.GetValue(_splitSeed) ?? d.SplitSeed,
                 Threads = r.GetValue(_threads) ?? d.Threads,
                 Out = r.GetValue(_out) ?? d.Out,
                 Force = r.GetValue(_force),

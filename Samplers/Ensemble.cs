@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Workbench.Samplers;
@@ -17,7 +18,7 @@ public sealed class Ensemble : ISampler
 
     public Ensemble(Tempering tempering, double stepSize, double beta1 = 0.9, double beta2 = 0.999)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("ensemble");
         if (!(stepSize > 0) || double.IsInfinity(stepSize)) throw new ArgumentException($"ensemble: step size must be a positive number, got {stepSize}");
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentException($"ensemble: beta1 must be in [0, 1), got {beta1}");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentException($"ensemble: beta2 must be in [0, 1), got {beta2}");
@@ -55,11 +56,15 @@ public sealed class Ensemble : ISampler
         double correction1 = 1 - Math.Pow(Beta1, t), correction2 = 1 - Math.Pow(Beta2, t);
         using (no_grad())
         {
-            s.FirstMoment.mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            s.SecondMoment.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+            // Scalars held explicitly: an implicit one can be finalised by the GC while libtorch reads it (intermittent
+            // "toFloat"/"Unknown scalar type" failures). Same operations, same numbers.
+            using Scalar beta1 = Beta1, oneMinusBeta1 = 1 - Beta1, beta2 = Beta2, oneMinusBeta2 = 1 - Beta2,
+                root = Math.Sqrt(correction2), epsilon = Epsilon, step = StepSize / correction1;
+            s.FirstMoment.mul_(beta1).add_(g, alpha: oneMinusBeta1);
+            s.SecondMoment.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
             // √v̂ + ε = √v/√(1−β₂ᵗ) + ε; ascent: θ ← θ + (η/(1−β₁ᵗ)) m / (√v̂ + ε).
-            s.Denominator.copy_(s.SecondMoment).sqrt_().div_(Math.Sqrt(correction2)).add_(Epsilon);
-            theta.addcdiv_(s.FirstMoment, s.Denominator, value: StepSize / correction1);
+            s.Denominator.copy_(s.SecondMoment).sqrt_().div_(root).add_(epsilon);
+            theta.addcdiv_(s.FirstMoment, s.Denominator, value: step);
         }
         s.Iteration = t;
         return objective.ToStepInfo(StepSize);

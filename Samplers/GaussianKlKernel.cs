@@ -9,7 +9,8 @@ namespace Workbench.Samplers;
 /// joins, the gradient's terms) — on the paper's MLP with rank 4 about a quarter of an ELRG step. Pass 1 accumulates
 /// each block's Gram matrix W Wᵀ (W = F/σ); the r × r capacitances are factorised in float64; pass 2 writes the three
 /// gradients and the KL's sums. Work is split into fixed chunks inside each block and partial sums are added in chunk
-/// order, so nothing depends on the thread count. Same formulas, same results up to float32 rounding (tested).
+/// order, so nothing depends on the thread count. Each block has its own prior sd; a deterministic block (NaN) is
+/// skipped and gets zero gradients. Same formulas, same results up to float32 rounding (tested).
 /// </summary>
 public static class GaussianKlKernel
 {
@@ -24,8 +25,13 @@ public static class GaussianKlKernel
 
     private readonly record struct Work(int Chain, int Block, long Start, int Count);
 
-    public static unsafe GaussianKl.KlWithGradient Compute(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd)
+    /// <summary>With one prior sd for all of θ.</summary>
+    public static GaussianKl.KlWithGradient Compute(Tensor mean, Tensor std, Tensor? factors, IReadOnlyList<long> blocks, double priorStd) =>
+        Compute(mean, std, factors, KlBlocks.Uniform(blocks, priorStd));
+
+    public static unsafe GaussianKl.KlWithGradient Compute(Tensor mean, Tensor std, Tensor? factors, KlBlocks klBlocks)
     {
+        var blocks = klBlocks.Sizes;
         int chains = (int)mean.shape[0];
         long p = mean.shape[1];
         int rank = factors is null ? 0 : (int)factors.shape[1];
@@ -39,7 +45,7 @@ public static class GaussianKlKernel
         for (int k = 0; k < chains; k++)
         {
             long offset = 0;
-            for (int b = 0; b < blocks.Count; b++)
+            for (int b = 0; b < blocks.Length; b++)
             {
                 for (long s = 0; s < blocks[b]; s += ChunkSize) work.Add(new(k, b, offset + s, (int)Math.Min(ChunkSize, blocks[b] - s)));
                 offset += blocks[b];
@@ -54,6 +60,7 @@ public static class GaussianKlKernel
             For(w =>
             {
                 var item = work[w];
+                if (klBlocks.IsDeterministic(item.Block)) return;
                 long row = (long)item.Chain * p;
                 Gram((float*)f + (long)item.Chain * rank * p + item.Start, p, (float*)sd + row + item.Start, item.Count, rank,
                     gram.AsSpan(w * pairs, pairs));
@@ -61,42 +68,58 @@ public static class GaussianKlKernel
 
         // Capacitance C = I + W Wᵀ per chain and block: log det C and C⁻¹ (float64, then float32 for pass 2).
         var logDet = new double[chains];
-        var inverse = new float[chains * blocks.Count * rank * rank];
+        var inverse = new float[chains * blocks.Length * rank * rank];
         if (rank > 0)
         {
-            var total = new double[chains * blocks.Count * pairs];
+            var total = new double[chains * blocks.Length * pairs];
             for (int w = 0; w < work.Count; w++)
             {
-                int at = (work[w].Chain * blocks.Count + work[w].Block) * pairs;
+                int at = (work[w].Chain * blocks.Length + work[w].Block) * pairs;
                 for (int i = 0; i < pairs; i++) total[at + i] += gram[w * pairs + i];
             }
             for (int k = 0; k < chains; k++)
-                for (int b = 0; b < blocks.Count; b++)
+                for (int b = 0; b < blocks.Length; b++)
                 {
-                    if (blocks[b] == 0) continue;
-                    logDet[k] += InvertCapacitance(total.AsSpan((k * blocks.Count + b) * pairs, pairs), rank,
-                        inverse.AsSpan((k * blocks.Count + b) * rank * rank, rank * rank));
+                    if (blocks[b] == 0 || klBlocks.IsDeterministic(b)) continue;
+                    logDet[k] += InvertCapacitance(total.AsSpan((k * blocks.Length + b) * pairs, pairs), rank,
+                        inverse.AsSpan((k * blocks.Length + b) * rank * rank, rank * rank));
                 }
         }
 
-        // Pass 2: the gradients, and per chunk Σ[(σ² + μ²)/s² − ln σ²] and Σ f².
-        float inverseVariance = (float)(1 / (priorStd * priorStd));
+        // Pass 2: the gradients, and per chunk Σ[(σ² + μ²)/s² − ln σ²] and Σ f² (a deterministic block: zero gradients).
         var meanFieldSums = new double[work.Count];
         var factorSquares = new double[work.Count];
         For(w =>
         {
             var item = work[w];
             long row = (long)item.Chain * p + item.Start;
+            if (klBlocks.IsDeterministic(item.Block))
+            {
+                new Span<float>((float*)gm + row, item.Count).Clear();
+                new Span<float>((float*)gs + row, item.Count).Clear();
+                for (int i = 0; i < rank; i++) new Span<float>((float*)gf + ((long)item.Chain * rank + i) * p + item.Start, item.Count).Clear();
+                return;
+            }
+            double priorStd = klBlocks.PriorStd[item.Block];
+            float inverseVariance = (float)(1 / (priorStd * priorStd));
             (meanFieldSums[w], factorSquares[w]) = Gradients((float*)mu + row, (float*)sd + row, (float*)gm + row, (float*)gs + row,
                 rank == 0 ? null : (float*)f + (long)item.Chain * rank * p + item.Start,
                 rank == 0 ? null : (float*)gf + (long)item.Chain * rank * p + item.Start, p, item.Count, rank,
-                inverse.AsSpan((item.Chain * blocks.Count + item.Block) * rank * rank, rank * rank), inverseVariance);
+                inverse.AsSpan((item.Chain * blocks.Length + item.Block) * rank * rank, rank * rank), inverseVariance);
         });
 
-        double s2 = priorStd * priorStd;
+        // ½ Σ_b n_b (ln s_b² − 1) over the blocks in q, then each chunk's sums with its block's s².
+        double constant = 0;
+        for (int b = 0; b < blocks.Length; b++)
+            if (!klBlocks.IsDeterministic(b)) constant += 0.5 * blocks[b] * (2 * Math.Log(klBlocks.PriorStd[b]) - 1);
         var values = new double[chains];
-        for (int k = 0; k < chains; k++) values[k] = 0.5 * p * (Math.Log(s2) - 1) - 0.5 * logDet[k];
-        for (int w = 0; w < work.Count; w++) values[work[w].Chain] += 0.5 * (meanFieldSums[w] + factorSquares[w] / s2);
+        for (int k = 0; k < chains; k++) values[k] = constant - 0.5 * logDet[k];
+        for (int w = 0; w < work.Count; w++)
+        {
+            if (klBlocks.IsDeterministic(work[w].Block)) continue;
+            double s2 = klBlocks.PriorStd[work[w].Block] * klBlocks.PriorStd[work[w].Block];
+            values[work[w].Chain] += 0.5 * (meanFieldSums[w] + factorSquares[w] / s2);
+        }
         return new GaussianKl.KlWithGradient(tensor(values, device: mean.device), dMean, dStd, dFactors);
     }
 

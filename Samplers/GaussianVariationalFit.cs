@@ -7,9 +7,15 @@ namespace Workbench.Samplers;
 /// Gaussian variational inference by reparameterised gradients, shared by <see cref="MeanFieldVi"/> (rank 0) and
 /// <see cref="Elrg"/> (rank r). Per chain, q = N(μ, diag(σ²) + (1/r) Σ_k v_k v_kᵀ) within each block of θ (one per layer),
 /// σ = softplus(ρ). Adam (Kingma &amp; Ba 2015) ascends the per-datum ELBO (METHODS: MFVI, ELRG)
-///   (1/|B|) Σ_{i∈B} E_q[log p(yᵢ|xᵢ,θ)] − (T/N) KL(q ‖ N(0, σ_p² I)),
+///   (1/|B|) Σ_{i∈B} E_q[log p(yᵢ|xᵢ,θ)] − (T/N) KL(q ‖ p),
 /// the expectation by one reparameterised draw per step (local reparameterisation in the network's Linear layers),
 /// the KL in closed form and summed over all trainable entries (fixed W-Asym entries are not in θ: zero variance).
+/// The prior p is N(0, σ_p² I), or with <see cref="Tempering.PriorPrecision"/> λ the paper's per-layer prior: each
+/// layer's weight and bias ~ N(0, 1/(λ·fan)), fan = out_features of a Linear, in_channels of a convolution. As in the
+/// paper's reference code, the pieces the target marks deterministic (normalisation layers' γ, β) are point estimates:
+/// σ = 0, no factors, no KL term; Adam fits their mean on the expected log-likelihood with everything else. The
+/// factors start per piece as <see cref="VariationalPiece.FactorInit"/> says (reference: 0.5·sd(W₀)/√r for a Linear
+/// weight, 0.01 for a bias, 0 for a convolution), pieces without a rule at <see cref="InitStd"/>.
 /// Adam is written out rather than taken from torch.optim so that all chains live in one [K, …] tensor updated in
 /// place, like every other sampler's state, and the step size can follow a schedule.
 /// </summary>
@@ -53,7 +59,8 @@ public abstract class GaussianVariationalFit : ISampler
         ["init_std"] = InitStd,
         ["final_step_fraction"] = FinalStepFraction,
         ["optimizer"] = "adam(0.9, 0.999, 1e-8)",
-        ["objective"] = "mean_B E_q log p(y|x,theta) - (T/N) KL(q || N(0, prior_std^2 I))",
+        ["objective"] = "mean_B E_q log p(y|x,theta) - (T/N) KL(q || prior); norm layers point estimates",
+        ["factor_init"] = "Linear weight 0.5 sd(W0)/sqrt(r), bias 0.01, convolution 0, otherwise init_std",
     };
 
     /// <summary>The step size of iteration t (0-based): cosine decay from η to η·f over <see cref="TotalSteps"/>.</summary>
@@ -83,13 +90,18 @@ public abstract class GaussianVariationalFit : ISampler
                 $"(IVariationalLogLikelihood); {target.GetType().Name} does not");
         int chains = (int)s.Position.shape[0];
         if (generators.Count != chains) throw new ArgumentException($"{Name}: {chains} chains need {chains} generators, got {generators.Count}");
-        if (s.Blocks is null) StartFitting(s, variational.FactorBlocks, generators);
+        var pieces = variational.VariationalPieces;
+        if (s.Blocks is null) StartFitting(s, pieces, generators);
+        var klBlocks = KlBlocks.From(pieces, Tempering);
+        if (!klBlocks.Sizes.SequenceEqual(s.Blocks!))
+            throw new ArgumentException($"{Name}: the target's blocks [{string.Join(",", klBlocks.Sizes)}] are not the fit's [{string.Join(",", s.Blocks!)}]");
+        s.VariationalMask ??= MaskOf(pieces, s.Position);
 
         using var scope = NewDisposeScope();
         var mean = s.Position.detach().requires_grad_(true);
         var rho = LearnsVariance ? s.Rho.detach().requires_grad_(true) : s.Rho;
         var factors = s.Factors?.detach().requires_grad_(true);
-        var q = Posterior(mean, rho, factors);
+        var q = Posterior(mean, rho, factors, s.VariationalMask);
         var expected = variational.ExpectedLogLikelihood(q, generators);                          // [K]
         expected.sum().backward();
 
@@ -97,7 +109,7 @@ public abstract class GaussianVariationalFit : ISampler
         {
             // The KL's part of the ELBO's gradient in closed form, chained through σ = softplus(ρ) and F = V/√r.
             double klWeight = Tempering.Temperature / Tempering.TrainingSize;
-            var kl = GaussianKl.LowRankWithGradient(q.Mean.detach(), q.Std.detach(), q.Factors?.detach(), s.Blocks!, Tempering.PriorStd);
+            var kl = GaussianKl.LowRankWithGradient(q.Mean.detach(), q.Std.detach(), q.Factors?.detach(), klBlocks);
             var elbo = expected.detach().to_type(ScalarType.Float64) - kl.Value * klWeight;
             var meanGradient = (mean.grad ?? zeros_like(mean)).add_(kl.Mean, alpha: -klWeight);
             var updates = new List<(Tensor Value, Tensor Gradient, AdamMoments Moments)> { (s.Position, meanGradient, s.MeanMoments) };
@@ -119,7 +131,7 @@ public abstract class GaussianVariationalFit : ISampler
             double[] klValues = kl.Value.cpu().data<double>().ToArray();
             double[] elboValues = elbo.detach().cpu().data<double>().ToArray();
             double[] gradNorm = squaredNorm.sqrt().data<double>().ToArray();
-            double[] logPrior = ExpectedLogPrior(q);
+            double[] logPrior = ExpectedLogPrior(q, klBlocks);
             var lp = new double[chains];
             var diverging = new bool[chains];
             for (int k = 0; k < chains; k++)
@@ -140,7 +152,7 @@ public abstract class GaussianVariationalFit : ISampler
         var s = (VariationalState)state;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var q = Posterior(s.Position, s.Rho, s.Factors);
+        var q = Posterior(s.Position, s.Rho, s.Factors, s.VariationalMask);
         return q.Sample(s.Blocks ?? [s.Position.shape[1]], generators).MoveToOuterDisposeScope();
     }
 
@@ -150,45 +162,105 @@ public abstract class GaussianVariationalFit : ISampler
         var s = (VariationalState)state;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var q = Posterior(s.Position, s.Rho, s.Factors);
+        var q = Posterior(s.Position, s.Rho, s.Factors, s.VariationalMask);
         return new GaussianPosterior(q.Mean.clone().MoveToOuterDisposeScope(), q.Std.clone().MoveToOuterDisposeScope(),
             q.Factors?.clone().MoveToOuterDisposeScope());
     }
 
-    private GaussianPosterior Posterior(Tensor mean, Tensor rho, Tensor? factors)
+    /// <summary>q's tensors: σ (softplus(ρ) or the fixed value) and the factors scaled by 1/√r, both zeroed on the
+    /// deterministic pieces by <paramref name="mask"/> ([1, P], 1 where θ is in q; null: all of θ).</summary>
+    private GaussianPosterior Posterior(Tensor mean, Tensor rho, Tensor? factors, Tensor? mask)
     {
         var std = LearnsVariance ? nn.functional.softplus(rho) : full_like(mean, Math.Exp(FixedLogVariance / 2));
-        return new GaussianPosterior(mean, std, factors?.mul(1 / Math.Sqrt(Rank)));
+        var scaled = factors?.mul(1 / Math.Sqrt(Rank));
+        if (mask is not null)
+        {
+            std = std.mul(mask);
+            scaled = scaled?.mul(mask.unsqueeze(1));
+        }
+        return new GaussianPosterior(mean, std, scaled);
     }
 
-    /// <summary>At the first step, when the target tells the blocks: random factors v ~ InitStd·N(0, I) from each
-    /// chain's generator (v = 0 is a stationary point of the ELBO, so the factors must start away from it).</summary>
-    private void StartFitting(VariationalState s, IReadOnlyList<long> blocks, IReadOnlyList<Generator> generators)
+    /// <summary>[1, P] with 0 on the deterministic pieces and 1 elsewhere; null when no piece is deterministic.</summary>
+    private static Tensor? MaskOf(IReadOnlyList<VariationalPiece> pieces, Tensor position)
+    {
+        if (!pieces.Any(p => p.Deterministic)) return null;
+        var values = new float[position.shape[1]];
+        long offset = 0;
+        foreach (var piece in pieces)
+        {
+            if (!piece.Deterministic) Array.Fill(values, 1f, (int)offset, (int)piece.Count);
+            offset += piece.Count;
+        }
+        return tensor(values, [1, values.Length]).to(position.dtype, position.device).DetachFromDisposeScope();
+    }
+
+    /// <summary>At the first step, when the target tells the pieces: the blocks, and random factors v from each chain's
+    /// generator, entries N(0, sd²) with each piece's sd (<see cref="VariationalPiece.FactorInit"/>; 0 on deterministic
+    /// pieces). v = 0 is a stationary point of the ELBO in expectation; the reference code's convolutions start there
+    /// all the same, and a single-draw gradient moves them off it.</summary>
+    private void StartFitting(VariationalState s, IReadOnlyList<VariationalPiece> pieces, IReadOnlyList<Generator> generators)
     {
         long p = s.Position.shape[1];
-        if (blocks.Sum() != p) throw new ArgumentException($"{Name}: the target's blocks cover {blocks.Sum()} entries, θ has {p}");
-        s.Blocks = blocks.ToArray();
+        long covered = pieces.Sum(x => x.Count);
+        if (covered != p) throw new ArgumentException($"{Name}: the target's pieces cover {covered} entries, θ has {p}");
+        s.Blocks = KlBlocks.From(pieces, Tempering).Sizes;
         if (LearnsVariance) s.RhoMoments = new AdamMoments(s.Rho);
         if (Rank == 0) return;
         using var scope = NewDisposeScope();
+        var scale = FactorScales(pieces, s.Position);                                                   // [K, 1, P]
         var factors = stack(generators.Select(g =>
-            randn([Rank, p], dtype: s.Position.dtype, device: s.Position.device, generator: g).mul_(InitStd)).ToArray());
+            randn([Rank, p], dtype: s.Position.dtype, device: s.Position.device, generator: g)).ToArray()).mul_(scale);
         s.Factors = factors.DetachFromDisposeScope();
         s.FactorMoments = new AdamMoments(s.Factors);
     }
 
-    /// <summary>E_q[log p(θ)] for N(0, s²I): −½ Σᵢ (μᵢ² + Var_q θᵢ)/s² − (P/2) ln(2πs²), per chain.</summary>
-    private double[] ExpectedLogPrior(GaussianPosterior q)
+    /// <summary>The initial factors' sd per chain and entry, [K, 1, P].</summary>
+    private Tensor FactorScales(IReadOnlyList<VariationalPiece> pieces, Tensor position)
+    {
+        long chains = position.shape[0];
+        var parts = new List<Tensor>();
+        long offset = 0;
+        foreach (var piece in pieces)
+        {
+            var shape = new long[] { chains, piece.Count };
+            if (piece.Deterministic) parts.Add(zeros(shape, dtype: position.dtype, device: position.device));
+            else if (piece.FactorInit is not { } init) parts.Add(full(shape, InitStd, dtype: position.dtype, device: position.device));
+            else if (!init.RelativeToMean) parts.Add(full(shape, init.Scale, dtype: position.dtype, device: position.device));
+            else
+            {
+                // Scale·sd(μ₀ of the piece)/√r, per chain (the unbiased sample sd, as torch's std()).
+                var sd = piece.Count > 1 ? position.narrow(1, offset, piece.Count).std(1, keepdim: true) : zeros([chains, 1], dtype: position.dtype, device: position.device);
+                parts.Add(sd.mul(init.Scale / Math.Sqrt(Rank)).expand(shape));
+            }
+            offset += piece.Count;
+        }
+        return cat(parts, 1).unsqueeze(1);
+    }
+
+    /// <summary>E_q[log p(θ)] with the prior N(0, s_b² I) of each block b in q: Σ_b [−½ Σ_{i∈b} (μᵢ² + Var_q θᵢ)/s_b² −
+    /// (n_b/2) ln(2π s_b²)], per chain; deterministic blocks have no prior.</summary>
+    private static double[] ExpectedLogPrior(GaussianPosterior q, KlBlocks blocks)
     {
         using var scope = NewDisposeScope();
-        double s2 = Tempering.PriorStd * Tempering.PriorStd;
-        // Sums of squares as per-chain dot products: one read of each tensor and no [K, r, P] temporary.
         long chains = q.Mean.shape[0];
         var result = new double[chains];
-        for (long k = 0; k < chains; k++)
+        long offset = 0;
+        for (int b = 0; b < blocks.Sizes.Length; b++)
         {
-            double squares = SumOfSquares(q.Mean[k]) + SumOfSquares(q.Std[k]) + (q.Factors is null ? 0 : SumOfSquares(q.Factors[k]));
-            result[k] = -0.5 / s2 * squares - 0.5 * q.Mean.shape[1] * Math.Log(2 * Math.PI * s2);
+            long n = blocks.Sizes[b];
+            if (!blocks.IsDeterministic(b) && n > 0)
+            {
+                double s2 = blocks.PriorStd[b] * blocks.PriorStd[b];
+                // Sums of squares as per-chain dot products: one read of each tensor and no [K, r, P] temporary.
+                for (long k = 0; k < chains; k++)
+                {
+                    double squares = SumOfSquares(q.Mean[k].narrow(0, offset, n)) + SumOfSquares(q.Std[k].narrow(0, offset, n))
+                        + (q.Factors is null ? 0 : SumOfSquares(q.Factors[k].narrow(1, offset, n)));
+                    result[k] += -0.5 / s2 * squares - 0.5 * n * Math.Log(2 * Math.PI * s2);
+                }
+            }
+            offset += n;
         }
         return result;
     }
@@ -246,6 +318,8 @@ public sealed class VariationalState(Tensor mean, Tensor rho) : SamplerState(mea
     public Tensor Rho { get; } = rho;
     public Tensor? Factors { get; internal set; }
     public IReadOnlyList<long>? Blocks { get; internal set; }
+    /// <summary>[1, P]: 1 where θ is in q, 0 on deterministic pieces; null when none is (or before the first step).</summary>
+    internal Tensor? VariationalMask { get; set; }
     internal GaussianVariationalFit.AdamMoments MeanMoments { get; } = new(mean);
     internal GaussianVariationalFit.AdamMoments? RhoMoments { get; set; }
     internal GaussianVariationalFit.AdamMoments? FactorMoments { get; set; }
@@ -258,6 +332,7 @@ public sealed class VariationalState(Tensor mean, Tensor rho) : SamplerState(mea
         writer.Tensor("rho", Rho);
         MeanMoments.Save(writer, "mean_moments");
         if (Blocks is not null) writer.Longs("blocks", Blocks);
+        if (VariationalMask is not null) writer.Tensor("variational_mask", VariationalMask);
         RhoMoments?.Save(writer, "rho_moments");
         if (Factors is not null)
         {
@@ -274,6 +349,8 @@ public sealed class VariationalState(Tensor mean, Tensor rho) : SamplerState(mea
         reader.Tensor("rho", Rho);
         MeanMoments.Load(reader, "mean_moments");
         Blocks = reader.Has("blocks") ? reader.Longs("blocks") : null;
+        VariationalMask?.Dispose();
+        VariationalMask = reader.Has("variational_mask") ? reader.NewTensor("variational_mask", Position.device) : null;
 
         if (reader.Has("rho_moments.first"))
         {
@@ -308,6 +385,7 @@ public sealed class VariationalState(Tensor mean, Tensor rho) : SamplerState(mea
     public override void Dispose()
     {
         Rho.Dispose();
+        VariationalMask?.Dispose();
         Factors?.Dispose();
         MeanMoments.Dispose();
         RhoMoments?.Dispose();

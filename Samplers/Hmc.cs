@@ -20,7 +20,7 @@ public sealed class Hmc : ISampler
 
     public Hmc(Tempering tempering, double stepSize = 1e-3, int nSteps = 20)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("hmc");
         if (!(stepSize > 0) || double.IsInfinity(stepSize)) throw new ArgumentException($"hmc: step size must be a positive number, got {stepSize}");
         if (nSteps < 1) throw new ArgumentException($"hmc: the number of leapfrog steps must be at least 1, got {nSteps}");
         Tempering = tempering;

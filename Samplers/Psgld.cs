@@ -11,7 +11,7 @@ public sealed class Psgld : ISampler, ISgmcmcKernel
 {
     public Psgld(Tempering tempering, double stepSize, double alpha = 0.99, double lambda = 1e-5)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("psgld");
         if (!(alpha >= 0 && alpha < 1)) throw new ArgumentException($"psgld: alpha (the preconditioner's decay) must lie in [0, 1), got {alpha}");
         if (!(lambda > 0) || double.IsInfinity(lambda)) throw new ArgumentException($"psgld: lambda (the preconditioner's damping) must be a positive number, got {lambda}");
         Tempering = tempering;

@@ -60,7 +60,7 @@ public static class SamplerRegistry
         new("elrg", "Low-rank + diagonal Gaussian VI with local reparameterisation (paper's BNN; Tomczak et al. 2020); fitted, then drawn",
             [
                 new("step_size", "Adam learning rate on the per-datum ELBO", 1e-3),
-                new("init_std", "initial posterior sd σ and scale of the random initial factors", 1e-3),
+                new("init_std", "initial posterior sd σ (learned σ); initial factor sd of pieces without the reference rule (Linear weight 0.5·sd(W₀)/√r, bias 0.01, conv 0)", 1e-3),
                 new("rank", "r, low-rank factors per layer: covariance diag(σ²) + (1/r) Σ v_k v_kᵀ", 4),
                 new("fixed_log_var", "log σ² held fixed (paper's MLP: -10; only μ and V learned); NaN = σ learned", double.NaN),
                 new("final_step_fraction", "cosine-decay the step size to step_size·this over the run's steps (1 = constant)", 1.0),

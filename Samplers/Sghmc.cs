@@ -11,7 +11,7 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
 {
     public Sghmc(Tempering tempering, double stepSize, double momentum = 0.9)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("sghmc");
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentException($"sghmc: momentum must lie in [0, 1), got {momentum}");
         Tempering = tempering;
         StepSize = SgmcmcStep.CheckStepSize("sghmc", stepSize);

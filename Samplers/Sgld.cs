@@ -12,7 +12,7 @@ public sealed class Sgld : ISampler, ISgmcmcKernel
 {
     public Sgld(Tempering tempering, double stepSize)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("sgld");
         Tempering = tempering;
         StepSize = SgmcmcStep.CheckStepSize("sgld", stepSize);
     }

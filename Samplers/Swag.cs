@@ -22,7 +22,7 @@ public sealed class Swag : ISampler
     /// the collection window (1 − start)·TotalSteps holds at least <paramref name="rank"/> snapshots.</param>
     public Swag(Tempering tempering, int totalSteps, double stepSize, double momentum = 0.9, int rank = 20, int collectEvery = 0, double start = 0.5)
     {
-        tempering.Validate();
+        tempering.ValidateIsotropic("swag");
         if (!(stepSize > 0) || double.IsInfinity(stepSize)) throw new ArgumentException($"swag: step size must be a positive number, got {stepSize}");
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentException($"swag: momentum must be in [0, 1), got {momentum}");
         if (rank < 2) throw new ArgumentException($"swag: rank K must be at least 2 (the draw divides by K − 1), got {rank}");

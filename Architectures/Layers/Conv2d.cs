@@ -27,14 +27,14 @@ internal sealed class Conv2d : IDisposable
         long[] shape = [outputs, inputs, kernel, kernel];
         if (mask is null)
         {
-            Weight = layout.Add($"{name}.weight", shape);
+            Weight = layout.Add($"{name}.weight", shape, role: ParameterRole.Weight, fan: inputs);
         }
         else
         {
             if (mask.Rows != outputs || mask.Columns != inputs * kernel * kernel)
                 throw new ArgumentException($"{name}: mask is {mask.Rows}×{mask.Columns}, the weight needs {outputs}×{inputs * kernel * kernel}");
             long[] index = Enumerable.Range(0, mask.Trainable.Length).Where(i => mask.Trainable[i]).Select(i => (long)i).ToArray();
-            Weight = layout.Add($"{name}.weight", shape, index, mask.FixedValues);
+            Weight = layout.Add($"{name}.weight", shape, index, ParameterRole.Weight, inputs, mask.FixedValues);
             _fixedValues = tensor(mask.FixedValues);
             _trainableIndex = tensor(index).unsqueeze(0);
         }
@@ -93,8 +93,8 @@ internal sealed class GroupNorm1
     public GroupNorm1(ParameterLayout layout, string name, int channels)
     {
         _channels = channels;
-        Gamma = layout.Add($"{name}.weight", [channels]);
-        Beta = layout.Add($"{name}.bias", [channels]);
+        Gamma = layout.Add($"{name}.weight", [channels], role: ParameterRole.Norm);
+        Beta = layout.Add($"{name}.bias", [channels], role: ParameterRole.Norm);
     }
 
     /// <summary>x [B, K·C, H, W]: one group per chain normalises each chain's C·H·W values.</summary>

@@ -11,8 +11,8 @@ internal sealed class LayerNorm : ILayer
     public LayerNorm(ParameterLayout layout, string name, int features)
     {
         _features = features;
-        _gamma = layout.Add($"{name}.weight", [features]);
-        _beta = layout.Add($"{name}.bias", [features]);
+        _gamma = layout.Add($"{name}.weight", [features], role: ParameterRole.Norm);
+        _beta = layout.Add($"{name}.bias", [features], role: ParameterRole.Norm);
     }
 
     public Tensor Forward(Theta theta, Tensor x)

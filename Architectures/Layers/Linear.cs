@@ -23,16 +23,16 @@ internal sealed class Linear : ILayer
         long[] shape = [outputs, inputs];
         if (mask is null)
         {
-            _weight = layout.Add($"{name}.weight", shape);
+            _weight = layout.Add($"{name}.weight", shape, role: ParameterRole.Weight, fan: outputs);
         }
         else
         {
             long[] index = Enumerable.Range(0, mask.Trainable.Length).Where(i => mask.Trainable[i]).Select(i => (long)i).ToArray();
-            _weight = layout.Add($"{name}.weight", shape, index, mask.FixedValues);
+            _weight = layout.Add($"{name}.weight", shape, index, ParameterRole.Weight, outputs, mask.FixedValues);
             _fixedValues = tensor(mask.FixedValues);
             _trainableIndex = tensor(index).unsqueeze(0);
         }
-        _bias = layout.Add($"{name}.bias", [outputs]);
+        _bias = layout.Add($"{name}.bias", [outputs], role: ParameterRole.Bias, fan: outputs);
     }
 
     public string Name { get; }

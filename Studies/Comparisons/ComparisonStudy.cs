@@ -85,6 +85,8 @@ public static class ComparisonStudy
                 Augment = c.Augment,
                 Temperature = s.Temperature ?? c.Temperature,
                 PriorStd = s.PriorStd ?? c.PriorStd,
+                PriorPrecision = s.PriorPrecision ?? c.PriorPrecision,
+                ValFraction = c.ValFraction,
                 Seed = seed,
                 Track = c.Track,
                 EvalTrain = c.EvalTrain,
@@ -132,7 +134,8 @@ public static class ComparisonStudy
         ISampler sampler;
         try
         {
-            var context = new SamplerContext(new Tempering(trainingSize, (int)Math.Min(batch, trainingSize), s.Temperature ?? c.Temperature, s.PriorStd ?? c.PriorStd), 1000);
+            var context = new SamplerContext(new Tempering(trainingSize, (int)Math.Min(batch, trainingSize), s.Temperature ?? c.Temperature, s.PriorStd ?? c.PriorStd)
+                { PriorPrecision = s.PriorPrecision ?? c.PriorPrecision }, 1000);
             sampler = SamplerRegistry.Create(s.Name, context, hyperparameters);
         }
         catch (ArgumentException e)
@@ -337,7 +340,7 @@ public static class ComparisonStudy
         Dataset data;
         try
         {
-            data = DataSource.Load(new DataOptions(config.Data, TaskKind.Classification, null, 0.2));
+            data = DataSource.Load(new DataOptions(config.Data, TaskKind.Classification, null, 0.2, ValFraction: config.ValFraction));
         }
         catch (Exception e) when (e is OptionException or DataFormatException)
         {

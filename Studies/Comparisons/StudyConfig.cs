@@ -11,7 +11,11 @@ public sealed record StudyModel(string Label, ModelOptions Options);
 
 /// <summary>One method of a study with its own settings; the study-wide ones apply where these are null.</summary>
 public sealed record StudySampler(string Label, string Name, double? Lr, IReadOnlyDictionary<string, double> Params,
-    int? BatchSize, double? WarmupFraction, int? Draws, double? PriorStd, double? Temperature);
+    int? BatchSize, double? WarmupFraction, int? Draws, double? PriorStd, double? Temperature)
+{
+    /// <summary>The per-layer prior's precision λ (N(0, 1/(λ·fan)); mfvi and elrg), overriding the study's.</summary>
+    public double? PriorPrecision { get; init; }
+}
 
 /// <summary>How long each run goes: exactly one of steps, epochs, gradient evaluations (per chain) or wall time (per
 /// chain group, with a step cap).</summary>
@@ -60,6 +64,10 @@ public sealed record StudyConfig
     /// <summary>Draws per chain: Markov chains are thinned to about this many after warm-up; fitted methods draw this many.</summary>
     public int Draws { get; init; } = 20;
     public double PriorStd { get; init; } = 1.0;
+    /// <summary>The per-layer prior's precision λ for every sampler that does not set its own (null: N(0, σ²I)).</summary>
+    public double? PriorPrecision { get; init; }
+    /// <summary>Share of the training rows held out as a validation split (seeded; never trained on).</summary>
+    public double ValFraction { get; init; }
     public double Temperature { get; init; } = 1.0;
     /// <summary>The BMA test accuracy whose first crossing the report times (in epochs, gradient evaluations, seconds).</summary>
     public double TargetAccuracy { get; init; } = 0.9;
@@ -81,7 +89,7 @@ public sealed record StudyConfig
     private static readonly string[] TopLevelKeys =
     [
         "name", "question", "data", "models", "variants", "samplers", "seeds", "chains", "chain_mode", "budget", "batch_size", "augment",
-        "warmup_fraction", "draws", "prior_std", "temperature", "target_accuracy", "eval_every", "eval_train", "function_points",
+        "warmup_fraction", "draws", "prior_std", "prior_precision", "val_fraction", "temperature", "target_accuracy", "eval_every", "eval_train", "function_points",
         "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "save_positions", "full_size",
     ];
 
@@ -136,6 +144,8 @@ public sealed record StudyConfig
             WarmupFraction = r.Number("warmup_fraction") ?? 0.3,
             Draws = r.Int("draws", 1) ?? 20,
             PriorStd = r.Number("prior_std") ?? 1.0,
+            PriorPrecision = r.Number("prior_precision"),
+            ValFraction = r.Number("val_fraction") ?? 0,
             Temperature = r.Number("temperature") ?? 1.0,
             TargetAccuracy = r.Number("target_accuracy") ?? 0.9,
             EvalEvery = r.Int("eval_every", 1) ?? 1,
@@ -155,6 +165,8 @@ public sealed record StudyConfig
         if (config.Dtype is not ("float32" or "float64")) throw r.Error("dtype", $"must be float32 or float64, got \"{config.Dtype}\"");
         CheckFraction(r, "warmup_fraction", config.WarmupFraction);
         if (!(config.PriorStd > 0)) throw r.Error("prior_std", $"must be positive, got {config.PriorStd}");
+        if (config.PriorPrecision is { } precision && !(precision > 0 && double.IsFinite(precision))) throw r.Error("prior_precision", $"must be a positive number, got {precision}");
+        CheckFraction(r, "val_fraction", config.ValFraction);
         if (!(config.Temperature > 0)) throw r.Error("temperature", $"must be positive, got {config.Temperature}");
         if (!(config.TargetAccuracy > 0 && config.TargetAccuracy <= 1)) throw r.Error("target_accuracy", $"must be in (0, 1], got {config.TargetAccuracy}");
         r.Done();
@@ -231,10 +243,11 @@ public sealed record StudyConfig
                 }
             }
             var sampler = new StudySampler(label, name, s.Number("lr"), parameters, s.Int("batch_size", 1), s.Number("warmup_fraction"),
-                s.Int("draws", 1), s.Number("prior_std"), s.Number("temperature"));
+                s.Int("draws", 1), s.Number("prior_std"), s.Number("temperature")) { PriorPrecision = s.Number("prior_precision") };
             if (sampler.Lr is <= 0) throw s.Error("lr", $"must be positive, got {sampler.Lr}");
             if (sampler.WarmupFraction is { } w) CheckFraction(s, "warmup_fraction", w);
             if (sampler.PriorStd is <= 0) throw s.Error("prior_std", $"must be positive, got {sampler.PriorStd}");
+            if (sampler.PriorPrecision is { } precision && !(precision > 0 && double.IsFinite(precision))) throw s.Error("prior_precision", $"must be a positive number, got {precision}");
             if (sampler.Temperature is <= 0) throw s.Error("temperature", $"must be positive, got {sampler.Temperature}");
             s.Done();
             if (samplers.Any(x => x.Label == label)) throw r.Error($"samplers[{i}]", $"repeats the label '{label}': give each a distinct \"label\"");
@@ -287,6 +300,7 @@ public sealed record StudyConfig
             ["draws"] = Draws,
             ["prior_std"] = PriorStd,
             ["temperature"] = Temperature,
+            ["val_fraction"] = ValFraction,
             ["target_accuracy"] = TargetAccuracy,
             ["eval_every"] = EvalEvery,
             ["eval_train"] = EvalTrain,
@@ -297,6 +311,7 @@ public sealed record StudyConfig
             ["dtype"] = Dtype,
             ["progress_draws"] = ProgressDraws,
         };
+        if (PriorPrecision is { } precision) node["prior_precision"] = precision;
         if (CheckpointEvery is { } c) node["checkpoint_every"] = c;
         if (ProgressEvery is { } p) node["progress_every"] = p;
         if (SavePositions > 0) node["save_positions"] = SavePositions;
@@ -329,6 +344,7 @@ public sealed record StudyConfig
         if (s.WarmupFraction is { } w) node["warmup_fraction"] = w;
         if (s.Draws is { } d) node["draws"] = d;
         if (s.PriorStd is { } p) node["prior_std"] = p;
+        if (s.PriorPrecision is { } precision) node["prior_precision"] = precision;
         if (s.Temperature is { } t) node["temperature"] = t;
         return node;
     }

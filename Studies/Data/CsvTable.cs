@@ -24,7 +24,8 @@ internal static class CsvTable
             throw new DataFormatException(path, $"has no column named '{options.Target}' for --target (columns: {string.Join(", ", header)})");
         }
         if (header.Length < 2) throw new DataFormatException(path, $"has no feature columns besides the target '{options.Target}'");
-        if (rows.Count < 2)
+        bool split = options.TestData is null && options.TestFraction > 0;
+        if (split && rows.Count < 2)
         {
             throw new DataFormatException(path, $"needs at least 2 data rows to split into train and test, found {rows.Count}");
         }
@@ -32,23 +33,46 @@ internal static class CsvTable
         string[] featureNames = [.. header.Where((_, c) => c != target)];
         int d = featureNames.Length;
         int numClasses = options.Task == TaskKind.Classification ? CheckClasses(path, header[target], target, rows) : 0;
-
-        // Seeded shuffle, then the first round(n * TestFraction) rows (at least one, at most n-1) are the test set.
-        int n = rows.Count;
-        int testCount = Math.Clamp((int)Math.Round(n * options.TestFraction, MidpointRounding.AwayFromZero), 1, n - 1);
-        int[] order = new SplitMix64(unchecked((ulong)options.SplitSeed)).Permutation(n);
-        var test = ToSplit(rows, order.AsSpan(0, testCount), target, d, options.Task);
-        var train = ToSplit(rows, order.AsSpan(testCount), target, d, options.Task);
-
         var provenance = new Dictionary<string, string>
         {
             [$"sha256:{Path.GetFileName(path)}"] = Sha256Of(path),
             ["csv.target"] = header[target],
             ["csv.features"] = string.Join(", ", featureNames),
             ["normalisation"] = "none (CSV features used as given)",
-            ["split"] = $"seeded shuffle of {n} rows (SplitMix64 Fisher-Yates, seed {options.SplitSeed}), "
-                + $"test fraction {options.TestFraction.ToString(CultureInfo.InvariantCulture)}: {n - testCount} train, {testCount} test",
         };
+
+        int n = rows.Count;
+        Dataset.Split train, test;
+        if (options.TestData is { } testPath)
+        {
+            // A separate test file: every row of --data trains, every row of the test file tests.
+            var (testHeader, testRows) = Read(testPath);
+            if (!testHeader.SequenceEqual(header))
+                throw new DataFormatException(testPath, $"--test-data must have the columns of {path} in the same order ({string.Join(", ", header)}); it has {string.Join(", ", testHeader)}");
+            if (options.Task == TaskKind.Classification) CheckTestClasses(testPath, header[target], target, testRows, numClasses);
+            train = ToSplit(rows, Enumerable.Range(0, n).ToArray(), target, d, options.Task);
+            test = ToSplit(testRows, Enumerable.Range(0, testRows.Count).ToArray(), target, d, options.Task);
+            provenance[$"sha256:test:{Path.GetFileName(testPath)}"] = Sha256Of(testPath);
+            provenance["csv.test_data"] = Path.GetFileName(testPath);
+            provenance["split"] = $"--test-data: all {n} rows of {Path.GetFileName(path)} train, all {testRows.Count} rows of {Path.GetFileName(testPath)} test";
+        }
+        else if (!split)
+        {
+            // --test-fraction 0: every row trains; there is no test split.
+            train = ToSplit(rows, Enumerable.Range(0, n).ToArray(), target, d, options.Task);
+            test = ToSplit(rows, [], target, d, options.Task);
+            provenance["split"] = $"test fraction 0: all {n} rows train, no test split (evaluation on the training rows only)";
+        }
+        else
+        {
+            // Seeded shuffle, then the first round(n * TestFraction) rows (at least one, at most n-1) are the test set.
+            int testCount = Math.Clamp((int)Math.Round(n * options.TestFraction, MidpointRounding.AwayFromZero), 1, n - 1);
+            int[] order = new SplitMix64(unchecked((ulong)options.SplitSeed)).Permutation(n);
+            test = ToSplit(rows, order.AsSpan(0, testCount), target, d, options.Task);
+            train = ToSplit(rows, order.AsSpan(testCount), target, d, options.Task);
+            provenance["split"] = $"seeded shuffle of {n} rows (SplitMix64 Fisher-Yates, seed {options.SplitSeed}), "
+                + $"test fraction {options.TestFraction.ToString(CultureInfo.InvariantCulture)}: {n - testCount} train, {testCount} test";
+        }
         return new Dataset(path, "csv", options.Task, [d], numClasses, featureNames, train, test, provenance);
     }
 
@@ -180,6 +204,18 @@ internal static class CsvTable
         return classes;
     }
 
+    /// <summary>A --test-data file's labels: integers in the training file's classes 0..C−1 (not every class need occur).</summary>
+    private static void CheckTestClasses(string path, string column, int target, List<Row> rows, int classes)
+    {
+        foreach (var row in rows)
+        {
+            double y = row.Values[target];
+            if (y < 0 || y != Math.Floor(y) || y >= classes)
+                throw new DataFormatException(path,
+                    $"line {row.Line}, column '{column}': class label {y.ToString(CultureInfo.InvariantCulture)} is not one of the training data's classes 0..{classes - 1}");
+        }
+    }
+
     private static Dataset.Split ToSplit(List<Row> rows, ReadOnlySpan<int> indices, int target, int d, TaskKind task)
     {
         var features = new float[indices.Length * d];
@@ -196,7 +232,9 @@ internal static class CsvTable
             if (classes is not null) classes[k] = (long)row[target];
             if (values is not null) values[k] = (float)row[target];
         }
-        return new Dataset.Split(features, [indices.Length, d], classes, values);
+        var rowNumbers = new long[indices.Length];
+        for (int k = 0; k < indices.Length; k++) rowNumbers[k] = indices[k];
+        return new Dataset.Split(features, [indices.Length, d], classes, values, rowNumbers);
     }
 
     private static string Sha256Of(string path)

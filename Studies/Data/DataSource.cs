@@ -9,15 +9,29 @@ public static class DataSource
     public static Dataset Load(DataOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!(options.TestFraction > 0 && options.TestFraction < 1))
+        if (options.ValFraction == 0) return LoadSplits(options);
+        if (!(options.ValFraction > 0 && options.ValFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), options.ValFraction, "ValFraction must lie in [0, 1).");
+        using var whole = LoadSplits(options);
+        return whole.WithValidation(options.ValFraction, options.SplitSeed);
+    }
+
+    private static Dataset LoadSplits(DataOptions options)
+    {
+        if (!(options.TestFraction >= 0 && options.TestFraction < 1))
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.TestFraction, "TestFraction must lie strictly between 0 and 1.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.TestFraction, "TestFraction must lie in [0, 1).");
         }
         string spec = options.Spec;
         if (string.IsNullOrWhiteSpace(spec))
         {
             throw new DataFormatException("(no data given)", $"name a data set: {DataOptions.EmbeddedMnistSubset}, a folder of IDX or CIFAR-10 files, or a .csv file");
         }
+        bool csv = spec.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && File.Exists(spec);
+        if (!csv && options.TestData is not null)
+            throw new DataFormatException(spec, "--test-data applies to CSV data (image sets have their own test files); give --data FILE.csv");
+        if (options.TestData is not null && !File.Exists(options.TestData))
+            throw new DataFormatException(options.TestData, "no such file (--test-data names a CSV file with the same columns as --data)");
         if (spec == DataOptions.EmbeddedMnistSubset)
         {
             RequireClassification(spec, options);

@@ -5,8 +5,13 @@ using static TorchSharp.torch;
 namespace Workbench.Studies.Data;
 
 /// <summary>
-/// A loaded data set: train and test tensors on the CPU, what they mean, and where they came from.
-/// Owns its four tensors; dispose it when done (or move the tensors elsewhere and dispose it anyway).
+/// A loaded data set: train, validation and test tensors on the CPU, what they mean, where they came from, and for
+/// each example its row: its 0-based index in the file it was read from (CSV: data rows in file order, header and
+/// blank lines not counted; IDX: the image in train-*-ubyte or t10k-*-ubyte; CIFAR-10: the record in the training
+/// batches read in order, or in test_batch.bin; --test-data: the row of that file). Train and validation rows come
+/// from the training file(s), test rows from the test file. The validation split (empty unless
+/// <see cref="WithValidation"/> made one) is held out of training. The test split may be empty (CSV with
+/// --test-fraction 0). Owns its tensors; dispose it when done.
 /// </summary>
 public sealed class Dataset : IDisposable
 {
@@ -43,6 +48,56 @@ public sealed class Dataset : IDisposable
         TrainY = LabelsTensor(train);
         TestX = FeaturesTensor(test);
         TestY = LabelsTensor(test);
+        TrainRows = train.Rows ?? Enumerable.Range(0, (int)train.Count).Select(i => (long)i).ToArray();
+        TestRows = test.Rows ?? Enumerable.Range(0, (int)test.Count).Select(i => (long)i).ToArray();
+        ValX = TrainX.narrow(0, 0, 0).clone();
+        ValY = TrainY.narrow(0, 0, 0).clone();
+        ValRows = [];
+    }
+
+    private Dataset(Dataset from, Tensor trainX, Tensor trainY, long[] trainRows, Tensor valX, Tensor valY, long[] valRows,
+        IReadOnlyDictionary<string, string> provenance)
+    {
+        Name = from.Name; Kind = from.Kind; Task = from.Task; SampleShape = from.SampleShape; NumClasses = from.NumClasses;
+        FeatureNames = from.FeatureNames; Provenance = provenance;
+        TrainX = trainX; TrainY = trainY; TrainRows = trainRows;
+        ValX = valX; ValY = valY; ValRows = valRows;
+        TestX = from.TestX.clone(); TestY = from.TestY.clone(); TestRows = from.TestRows;
+    }
+
+    /// <summary>Salt of the validation split's generator ("VALIDATE"), so that it differs from a CSV test split made
+    /// with the same --split-seed.</summary>
+    private const ulong ValidationSalt = 0x56414C4944415445UL;
+
+    /// <summary>
+    /// A copy whose training examples are split once more: round(n·<paramref name="fraction"/>) of them (at least 1, at
+    /// most n − 1), chosen by a SplitMix64 Fisher–Yates permutation seeded with <paramref name="seed"/> ^ "VALIDATE",
+    /// become the validation split; the rest stay training examples. Both keep the original order. Fraction 0 gives an
+    /// equal copy. The paper's reference code holds out 10 % of MNIST's training set this way (its own seed).
+    /// </summary>
+    public Dataset WithValidation(double fraction, int seed)
+    {
+        if (!(fraction >= 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "the validation fraction must be in [0, 1)");
+        if (ValRows.Length > 0) throw new InvalidOperationException("the data set already has a validation split");
+        int n = (int)TrainCount;
+        int valCount = fraction == 0 ? 0 : Math.Clamp((int)Math.Round(n * fraction, MidpointRounding.AwayFromZero), 1, Math.Max(1, n - 1));
+        if (fraction > 0 && n < 2) throw new DataFormatException(Name, $"has {n} training example(s): too few to hold out a validation split");
+        int[] order = new SplitMix64(unchecked((ulong)seed) ^ ValidationSalt).Permutation(n);
+        var isVal = new bool[n];
+        foreach (int i in order.AsSpan(0, valCount)) isVal[i] = true;
+        long[] valIndex = Enumerable.Range(0, n).Where(i => isVal[i]).Select(i => (long)i).ToArray();
+        long[] trainIndex = Enumerable.Range(0, n).Where(i => !isVal[i]).Select(i => (long)i).ToArray();
+        using var v = torch.tensor(valIndex);
+        using var t = torch.tensor(trainIndex);
+        var provenance = new SortedDictionary<string, string>(Provenance.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal)
+        {
+            ["train_count"] = trainIndex.Length.ToString(CultureInfo.InvariantCulture),
+            ["val_count"] = valIndex.Length.ToString(CultureInfo.InvariantCulture),
+            ["validation"] = valCount == 0 ? "none"
+                : $"{valCount} of the {n} training rows held out (fraction {fraction.ToString(CultureInfo.InvariantCulture)}; SplitMix64 Fisher-Yates, seed {seed} ^ 0x56414C4944415445)",
+        };
+        return new Dataset(this, TrainX.index_select(0, t), TrainY.index_select(0, t), trainIndex.Select(i => TrainRows[i]).ToArray(),
+            TrainX.index_select(0, v), TrainY.index_select(0, v), valIndex.Select(i => TrainRows[i]).ToArray(), provenance.AsReadOnly());
     }
 
     /// <summary>"mnist-subset" for the embedded set, else the path the user gave.</summary>
@@ -62,6 +117,15 @@ public sealed class Dataset : IDisposable
     public Tensor TestX { get; }
     public Tensor TestY { get; }
 
+    /// <summary>The held-out validation split (empty unless <see cref="WithValidation"/> made one).</summary>
+    public Tensor ValX { get; }
+    public Tensor ValY { get; }
+
+    /// <summary>Each training example's row in its source file (see the class summary), in tensor order.</summary>
+    public long[] TrainRows { get; }
+    public long[] ValRows { get; }
+    public long[] TestRows { get; }
+
     /// <summary>Shape of one sample: [1, 28, 28], [3, 32, 32] or [features].</summary>
     public long[] SampleShape { get; }
 
@@ -76,6 +140,7 @@ public sealed class Dataset : IDisposable
 
     public long TrainCount => TrainX.shape[0];
     public long TestCount => TestX.shape[0];
+    public long ValCount => ValX.shape[0];
 
     public void Dispose()
     {
@@ -83,10 +148,13 @@ public sealed class Dataset : IDisposable
         TrainY.Dispose();
         TestX.Dispose();
         TestY.Dispose();
+        ValX.Dispose();
+        ValY.Dispose();
     }
 
     /// <summary>One half of a data set as managed arrays: features row-major, and either class or real targets.</summary>
-    internal sealed record Split(float[] Features, long[] Shape, long[]? Classes, float[]? Values)
+    /// <param name="Rows">Each example's row in its source file; null: 0 … n − 1.</param>
+    internal sealed record Split(float[] Features, long[] Shape, long[]? Classes, float[]? Values, long[]? Rows = null)
     {
         public long Count => Shape[0];
     }

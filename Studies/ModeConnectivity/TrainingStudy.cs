@@ -22,7 +22,7 @@ public static class TrainingStudy
         var clock = System.Diagnostics.Stopwatch.StartNew();
         o.Validate();
         TorchThreads.Apply(o.Threads);
-        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification));
+        using var data = DataSource.Load(new DataOptions(o.Data, TaskKind.Classification, SplitSeed: o.SplitSeed, ValFraction: o.ValFraction));
         if (o.Training.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new Sampling.OptionException($"--augment {refusal}");
         // Everything that can be wrong with the settings on this data is refused before the folder exists.
         long examples = TrainingSet(o, data).X.shape[0];
@@ -41,6 +41,8 @@ public static class TrainingStudy
         manifest.Set("data", new JsonObject(data.Provenance.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))));
         try
         {
+            // The rows the networks trained on (the first --train-examples of the training split), held out and tested.
+            manifest.SetTable("splits", SplitsTable.Write(folder.Path, data, examples));
             var result = run(data, folder, manifest);
             manifest.Finish();
             return (result, clock.Elapsed.TotalSeconds);
@@ -79,7 +81,7 @@ public static class TrainingStudy
             log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
             using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
                 (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
-            variantsNode[variant.ToName()] = VariantNode(network, trained, extra);
+            variantsNode[variant.ToName()] = VariantNode(network, trained, data, extra);
             body(network, trained);
         }
         manifest.Set("variants", variantsNode);
@@ -107,6 +109,8 @@ public static class TrainingStudy
             ["seed"] = o.Seed,
             ["eval_examples"] = o.EvalExamples,
             ["train_examples"] = o.TrainExamples,
+            ["val_fraction"] = o.ValFraction,
+            ["split_seed"] = o.SplitSeed,
             ["threads"] = o.Threads,
         };
         if (o is VariantStudyOptions v)
@@ -122,7 +126,9 @@ public static class TrainingStudy
     {
         var t = o.Training;
         return FormattableString.Invariant($"with minibatch AdamW (lr {t.LearningRate}, decoupled weight decay {t.WeightDecay} on trainable entries only, batch {t.BatchSize}{(t.Augment ? ", each example randomly mirrored and cropped from a 4-pixel zero padding" : "")}{(t.LabelSmoothing > 0 ? ", label smoothing " + t.LabelSmoothing.ToString(CultureInfo.InvariantCulture) : "")}, {t.Epochs} epoch(s), schedule {t.Schedule.ToString().ToLowerInvariant()}) ") +
-            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}. ");
+            FormattableString.Invariant($"on {(o.TrainExamples > 0 ? $"the first {o.TrainExamples} training examples" : "the whole training split")}") +
+            (o.ValFraction > 0 ? FormattableString.Invariant($" after {o.ValFraction:P0} of it was held out for validation (split seed {o.SplitSeed}; each network's validation loss is in the manifest)") : "") +
+            ". The rows of every split are in `splits.parquet`. ";
     }
 
     /// <summary>"the first N examples of" or "all of", for the report's evaluation sentence.</summary>
@@ -131,12 +137,15 @@ public static class TrainingStudy
 
     /// <summary>A variant's model description and, per network, its seeds and final-epoch training loss
     /// (<paramref name="extra"/> adds study-specific entries, e.g. the pair).</summary>
-    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Action<JsonObject, ChainSeeds>? extra = null)
+    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Dataset data, Action<JsonObject, ChainSeeds>? extra = null)
     {
         var node = ModelDescription.Of(network);
+        // With a validation split, each network's final loss and error on it (the reference code's per-epoch check).
+        var (valLoss, valError) = data.ValCount > 0 ? InterpolationPath.EvaluateMany(network, trained.Theta, data.ValX, data.ValY) : ([], []);
         node["networks"] = new JsonArray(trained.Seeds.Select((s, i) =>
         {
             var entry = new JsonObject { ["network"] = s.Chain, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder, ["final_epoch_train_loss"] = trained.EpochLoss[^1][i] };
+            if (valLoss.Length > 0) { entry["val_loss"] = valLoss[i]; entry["val_error"] = valError[i]; }
             extra?.Invoke(entry, s);
             return (JsonNode)entry;
         }).ToArray());

@@ -28,7 +28,10 @@ internal sealed class ChainLoop : IDisposable
     private readonly long[] _tracked;
     private readonly Tensor _trackedIndex, _trackedIndexCpu; // built once, used at every draw
     private readonly long[] _sampleShape;
-    private readonly Tensor _trainX, _trainY, _testX, _testY;
+    private readonly Tensor _trainX, _trainY, _testX, _testY, _valX, _valY;
+    /// <summary>The split the running BMA, the function-space view, the final metrics and the calibration table are
+    /// taken on: "test", or "train" when the data has no test split (CSV with --test-fraction 0).</summary>
+    private readonly string _primarySplit;
     /// <summary>--augment: applied to every training minibatch (never to evaluation); null without it.</summary>
     private readonly ImageAugmentation? _augmentation;
     private readonly ParquetTableWriter _draws, _stats, _eval;
@@ -69,6 +72,10 @@ internal sealed class ChainLoop : IDisposable
         _testX = data.TestX.to(dtype, device);
         _trainY = o.IsRegression ? data.TrainY.to(dtype, device) : data.TrainY.to(device);
         _testY = o.IsRegression ? data.TestY.to(dtype, device) : data.TestY.to(device);
+        _valX = data.ValX.to(dtype, device);
+        _valY = o.IsRegression ? data.ValY.to(dtype, device) : data.ValY.to(device);
+        _primarySplit = data.TestCount > 0 ? "test" : "train";
+        if (data.TestCount == 0) (_testX, _testY) = (_trainX, _trainY);
         _finalAccuracy = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
         _finalNll = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
         _liveAccuracy = Enumerable.Repeat(double.NaN, o.Chains).ToArray();
@@ -165,7 +172,7 @@ internal sealed class ChainLoop : IDisposable
     {
         var chains = _finalTestBma.Keys.Where(k => !_diverged.Any(d => d.Chain == k)).Order().ToArray();
         if (_o.IsRegression || chains.Length == 0) return null;
-        return (cat(chains.Select(k => _finalTestBma[k]).ToArray(), 0), chains, _testY.cpu());
+        return (cat(chains.Select(k => _finalTestBma[k]).ToArray(), 0), chains, _testY.cpu());   // the primary split's labels
     }
     private long TrainingSize => _trainX.shape[0];
     private int BatchSize => _sampler.FullBatch ? (int)TrainingSize : _o.BatchSize;
@@ -430,11 +437,13 @@ internal sealed class ChainLoop : IDisposable
     /// <summary>Fresh evaluators of the test split (and the train split with --eval-train), each with a running BMA of its own.</summary>
     private List<(string Split, PredictiveEvaluator Evaluator)> NewEvaluators(int trackedPoints)
     {
+        // The first is the primary split (test; the training rows when there is no test split).
         var evaluators = new List<(string Split, PredictiveEvaluator Evaluator)>
         {
-            ("test", new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd) { TrackedPoints = trackedPoints }),
+            (_primarySplit, new PredictiveEvaluator(_network, _testX, _testY, !_o.IsRegression, _o.NoiseStd) { TrackedPoints = trackedPoints }),
         };
-        if (_o.EvalTrain) evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
+        if (_o.EvalTrain && _primarySplit != "train") evaluators.Add(("train", new PredictiveEvaluator(_network, _trainX, _trainY, !_o.IsRegression, _o.NoiseStd)));
+        if (_valX.shape[0] > 0) evaluators.Add(("val", new PredictiveEvaluator(_network, _valX, _valY, !_o.IsRegression, _o.NoiseStd)));
         return evaluators;
     }
 
@@ -520,7 +529,7 @@ internal sealed class ChainLoop : IDisposable
                     row[0] = chains[k]; row[1] = iteration; row[2] = epoch; row[3] = gradEvals; row[4] = wall; row[5] = evaluators[e].Split;
                     for (int j = 0; j < v.Length; j++) row[6 + j] = v[j];
                     _progress!.Append(row);
-                    if (evaluators[e].Split == "test" && !_o.IsRegression) _liveAccuracy[chains[k]] = m.BmaAccuracy;
+                    if (evaluators[e].Split == _primarySplit && !_o.IsRegression) _liveAccuracy[chains[k]] = m.BmaAccuracy;
                 }
         }
         finally
@@ -595,14 +604,14 @@ internal sealed class ChainLoop : IDisposable
                 row[5] = _clock.Elapsed.TotalSeconds; row[6] = split;
                 for (int j = 0; j < v.Length; j++) row[7 + j] = v[j];
                 _eval.Append(row);
-                if (split == "test" && _function is not null)
+                if (split == _primarySplit && _function is not null)
                 {
                     var point = new object[3 + _functionPoints];
                     point[0] = chains[k]; point[1] = draw[k]; point[2] = iteration;
                     for (int j = 0; j < _functionPoints; j++) point[3 + j] = evaluator.LastPointValues[k][j];
                     _function.Append(point);
                 }
-                if (split == "test")
+                if (split == _primarySplit)
                 {
                     _finalAccuracy[chains[k]] = _o.IsRegression ? m.BmaRmse : m.BmaAccuracy;
                     _finalNll[chains[k]] = m.BmaNll;

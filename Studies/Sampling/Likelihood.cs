@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Workbench.Studies.Sampling;
@@ -36,7 +37,10 @@ public sealed class GaussianLikelihood(double noiseStd) : Likelihood
     {
         using var scope = NewDisposeScope();
         var residual = outputs.squeeze(2) - targets;
-        double constant = -Math.Log(NoiseStd * Math.Sqrt(2 * Math.PI));
-        return residual.square().mul(-0.5 / (NoiseStd * NoiseStd)).add(constant).MoveToOuterDisposeScope();
+        // Scalars held and disposed explicitly: an implicit one can be finalised by the GC while libtorch still reads it,
+        // which failed linreg runs intermittently ("Unknown scalar type", "toFloat"). Same operations, same numbers.
+        using var scale = (-0.5 / (NoiseStd * NoiseStd)).ToScalar();
+        using var constant = (-Math.Log(NoiseStd * Math.Sqrt(2 * Math.PI))).ToScalar();
+        return residual.mul(residual).mul_(scale).add_(constant).MoveToOuterDisposeScope();
     }
 }

@@ -29,7 +29,40 @@ public sealed class MinibatchLogLikelihood(INetwork network, Likelihood likeliho
         return (perChain.detach().MoveToOuterDisposeScope(), theta.Gradient().MoveToOuterDisposeScope());
     }
 
-    public IReadOnlyList<long> FactorBlocks => network.VariationalBlocks;
+    public IReadOnlyList<VariationalPiece> VariationalPieces => _pieces ??= PiecesOf(network);
+    private IReadOnlyList<VariationalPiece>? _pieces;
+
+    /// <summary>
+    /// One piece per parameter segment, as the paper's reference ELRG code treats each layer: blocks are the network's
+    /// <see cref="INetwork.VariationalBlocks"/> (one per layer); normalisation affines are deterministic; every other
+    /// segment carries its layer's fan for the per-layer prior; a Linear's factors start at 0.5·sd(W₀)/√r (weight) and
+    /// 0.01 (bias), a convolution's at 0, anything else at the method's init_std.
+    /// </summary>
+    public static IReadOnlyList<VariationalPiece> PiecesOf(INetwork network)
+    {
+        var pieces = new List<VariationalPiece>();
+        int block = -1;
+        string? layer = null;
+        foreach (var segment in network.Layout.Segments)
+        {
+            // A block is a run of segments of one layer (the name before the first '.'), as GaussianParameters.LayerBlocks.
+            string name = segment.Name.Split('.')[0];
+            if (name != layer) { block++; layer = name; }
+            var init = segment.Role switch
+            {
+                ParameterRole.Weight => segment.IsConvolutionWeight ? FactorInit.Zero : FactorInit.LinearWeight,
+                ParameterRole.Bias => FactorInit.LinearBias,
+                _ => null,
+            };
+            pieces.Add(segment.Role == ParameterRole.Norm
+                ? new VariationalPiece(segment.Count, block, Deterministic: true)
+                : new VariationalPiece(segment.Count, block, Fan: segment.Fan, FactorInit: init));
+        }
+        var sizes = pieces.GroupBy(p => p.Block).Select(g => g.Sum(p => p.Count));
+        if (!sizes.SequenceEqual(network.VariationalBlocks))
+            throw new InvalidOperationException($"{network.Name}: its variational blocks are not one per layer");
+        return pieces;
+    }
 
     public Tensor ExpectedLogLikelihood(GaussianPosterior q, IReadOnlyList<Generator> generators)
     {

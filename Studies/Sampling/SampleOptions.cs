@@ -10,9 +10,22 @@ public sealed record SampleOptions
     public required ModelOptions Model { get; init; }
     public string Data { get; init; } = "mnist-subset";
     public string? Target { get; init; }
+    /// <summary>CSV: share of rows held out for testing, in [0, 1); 0: every row trains and evaluation is on the
+    /// training rows only.</summary>
     public double TestFraction { get; init; } = 0.2;
-    /// <summary>Seed of the CSV train/test split (a data choice, kept apart from the run seed).</summary>
+    /// <summary>CSV: a separate test file with the same columns (--test-data); every row of <see cref="Data"/> trains.</summary>
+    public string? TestData { get; init; }
+    /// <summary>Share of the training rows held out as a validation split (--val-fraction, seeded by the split seed):
+    /// never trained on, evaluated as split "val".</summary>
+    public double ValFraction { get; init; }
+    /// <summary>Seed of the CSV train/test split and of the validation split (a data choice, kept apart from the run seed).</summary>
     public int SplitSeed { get; init; } = 0;
+
+    /// <summary>The data options the run loads its data with.</summary>
+    public DataOptions DataOptions => new(Data, Task, Target, TestFraction, SplitSeed, TestData: TestData, ValFraction: ValFraction);
+
+    /// <summary>Whether the run has no test split (CSV with --test-fraction 0), so evaluation is on the training rows.</summary>
+    public bool TrainsOnEveryRow => TestFraction == 0 && TestData is null;
     public string Sampler { get; init; } = "sgld";
     /// <summary>Sampler hyperparameters by name (--param NAME=VALUE); step_size defaults to --lr.</summary>
     public IReadOnlyDictionary<string, double> SamplerParameters { get; init; } = new Dictionary<string, double>();
@@ -42,6 +55,9 @@ public sealed record SampleOptions
     public bool Augment { get; init; }
     public double Temperature { get; init; } = 1.0;
     public double PriorStd { get; init; } = 1.0;
+    /// <summary>--prior-precision λ: the paper's per-layer prior N(0, 1/(λ·fan)) instead of N(0, σ²I) (mfvi and elrg
+    /// only; see <see cref="Tempering.PriorPrecision"/>). Null: the isotropic prior of <see cref="PriorStd"/>.</summary>
+    public double? PriorPrecision { get; init; }
     /// <summary>Known observation noise sd of the Gaussian likelihood (regression only).</summary>
     public double NoiseStd { get; init; } = 1.0;
     public ulong Seed { get; init; } = 0;
@@ -122,6 +138,7 @@ public sealed record SampleOptions
         Require(StepSize is null || (StepSize > 0 && double.IsFinite(StepSize.Value)), $"--lr must be a positive number, got {StepSize}");
         Require(Temperature > 0 && double.IsFinite(Temperature), $"--temperature must be a positive number, got {Temperature}");
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
+        Require(PriorPrecision is null || (PriorPrecision > 0 && double.IsFinite(PriorPrecision.Value)), $"--prior-precision must be a positive number, got {PriorPrecision}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
         Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
         Require(DivergenceFactor >= 0 && double.IsFinite(DivergenceFactor), $"--divergence-factor must be a number ≥ 0 (0 = off), got {DivergenceFactor}");
@@ -145,7 +162,12 @@ public sealed record SampleOptions
         Require(CheckpointEvery is null or >= 0, $"--checkpoint-every must be ≥ 0 (0 = no checkpoints), got {CheckpointEvery}");
         Require(Threads >= 0, $"--threads must be ≥ 0 (0 = the CPUs this process may use), got {Threads}");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
-        Require(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be in (0, 1), got {TestFraction}");
+        Require(TestFraction >= 0 && TestFraction < 1, $"--test-fraction must be in [0, 1) (0: every row trains, no test split), got {TestFraction}");
+        Require(ValFraction >= 0 && ValFraction < 1, $"--val-fraction must be in [0, 1), got {ValFraction}");
+        bool csv = Data.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
+        Require(TestData is null || csv, "--test-data applies to CSV data (image sets have their own test files): give --data FILE.csv");
+        Require(TestFraction > 0 || csv, "--test-fraction 0 applies to CSV data (image sets have their own test files)");
+        Require(!(TrainsOnEveryRow && !EvalTrain), "--test-fraction 0 leaves no test split, so runs are evaluated on the training rows: drop --eval-train false");
         Require(IsRegression || Target is null || Data != "mnist-subset", "--target applies only to CSV data");
         Require(!IsRegression || Data != "mnist-subset", "linreg needs a CSV file: --data FILE.csv --target COLUMN");
         Require((Steps - Warmup) / Thin >= 1, $"no draws: (--steps − --warmup) / --thin = ({Steps} − {Warmup}) / {Thin} < 1");

@@ -129,6 +129,8 @@ public static class SamplingRun
     {
         try
         {
+            manifest.SetTable("splits", SplitsTable.Write(folder.Path, setup.Data));
+            if (o.TrainsOnEveryRow) log.WriteLine("--test-fraction 0: every row trains and there is no test split; draws are evaluated on the training rows only");
             using var chains = new ChainLoop(o, log, setup.Data, setup.Network, setup.Sampler, setup.Seeds, setup.Tracked, setup.Likelihood,
                 folder, setup.Device, setup.Dtype, resume, p => manifest.Set("checkpoint", new JsonObject
                 {
@@ -200,7 +202,7 @@ public static class SamplingRun
             var device = ResolveDevice(o.Device);
             TorchThreads.Apply(o.Threads);
 
-            var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
+            var data = DataSource.Load(o.DataOptions);
             INetwork? network = null;
             try
             {
@@ -213,7 +215,7 @@ public static class SamplingRun
                 if (o.StepSize is { } lr) hyperparameters.TryAdd("step_size", lr);
                 ISampler Build(int batch)
                 {
-                    var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd), o.Steps);
+                    var context = new SamplerContext(new Tempering(data.TrainX.shape[0], batch, o.Temperature, o.PriorStd) { PriorPrecision = o.PriorPrecision }, o.Steps);
                     return o.SamplerFactory?.Invoke(context, hyperparameters) ?? SamplerRegistry.Create(o.Sampler, context, hyperparameters);
                 }
                 if (o.Augment && ImageAugmentation.Refusal(data) is { } refusal) throw new OptionException($"--augment {refusal}");
@@ -267,7 +269,7 @@ public static class SamplingRun
     internal static (SampleOptions Options, Dataset Data, INetwork Network) Rebuild(string runFolder, Device device)
     {
         var o = ReadOptions(Manifest.Load(runFolder), runFolder, threads: null);
-        var data = DataSource.Load(new DataOptions(o.Data, o.Task, o.Target, o.TestFraction, SplitSeed: o.SplitSeed));
+        var data = DataSource.Load(o.DataOptions);
         try
         {
             var network = ModelCatalog.Create(ModelOptionsFor(o, data));
@@ -337,6 +339,8 @@ public static class SamplingRun
             Data = c["data_resolved"]?.GetValue<string>() ?? Value<string>("data"),
             Target = c["target"]?.GetValue<string>(),
             TestFraction = Value<double>("test_fraction"),
+            TestData = c["test_data_resolved"]?.GetValue<string>(),
+            ValFraction = Maybe<double>("val_fraction") ?? 0,
             SplitSeed = Value<int>("split_seed"),
             Sampler = Value<string>("sampler"),
             SamplerParameters = c["sampler_parameters"] is JsonObject p ? p.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>()) : new Dictionary<string, double>(),
@@ -353,6 +357,7 @@ public static class SamplingRun
             Augment = Maybe<bool>("augment") ?? false,
             Temperature = Value<double>("temperature"),
             PriorStd = Value<double>("prior_std"),
+            PriorPrecision = Maybe<double>("prior_precision"),
             NoiseStd = Maybe<double>("noise_std") ?? 1.0,
             Seed = Value<ulong>("seed"),
             Track = Value<int>("track"),
@@ -475,6 +480,7 @@ public static class SamplingRun
         ["augment"] = o.Augment,
         ["temperature"] = o.Temperature,
         ["prior_std"] = o.PriorStd,
+        ["prior_precision"] = o.PriorPrecision,
         ["noise_std"] = o.IsRegression ? o.NoiseStd : null,
         ["seed"] = o.Seed,
         ["track"] = o.Track,
@@ -490,6 +496,9 @@ public static class SamplingRun
         ["sampler_parameters"] = JsonSerializerNode(o.SamplerParameters),
         ["split_seed"] = o.SplitSeed,
         ["test_fraction"] = o.TestFraction,
+        ["test_data"] = o.TestData,
+        ["test_data_resolved"] = o.TestData is null ? null : Path.GetFullPath(o.TestData),
+        ["val_fraction"] = o.ValFraction,
         ["device"] = device.type.ToString().ToLowerInvariant(),
         ["threads"] = get_num_threads(),
         ["checkpoint_every"] = o.CheckpointInterval,

@@ -56,8 +56,8 @@ public class DataSourceTests
     }
 
     [Theory]
-    [InlineData(0.0)]
     [InlineData(1.0)]
+    [InlineData(1.5)]
     [InlineData(-0.1)]
     [InlineData(double.NaN)]
     public void Test_fraction_outside_zero_to_one_is_refused(double fraction)

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Workbench.Samplers;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -355,10 +356,16 @@ internal sealed class LinearRegressionTarget(LinearRegressionProblem problem) : 
     public (Tensor Value, Tensor Gradient) Evaluate(Tensor position)
     {
         using var scope = NewDisposeScope();
+        // Explicit Scalars (an implicit one can be finalised while libtorch reads it: intermittent failures).
+        using var n = (_n * _s2).ToScalar();
+        using var two = 2.0.ToScalar();
+        using var yty = _yty.ToScalar();
+        using var half = (-2 * _n * _s2).ToScalar();
+        using var constant = (-0.5 * Math.Log(2 * Math.PI * _s2)).ToScalar();
         var gramTheta = position.matmul(_gram);                                          // θᵀXᵀX per row
-        var gradient = (_xty - gramTheta).div(_n * _s2);                                 // Xᵀ(y − Xθ)/(N s²)
-        var quadratic = (position * gramTheta).sum(1) - 2 * position.matmul(_xty) + _yty; // ‖y − Xθ‖²
-        var value = quadratic.div(-2 * _n * _s2).add(-0.5 * Math.Log(2 * Math.PI * _s2));
+        var gradient = (_xty - gramTheta).div_(n);                                       // Xᵀ(y − Xθ)/(N s²)
+        var quadratic = (position * gramTheta).sum(1).sub_(position.matmul(_xty).mul_(two)).add_(yty); // ‖y − Xθ‖²
+        var value = quadratic.div_(half).add_(constant);
         return (value.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 }
