@@ -134,6 +134,7 @@ public static class MonotonicInterpolationStudy
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant ({string.Join(", ", o.Variants.Select(v => Label(v.ToName())))}) {o.Networks} network(s) were trained "),
             FormattableString.Invariant($"from their init θ_0 (init and data-order seeds from run seed {o.Seed}; "), MasksSentence(o), ") to θ_T ",
             TrainingSentence(o),
+            FiGluSentence(o, o.Variants),
             $"The training loss (mean NLL on {EvaluatedOn(o)} the training split) ",
             FormattableString.Invariant($"was evaluated at {o.Points} evenly spaced α on (1 − α)θ_0 + αθ_T.")));
         s.AppendLine();

@@ -183,6 +183,7 @@ public static class NetworkMerging
             o.SharedMasks ? FormattableString.Invariant($"from mask seed {o.Model.MaskSeed} (--shared-masks)) ")
                 : FormattableString.Invariant($"drawn from mask seed {o.Model.MaskSeed} and index 0 by SplitMix64, as lmc's pair 0 and mli's network 0 draw theirs; the seed is in the manifest) "),
             TrainingSentence(o),
+            FiGluSentence(o, o.Variants),
             "The merged network's θ is the average of the members' θ",
             o.Match ? "; for standard networks also after weight matching each member to the first (Git Re-Basin). " : ". ",
             $"Loss and accuracy on {EvaluatedOn(o)} each split."));

@@ -159,6 +159,11 @@ public static class TrainingStudy
     /// <summary>The arms of a study that trains each variant once, with the model's FiGLU sd.</summary>
     public static IReadOnlyList<TrainingArm> ArmsOf(IEnumerable<Variant> variants) => variants.Select(v => new TrainingArm(v.ToName(), v)).ToList();
 
+    /// <summary>The report's sentence on σ-Asym's FiGLU sd, or "" when no σ-Asym networks are trained.</summary>
+    public static string FiGluSentence(TrainingStudyOptions o, IEnumerable<Variant> variants) => !variants.Contains(Variant.SigmaAsym) ? ""
+        : $"σ-Asym's FiGLU F has sd {TrainingArm.FiGluLabel(ModelCatalog.FiGluStdOf(o.Model))}" +
+          (o.Model.FiGluStd is null ? $" (the default for `{o.Model.Model}`; `--figlu-std` sets it, see the README). " : " (--figlu-std). ");
+
     /// <summary>How the report names the masks: one sentence part, after "the same init and data-order seeds…".</summary>
     public static string MasksSentence(TrainingStudyOptions o) => o.SharedMasks
         ? FormattableString.Invariant($"one set of W-Asym masks and FiGLU matrices for every {o.MaskGroup}, from mask seed {o.Model.MaskSeed} (--shared-masks)")
