@@ -168,7 +168,11 @@ public static class LinearModeConnectivity
             names.Add($"lmc-{metric}");
         }
         var bars = new BarFigure($"Test barriers: mean ± sd over {o.Pairs} pair(s)", columns.Select(c => c.Label).ToList(),
-            [("midpoint", Colors.SteelBlue), ("Entezari (max over λ)", Colors.IndianRed)]);
+            [("midpoint", Colors.SteelBlue), ("Entezari (max over λ)", Colors.IndianRed)])
+        {
+            // Room for labels such as "σ-Asym (sd 1/√d)" under every bar group.
+            PanelWidth = Math.Max(560, 150 * columns.Count),
+        };
         foreach (var metric in Metrics)
         {
             var panel = new BarPanel($"test {metric} barrier", $"barrier ({metric})");
@@ -276,6 +280,7 @@ public static class LinearModeConnectivity
         string which = string.Join(" and ", stds.Select(f => f.OverSqrtWidth ? $"sd {TrainingArm.FiGluLabel(f)} (d = the width F mixes)" : $"sd {TrainingArm.FiGluLabel(f)}"));
         return $"σ-Asym's FiGLU σ(x) = sigmoid(F x) ⊙ x draws F's entries with {which}. The paper's reference code uses sd 1 for its MNIST MLP " +
             "and 1/√d for its ResNets; with sd 1 on a d-wide LayerNorm output F x has sd ≈ √d and the gate is nearly a binary mask. " +
+            (stds.Count > 1 ? "Within a pair, every σ-Asym column scales the same draw of standard normals (F = sd·z), so the columns differ in the scale alone. " : "") +
             "`--figlu-std` sets the σ-Asym columns (comma-separated for several).";
     }
 
