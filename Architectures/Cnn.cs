@@ -8,8 +8,8 @@ namespace Workbench.Architectures;
 /// <summary>
 /// A small plain CNN without residual connections: per entry of <paramref name="Widths"/> one stage
 /// conv3×3 (stride 1) → GroupNorm(1, C) → act → conv3×3 (stride 2) → GroupNorm(1, C) → act, then global average
-/// pooling and a Linear head. Convolutions have no bias. act is ReLU (standard, W-Asym) or a channel FiGLU of std
-/// <paramref name="FiGluScale"/>/√C (σ-Asym, as for ResNets, PAPER 1.2). W-Asym fixes, per output channel,
+/// pooling and a Linear head. Convolutions have no bias. act is ReLU (standard, W-Asym) or a channel FiGLU whose F has sd
+/// <paramref name="FiGluStd"/> for C channels (σ-Asym; 1/√C as for the paper's ResNets unless set, PAPER 1.2). W-Asym fixes, per output channel,
 /// <paramref name="ConvNFix"/> of the flattened C_in·3·3 entries (null: ⌈C_in·9/4⌉, a quarter of them) and
 /// <paramref name="Head"/>.NFix of each head row, all with std <paramref name="ConvKappa"/> / Head.Kappa (PAPER 1.1).
 /// </summary>
@@ -24,7 +24,7 @@ public sealed record CnnSpec(
     int? ConvNFix,
     double ConvKappa,
     WAsymSetting Head,
-    double FiGluScale,
+    FiGluScale FiGluStd,
     ulong MaskSeed)
 {
     public const int Kernel = 3;
@@ -39,7 +39,7 @@ public sealed record CnnSpec(
         if (Outputs <= 0) throw new ArgumentException($"model {Name}: outputs must be positive, got {Outputs}");
         if (Widths.Count == 0 || Widths.Any(w => w <= 0))
             throw new ArgumentException($"model {Name}: --widths must be one or more positive channel counts, got [{string.Join(",", Widths)}]");
-        if (Variant == Variant.SigmaAsym && !(FiGluScale > 0)) throw new ArgumentException($"model {Name}: FiGLU scale must be positive, got {FiGluScale}");
+        if (Variant == Variant.SigmaAsym && !FiGluStd.IsValid) throw new ArgumentException($"model {Name}: FiGLU sd must be positive, got {FiGluStd}");
     }
 }
 
@@ -64,7 +64,7 @@ public sealed class Cnn : IPermutationSymmetric
     {
         spec.Validate();
         Spec = spec;
-        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluScale);
+        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluStd);
         int width = spec.InChannels;
         foreach (int outWidth in spec.Widths)
             foreach (int stride in new[] { 1, 2 })

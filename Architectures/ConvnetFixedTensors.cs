@@ -8,7 +8,7 @@ namespace Workbench.Architectures;
 /// order) and σ-Asym channel FiGLUs (their own indices), each recorded with its hash for the manifest and counted in
 /// <see cref="FixedCount"/>. Masks exist only for W-Asym and FiGLUs only for σ-Asym; otherwise the makers return null.
 /// </summary>
-internal sealed class ConvnetFixedTensors(Variant variant, ulong maskSeed, double figluScale)
+internal sealed class ConvnetFixedTensors(Variant variant, ulong maskSeed, FiGluScale figluStd)
 {
     private readonly List<FixedTensorRecord> _records = new();
     private int _maskIndex, _figluIndex;
@@ -38,11 +38,11 @@ internal sealed class ConvnetFixedTensors(Variant variant, ulong maskSeed, doubl
         return mask;
     }
 
-    /// <summary>A channel FiGLU of std scale/√C (PAPER 1.2).</summary>
+    /// <summary>A channel FiGLU whose F has the sd <see cref="FiGluScale.StdFor"/> C channels (PAPER 1.2: 1/√C in the paper's ResNets).</summary>
     public ChannelFiGlu? Activation(string name, int channels)
     {
         if (variant != Variant.SigmaAsym) return null;
-        double std = figluScale / Math.Sqrt(channels);
+        double std = figluStd.StdFor(channels);
         var figlu = new ChannelFiGlu(maskSeed, _figluIndex++, channels, std);
         _records.Add(new FixedTensorRecord(name, "figlu", [channels, channels, 1, 1], (long)channels * channels, figlu.Sha256,
             new Dictionary<string, double> { ["std"] = std }));

@@ -21,7 +21,7 @@ public sealed record MlpSpec(
     Activation Activation,
     Variant Variant,
     IReadOnlyList<WAsymSetting> WAsym,
-    double FiGluStd,
+    FiGluScale FiGluStd,
     ulong MaskSeed)
 {
     public WAsymSetting WAsymFor(int linearIndex) => WAsym.Count == 1 ? WAsym[0] : WAsym[linearIndex];
@@ -33,7 +33,7 @@ public sealed record MlpSpec(
         if (Hidden.Any(h => h <= 0)) throw new ArgumentException($"model {Name}: every hidden width must be positive, got [{string.Join(",", Hidden)}]");
         if (Variant == Variant.WAsym && WAsym.Count != 1 && WAsym.Count != Hidden.Length + 1)
             throw new ArgumentException($"model {Name}: W-Asym needs 1 or {Hidden.Length + 1} (n_fix, κ) settings, got {WAsym.Count}");
-        if (Variant == Variant.SigmaAsym && !(FiGluStd > 0)) throw new ArgumentException($"model {Name}: FiGLU std must be positive, got {FiGluStd}");
+        if (Variant == Variant.SigmaAsym && !FiGluStd.IsValid) throw new ArgumentException($"model {Name}: FiGLU sd must be positive, got {FiGluStd}");
     }
 }
 
@@ -75,10 +75,11 @@ public sealed class Mlp : IPermutationSymmetric
             if (spec.LayerNorm) _layers.Add(new LayerNorm(Layout, $"ln{i + 1}", width));
             if (spec.Variant == Variant.SigmaAsym)
             {
-                var figlu = new FiGlu(spec.MaskSeed, i, width, spec.FiGluStd);
+                double std = spec.FiGluStd.StdFor(width);
+                var figlu = new FiGlu(spec.MaskSeed, i, width, std);
                 _layers.Add(figlu);
                 _fixed.Add(new FixedTensorRecord($"figlu{i + 1}", "figlu", [width, width], (long)width * width, figlu.Sha256,
-                    new Dictionary<string, double> { ["std"] = spec.FiGluStd }));
+                    new Dictionary<string, double> { ["std"] = std }));
                 FixedCount += (long)width * width;
             }
             else

@@ -14,7 +14,7 @@ public sealed record ModelOptions(
     bool? LayerNorm = null,
     int? NFix = null,
     double? Kappa = null,
-    double? FiGluStd = null,
+    FiGluScale? FiGluStd = null,
     ulong MaskSeed = 0,
     int[]? InputShape = null,
     int? WidthMultiplier = null)
@@ -47,6 +47,18 @@ public static class ModelCatalog
 
     public static IReadOnlyList<string> Names => Presets.Select(p => p.Name).ToList();
 
+    /// <summary>The models built from convolutions (their FiGLU mixes channels).</summary>
+    public static bool IsConvnet(string model) => model is "cnn" or "resnet8" or "resnet20" or "resnet20-bnn";
+
+    /// <summary>
+    /// The sd of FiGLU's F when --figlu-std is not given, as the paper's reference code draws it: 1 for the MLPs (its MNIST
+    /// MLP), 1/√C for the convnets (its ResNets). A study may set another (the BNN presets use 1/√d for their MLP).
+    /// </summary>
+    public static FiGluScale DefaultFiGluStd(string model) => IsConvnet(model) ? FiGluScale.InverseSqrtWidth : FiGluScale.One;
+
+    /// <summary>The FiGLU sd a model's options give: their own, or the model's default.</summary>
+    public static FiGluScale FiGluStdOf(ModelOptions o) => o.FiGluStd ?? DefaultFiGluStd(o.Model);
+
     /// <summary>The MLP spec a model name and options stand for (throws for non-MLP models).</summary>
     public static MlpSpec MlpSpecFor(ModelOptions o)
     {
@@ -56,18 +68,18 @@ public static class ModelCatalog
         {
             case "mlp":
                 return new MlpSpec("mlp", inputs, o.Widths ?? Repeat(128, o.Depth ?? 2), outputs, o.LayerNorm ?? true,
-                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], o.FiGluStd ?? 1.0, o.MaskSeed);
+                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], FiGluStdOf(o), o.MaskSeed);
             case "mlp-mnist-lmc":
                 RejectShapeOptions(o, allowDepth: false);
                 IReadOnlyList<WAsymSetting> lmc = o.NFix is null && o.Kappa is null
                     ? [new(64, 1.0), new(64, 1.0), new(64, 0.5), new(256, 0.25)]
                     : [new(o.NFix ?? 64, o.Kappa ?? 1.0)];
                 return new MlpSpec("mlp-mnist-lmc", inputs, [512, 512, 512], outputs, o.LayerNorm ?? true,
-                    o.Activation ?? Activation.Gelu, o.Variant, lmc, o.FiGluStd ?? 1.0, o.MaskSeed);
+                    o.Activation ?? Activation.Gelu, o.Variant, lmc, FiGluStdOf(o), o.MaskSeed);
             case "mlp-bnn":
                 RejectShapeOptions(o, allowDepth: true);
                 return new MlpSpec("mlp-bnn", inputs, Repeat(256, o.Depth ?? 8), outputs, o.LayerNorm ?? true,
-                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], o.FiGluStd ?? 1.0, o.MaskSeed);
+                    o.Activation ?? Activation.Relu, o.Variant, [new WAsymSetting(o.NFix ?? 8, o.Kappa ?? 0.5)], FiGluStdOf(o), o.MaskSeed);
             default:
                 throw new ArgumentException($"'{o.Model}' is not an MLP model (MLPs: mlp, mlp-mnist-lmc, mlp-bnn)");
         }
@@ -88,7 +100,7 @@ public static class ModelCatalog
 
     /// <summary>The CNN spec of --model cnn: --widths (default 32,64) are the stages' channels; --n-fix sets every conv's
     /// and the head's fixed entries per row (default ⌈C_in·9/4⌉ per conv, 8 for the head), --kappa every κ (default 1);
-    /// --figlu-std is the FiGLU std times √C (default 1).</summary>
+    /// --figlu-std is F's sd (default 1/sqrt(d), d = the channels: the paper's ResNet convention).</summary>
     public static CnnSpec CnnSpecFor(ModelOptions o)
     {
         if (o.Model != "cnn") throw new ArgumentException($"'{o.Model}' is not the cnn model");
@@ -99,11 +111,11 @@ public static class ModelCatalog
         var (channels, height, width) = ImageShape(o);
         double kappa = o.Kappa ?? 1.0;
         return new CnnSpec("cnn", channels, height, width, o.Widths ?? [32, 64], o.Outputs ?? 10, o.Variant, o.NFix, kappa,
-            new WAsymSetting(o.NFix ?? 8, kappa), o.FiGluStd ?? 1.0, o.MaskSeed);
+            new WAsymSetting(o.NFix ?? 8, kappa), FiGluStdOf(o), o.MaskSeed);
     }
 
     /// <summary>The ResNet spec a model name and options stand for (PAPER 1.3). --kappa overrides every layer's κ;
-    /// --fig-lu-std is the FiGLU std times √C (default 1, the paper's 1/√C).</summary>
+    /// --figlu-std is F's sd (default 1/sqrt(d), d = the channels: the paper's 1/√C).</summary>
     public static ResNetSpec ResNetSpecFor(ModelOptions o)
     {
         if (o.Widths is not null || o.Depth is not null || o.LayerNorm is not null || o.Activation is not null)
@@ -121,14 +133,14 @@ public static class ModelCatalog
                 double k = o.Kappa ?? 2.0;
                 var conv = new ConvWAsym(8, k, Filters: true);
                 return new ResNetSpec("resnet8", 1, multiplier, channels, outputs, o.Variant, new ConvWAsym(channels, k, Filters: true),
-                    [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
+                    [conv, conv, conv], [null, conv, conv], new WAsymSetting(8, k), FiGluStdOf(o), o.MaskSeed, height, width);
             }
             case "resnet20":
             {
                 double k = o.Kappa ?? 3.0;
                 return new ResNetSpec("resnet20", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
                     [new(36, k, false), new(54, k, false), new(72, k, false)], [null, new(6, k, false), new(8, k, false)],
-                    new WAsymSetting(8, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
+                    new WAsymSetting(8, k), FiGluStdOf(o), o.MaskSeed, height, width);
             }
             case "resnet20-bnn":
             {
@@ -137,7 +149,7 @@ public static class ModelCatalog
                 // Linear head, κ 0.5.
                 return new ResNetSpec("resnet20-bnn", 3, multiplier, channels, outputs, o.Variant, new ConvWAsym(12, k, false),
                     [new(8, k, false), new(12, k, false), new(16, k, false)], [null, new(6, k, false), new(8, k, false)],
-                    new WAsymSetting(0, k), o.FiGluStd ?? 1.0, o.MaskSeed, height, width);
+                    new WAsymSetting(0, k), FiGluStdOf(o), o.MaskSeed, height, width);
             }
             default:
                 throw new ArgumentException($"'{o.Model}' is not a ResNet model (ResNets: resnet8, resnet20, resnet20-bnn)");

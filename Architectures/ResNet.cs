@@ -14,8 +14,8 @@ public sealed record ConvWAsym(int NFix, double Kappa, bool Filters);
 /// basic blocks (widths 16, 32, 64 × <paramref name="WidthMultiplier"/>, stride 2 at stages 2 and 3), option-B
 /// shortcuts (1×1 conv → GroupNorm when the shape changes), global average pooling, Linear head. Convolutions
 /// have no bias. <paramref name="StageConvs"/> and <paramref name="Skips"/> hold one W-Asym setting per stage
-/// (stage 1 has no skip projection). σ-Asym replaces every ReLU with a channel FiGLU of std
-/// <paramref name="FiGluScale"/>/√C.
+/// (stage 1 has no skip projection). σ-Asym replaces every ReLU with a channel FiGLU whose F has sd
+/// <paramref name="FiGluStd"/> for C channels (the paper's: 1/√C).
 /// </summary>
 public sealed record ResNetSpec(
     string Name,
@@ -28,7 +28,7 @@ public sealed record ResNetSpec(
     IReadOnlyList<ConvWAsym> StageConvs,
     IReadOnlyList<ConvWAsym?> Skips,
     WAsymSetting Head,
-    double FiGluScale,
+    FiGluScale FiGluStd,
     ulong MaskSeed,
     int Height = 32,
     int Width = 32)
@@ -40,7 +40,7 @@ public sealed record ResNetSpec(
         if (InChannels <= 0 || Outputs <= 0) throw new ArgumentException($"model {Name}: input channels and outputs must be positive");
         if (Height < 4 || Width < 4) throw new ArgumentException($"model {Name}: images of {Height}×{Width} are too small for two stride-2 stages (need at least 4×4)");
         if (StageConvs.Count != 3 || Skips.Count != 3) throw new ArgumentException($"model {Name}: needs 3 stage conv and 3 skip W-Asym settings");
-        if (Variant == Variant.SigmaAsym && !(FiGluScale > 0)) throw new ArgumentException($"model {Name}: FiGLU scale must be positive, got {FiGluScale}");
+        if (Variant == Variant.SigmaAsym && !FiGluStd.IsValid) throw new ArgumentException($"model {Name}: FiGLU sd must be positive, got {FiGluStd}");
     }
 }
 
@@ -69,7 +69,7 @@ public sealed class ResNet : IPermutationSymmetric
     {
         spec.Validate();
         Spec = spec;
-        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluScale);
+        _fixed = new ConvnetFixedTensors(spec.Variant, spec.MaskSeed, spec.FiGluStd);
         int[] widths = [16 * spec.WidthMultiplier, 32 * spec.WidthMultiplier, 64 * spec.WidthMultiplier];
 
         _stem = MakeConv("stem", spec.InChannels, widths[0], stride: 1, padding: 1, spec.Stem);

@@ -62,7 +62,7 @@ public static class WorkbenchCli
         public readonly Option<bool?> LayerNorm = new("--layer-norm") { Description = "LayerNorm after each hidden Linear: --layer-norm true|false (default: the model's)" };
         public readonly Option<int?> NFix = new("--n-fix") { Description = "W-Asym: fixed entries per row (per output channel for convolutions), every layer (default: the model's; ResNets keep the paper's per-layer values)" };
         public readonly Option<double?> Kappa = new("--kappa") { Description = "W-Asym: sd κ of the fixed values, every layer (default: the model's)" };
-        public readonly Option<double?> FiGluStd = new("--figlu-std") { Description = "σ-Asym: sd of FiGLU's fixed matrix (default 1.0; convnets: this over √channels)" };
+        public readonly Option<string?> FiGluStd = FiGluStdOption();
         public readonly Option<int?> WidthMultiplier = new("--width-multiplier") { Description = "ResNet20: width multiplier w, stage widths 16w/32w/64w (default 1)" };
         public readonly Option<ulong?> MaskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and fixed values and of FiGLU matrices (default 0)" };
         public readonly Option<string?> Data = new("--data") { Description = "mnist-subset (embedded; default), an IDX or CIFAR-10 folder, or a CSV file" };
@@ -126,7 +126,7 @@ public static class WorkbenchCli
                 LayerNorm = r.GetValue(LayerNorm) ?? m.LayerNorm,
                 NFix = r.GetValue(NFix) ?? m.NFix,
                 Kappa = r.GetValue(Kappa) ?? m.Kappa,
-                FiGluStd = r.GetValue(FiGluStd) ?? m.FiGluStd,
+                FiGluStd = ParseFiGluStd(r.GetValue(FiGluStd)) ?? m.FiGluStd,
                 WidthMultiplier = r.GetValue(WidthMultiplier) ?? m.WidthMultiplier,
                 MaskSeed = r.GetValue(MaskSeed) ?? m.MaskSeed,
             };
@@ -179,6 +179,17 @@ public static class WorkbenchCli
             };
         }
     }
+
+    /// <summary>--figlu-std, one meaning for every command that builds a σ-Asym network.</summary>
+    private static Option<string?> FiGluStdOption() => new("--figlu-std")
+    {
+        Description = "σ-Asym: sd of the entries of FiGLU's fixed matrix F: a number (that sd in every layer) or C/sqrt(d) (sd C/√d, d = the layer's width " +
+            "for MLPs, its channels for convnets). Default: 1 for MLPs (the paper's MNIST MLP code), 1/sqrt(d) for convnets (its ResNets); " +
+            "with 1 a 512-wide layer's gate sigmoid(F x) is nearly binary",
+    };
+
+    private static FiGluScale? ParseFiGluStd(string? text) =>
+        text is null ? null : FiGluScale.TryParse(text, out string problem) ?? throw new OptionException($"--figlu-std {problem}");
 
     private static Dictionary<string, double> ParseParameters(string[] items)
     {
@@ -784,7 +795,9 @@ public static class WorkbenchCli
         private readonly Option<double?> _weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay on trainable entries (default: the preset's; lmc-mlp 0.03)" };
         private readonly Option<string?> _schedule = new("--schedule") { Description = "learning-rate schedule: none or cosine (default: the preset's; lmc-mlp none)" };
         private readonly Option<ulong?> _seed = new("--seed") { Description = "run seed: each network's init and data order (default 0)" };
-        private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
+        private readonly Option<ulong?> _maskSeed = new("--mask-seed") { Description = "seed of W-Asym masks and FiGLU matrices: each pair (lmc), merged set (merge) or network (mli) draws its own from it and its index, reproducibly (default 0)" };
+        private readonly Option<bool> _sharedMasks = new("--shared-masks") { Description = "one set of masks and FiGLU matrices, from --mask-seed itself, for every pair or network (before issue #15 the only behaviour)" };
+        private readonly Option<string?> _figluStd;
         private readonly Option<int?> _evalExamples = new("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's; lmc-mlp 2000)" };
         private readonly Option<int?> _trainExamples = new("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's; lmc-mlp 0)" };
         private readonly Option<double?> _valFraction = new("--val-fraction") { Description = "share of the training split held out for validation before training, seeded by --split-seed (default: the preset's; lmc-mlp 0.1, the paper's code; others 0)" };
@@ -794,11 +807,28 @@ public static class WorkbenchCli
         private readonly Option<string?> _out;
         private readonly Option<bool> _force = new("--force") { Description = "replace an existing run folder at --out" };
 
-        public TrainingStudyCliOptions(Command command)
+        private readonly bool _figluList;
+
+        /// <param name="figluList">--figlu-std takes a comma-separated list (lmc: one σ-Asym column each).</param>
+        public TrainingStudyCliOptions(Command command, bool figluList = false)
         {
             _out = new("--out") { Description = $"output folder (default results/{command.Name})" };
-            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _evalExamples, _trainExamples, _valFraction, _splitSeed, _data, _threads, _out, _force })
+            _figluList = figluList;
+            _figluStd = FiGluStdOption();
+            if (figluList)
+                _figluStd.Description = "σ-Asym FiGLU sd of each σ-Asym column, comma-separated: numbers (that sd in every layer) or C/sqrt(d) (sd C/√d, d = the layer's width, " +
+                    "a convnet's channels). Default: MLPs 1,1/sqrt(d) (two columns: the paper's MNIST MLP code uses 1, its ResNets 1/√d); convnets 1/sqrt(d)";
+            foreach (var o in new Option[] { _preset, _fullSize, _model, _widths, _epochs, _batchSize, _augment, _lr, _weightDecay, _schedule, _seed, _maskSeed, _sharedMasks, _figluStd, _evalExamples, _trainExamples, _valFraction, _splitSeed, _data, _threads, _out, _force })
                 command.Options.Add(o);
+        }
+
+        /// <summary>The --figlu-std values given, or null.</summary>
+        public IReadOnlyList<FiGluScale>? FiGluStds(ParseResult r)
+        {
+            if (r.GetValue(_figluStd) is not { } text) return null;
+            var values = text.Split(',', StringSplitOptions.TrimEntries).Select(v => ParseFiGluStd(v)!.Value).ToList();
+            if (!_figluList && values.Count != 1) throw new OptionException($"--figlu-std takes one value here, got '{text}'");
+            return values;
         }
 
         /// <summary><paramref name="d"/> (a study's defaults) with the shared options given on the command line.</summary>
@@ -820,7 +850,13 @@ public static class WorkbenchCli
             var model = modelName == d.Model.Model ? d.Model : new ModelOptions(modelName);
             return (T)(d with
             {
-                Model = model with { Widths = r.GetValue(_widths) is { } w ? ParseWidths(w) : model.Widths, MaskSeed = r.GetValue(_maskSeed) ?? 0 },
+                Model = model with
+                {
+                    Widths = r.GetValue(_widths) is { } w ? ParseWidths(w) : model.Widths,
+                    MaskSeed = r.GetValue(_maskSeed) ?? 0,
+                    FiGluStd = FiGluStds(r) is [var single] ? single : model.FiGluStd,
+                },
+                SharedMasks = r.GetValue(_sharedMasks),
                 Data = r.GetValue(_data) ?? d.Data,
                 Training = d.Training with
                 {
@@ -866,13 +902,14 @@ public static class WorkbenchCli
 
     private static Command LmcCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order, same masks) for standard, σ-Asym and W-Asym,\n" +
+        var command = new Command("lmc", "Linear mode connectivity (PAPER 2.1): train pairs of networks (different init and data order; each pair its own masks, shared by its two networks)\n" +
+            "for standard, σ-Asym (MLPs: at FiGLU sd 1 and 1/√d, see --figlu-std) and W-Asym,\n" +
             "interpolate each pair on λ ∈ [0, 1] (standard also after weight matching) and report midpoint and Entezari barriers of loss and error, train and test.\n" +
             "Writes interpolation.parquet, barriers.parquet, lmc-loss, lmc-error and lmc-barriers figures, summary.md and report.md.\n" +
             "Presets (--preset): lmc-mlp (default; the paper's MNIST MLP, 5 pairs, 2 epochs on the embedded MNIST subset), lmc-resnet20 and mli-resnet8\n" +
             "(the paper's convnets; CPU smoke size on the MNIST subset). --full-size: the preset's paper-sized settings on the full data set (GPU-sized).\n" +
             "Examples: workbench lmc   |   workbench lmc --preset lmc-resnet20   |   workbench lmc --preset lmc-resnet20 --full-size --data cifar-10-batches-bin");
-        var shared = new TrainingStudyCliOptions(command);
+        var shared = new TrainingStudyCliOptions(command, figluList: true);
         var pairs = new Option<int?>("--pairs") { Description = "pairs of networks per variant (default: the preset's; lmc-mlp 5)" };
         var points = new Option<int?>("--points") { Description = "λ grid points, odd (default 25)" };
         command.Options.Add(pairs);
@@ -880,9 +917,9 @@ public static class WorkbenchCli
         command.SetAction(r => Guarded(error, () =>
         {
             var d = shared.Apply(r, new LmcOptions());
-            var o = TrainingStudyCliOptions.Validated(d with { Pairs = r.GetValue(pairs) ?? d.Pairs, Points = r.GetValue(points) ?? d.Points });
+            var o = TrainingStudyCliOptions.Validated(d with { Pairs = r.GetValue(pairs) ?? d.Pairs, Points = r.GetValue(points) ?? d.Points, SigmaAsymStds = shared.FiGluStds(r) });
             var result = LinearModeConnectivity.Execute(o, output);
-            output.WriteLine(LinearModeConnectivity.SummaryMarkdown(result.Barriers, o.Pairs));
+            output.WriteLine(LinearModeConnectivity.SummaryMarkdown(result.Barriers, result.Columns, o.Pairs));
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F0} s)");
             output.WriteLine($"report: {result.ReportPath}");
             return 0;
@@ -953,6 +990,7 @@ public static class WorkbenchCli
         var batchSize = new Option<int?>("--batch-size") { Description = "minibatch size (default: the preset's)" };
         var seed = new Option<ulong?>("--seed") { Description = "zoo seed: each network's hyperparameters, init and data order (default 0)" };
         var maskSeed = new Option<ulong?>("--mask-seed") { Description = "seed of the W-Asym masks and FiGLU matrices, shared by all networks (default 0)" };
+        var figluStd = FiGluStdOption();
         var data = new Option<string?>("--data") { Description = "mnist-subset (embedded; the CPU presets' data), a folder of MNIST IDX files or a CIFAR-10 binary folder" };
         var evalExamples = new Option<int?>("--eval-examples") { Description = "evaluate on the first N examples of each split; 0 = all (default: the preset's)" };
         var trainExamples = new Option<int?>("--train-examples") { Description = "train on the first N training examples; 0 = all (default: the preset's)" };
@@ -960,7 +998,7 @@ public static class WorkbenchCli
         var out_ = new Option<string?>("--out") { Description = "output folder (default results/zoo)" };
         var force = new Option<bool>("--force") { Description = "replace an existing run folder at --out" };
         var resume = new Option<bool>("--resume") { Description = "continue the interrupted zoo at --out (same settings): keep its networks, train the missing ones" };
-        foreach (var o in new Option[] { preset, fullSize, model, widths, variants, networks, epochsMin, epochsMax, batchSize, seed, maskSeed, data, evalExamples, trainExamples, threads, out_, force, resume })
+        foreach (var o in new Option[] { preset, fullSize, model, widths, variants, networks, epochsMin, epochsMax, batchSize, seed, maskSeed, figluStd, data, evalExamples, trainExamples, threads, out_, force, resume })
             command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
@@ -974,7 +1012,12 @@ public static class WorkbenchCli
             var m = modelName == d.Model.Model ? d.Model : new ModelOptions(modelName);
             var o = d with
             {
-                Model = m with { Widths = r.GetValue(widths) is { } w ? ParseWidths(w) : m.Widths, MaskSeed = r.GetValue(maskSeed) ?? 0 },
+                Model = m with
+                {
+                    Widths = r.GetValue(widths) is { } w ? ParseWidths(w) : m.Widths,
+                    MaskSeed = r.GetValue(maskSeed) ?? 0,
+                    FiGluStd = ParseFiGluStd(r.GetValue(figluStd)) ?? m.FiGluStd,
+                },
                 Variants = r.GetValue(variants) is { } v ? ParseVariants(v) : d.Variants,
                 Networks = r.GetValue(networks) ?? d.Networks,
                 Law = d.Law with { EpochsMin = r.GetValue(epochsMin) ?? d.Law.EpochsMin, EpochsMax = r.GetValue(epochsMax) ?? d.Law.EpochsMax },
@@ -1075,11 +1118,12 @@ public static class WorkbenchCli
         var widths = new Option<string?>("--widths") { Description = "hidden widths of --model mlp or stage channels of --model cnn, comma-separated" };
         var depth = new Option<int?>("--depth") { Description = "hidden layers (mlp, mlp-bnn)" };
         var maskSeed = new Option<ulong>("--mask-seed") { Description = "seed of masks and fixed matrices", DefaultValueFactory = _ => 0 };
-        foreach (var o in new Option[] { model, variant, inputs, inputShape, outputs, widths, depth, maskSeed }) command.Options.Add(o);
+        var figluStd = FiGluStdOption();
+        foreach (var o in new Option[] { model, variant, inputs, inputShape, outputs, widths, depth, maskSeed, figluStd }) command.Options.Add(o);
         command.SetAction(r => Guarded(error, () =>
         {
             var options = new ModelOptions(r.GetValue(model)!, ParseVariant(r.GetValue(variant)!), r.GetValue(inputs), r.GetValue(outputs),
-                r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), MaskSeed: r.GetValue(maskSeed),
+                r.GetValue(widths) is { } w ? ParseWidths(w) : null, r.GetValue(depth), FiGluStd: ParseFiGluStd(r.GetValue(figluStd)), MaskSeed: r.GetValue(maskSeed),
                 InputShape: r.GetValue(inputShape) is { } shape ? ParseInputShape(shape) : null);
             using var network = ModelCatalog.Create(options);
             var json = Workbench.Studies.ModelDescription.Of(network);

@@ -24,6 +24,15 @@ public static class ModelDescription
                 ["sha256"] = f.Sha256, ["settings"] = new JsonObject(f.Settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             }).ToArray()),
         };
+        // FiGLU's sd as the user gave it (each F's own sd is in its settings above).
+        FiGluScale? figlu = network.Variant != Variant.SigmaAsym ? null : network switch
+        {
+            Mlp m => m.Spec.FiGluStd,
+            Cnn c => c.Spec.FiGluStd,
+            ResNet r => r.Spec.FiGluStd,
+            _ => null,
+        };
+        if (figlu is { } f) node["figlu_std"] = f.ToString();
         if (network is Mlp mlp) node["hidden"] = new JsonArray(mlp.Spec.Hidden.Select(h => (JsonNode)h).ToArray());
         if (network is Cnn cnn) node["widths"] = new JsonArray(cnn.Spec.Widths.Select(w => (JsonNode)w).ToArray());
         return node;

@@ -66,6 +66,15 @@ internal sealed class ConfigReader
         throw Error(key, $"must be a number, got {Describe(node)}");
     }
 
+    /// <summary>FiGLU's sd: a positive number, or a string such as "1/sqrt(d)" (<see cref="Architectures.FiGluScale"/>).</summary>
+    public Architectures.FiGluScale? FiGluStd(string key)
+    {
+        var node = Take(key);
+        if (node is null) return null;
+        string text = node is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.String ? v.ToString() : "";
+        return Architectures.FiGluScale.TryParse(text, out string error) ?? throw Error(key, node is JsonValue ? error : $"must be {Architectures.FiGluScale.Forms}; got {Describe(node)}");
+    }
+
     public long? Integer(string key)
     {
         var node = Take(key);

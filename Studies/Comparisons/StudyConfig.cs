@@ -207,11 +207,10 @@ public sealed record StudyConfig
                 LayerNorm: m.Bool("layer_norm"),
                 NFix: m.Int("n_fix", 0),
                 Kappa: m.Number("kappa"),
-                FiGluStd: m.Number("figlu_std"),
+                FiGluStd: m.FiGluStd("figlu_std"),
                 WidthMultiplier: m.Int("width_multiplier", 1),
                 MaskSeed: (ulong)(m.Integer("mask_seed") is { } seed ? seed >= 0 ? seed : throw m.Error("mask_seed", $"must be ≥ 0, got {seed}") : 0));
             if (options.Kappa is <= 0) throw m.Error("kappa", $"must be positive, got {options.Kappa}");
-            if (options.FiGluStd is <= 0) throw m.Error("figlu_std", $"must be positive, got {options.FiGluStd}");
             m.Done();
             if (models.Any(x => x.Label == label)) throw r.Error($"models[{i}]", $"repeats the label '{label}': give each model a distinct \"label\"");
             models.Add(new StudyModel(label, options));
@@ -329,7 +328,7 @@ public sealed record StudyConfig
         if (o.LayerNorm is { } ln) node["layer_norm"] = ln;
         if (o.NFix is { } n) node["n_fix"] = n;
         if (o.Kappa is { } k) node["kappa"] = k;
-        if (o.FiGluStd is { } f) node["figlu_std"] = f;
+        if (o.FiGluStd is { } f) node["figlu_std"] = FiGluStdJson.Write(f);
         if (o.WidthMultiplier is { } wm) node["width_multiplier"] = wm;
         node["mask_seed"] = o.MaskSeed;
         return node;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ScottPlot;
 using Workbench.Studies.Figures;
 using Workbench.Studies.Sampling;
@@ -261,6 +262,25 @@ public static class StudyReport
         return s.Trim('-');
     }
 
+    /// <summary>For a study with σ-Asym cells: the sd of FiGLU's F in each model and where that choice comes from; else null.</summary>
+    internal static string? FiGluParagraph(StudyPlan plan)
+    {
+        if (!plan.Cells.Any(c => c.Variant == "sigma-asym")) return null;
+        if (plan.Config["models"] is not JsonArray models) return null;
+        var parts = new List<string>();
+        foreach (var m in models.OfType<JsonObject>())
+        {
+            string model = m["model"]?.GetValue<string>() ?? "?", label = m["label"]?.GetValue<string>() ?? model;
+            var given = FiGluStdJson.Read(m["figlu_std"]);
+            var scale = given ?? Architectures.ModelCatalog.DefaultFiGluStd(model);
+            string d = Architectures.ModelCatalog.IsConvnet(model) ? "d = the channels" : "d = the hidden width";
+            parts.Add($"`{label}` sd {scale}{(scale.OverSqrtWidth ? $" ({d})" : "")}{(given is null ? ", the model's default" : ", set by the study")}");
+        }
+        return $"**σ-Asym's FiGLU scale.** F's entries in σ(x) = sigmoid(F x) ⊙ x: {string.Join("; ", parts)}. The paper's reference code draws sd 1 " +
+            "for its MNIST MLP and 1/√d for its ResNets and zoos, and ran no σ-Asym Bayesian MLP, so for a Bayesian MLP the scale is this study's choice. " +
+            "With sd 1 on a d-wide LayerNorm output F x has sd ≈ √d and the gate is nearly a binary mask (`figlu_std` in a model of the config sets it).";
+    }
+
     private static string ReportText(string folder, StudyPlan plan, IReadOnlyList<ArmSummary> arms, IReadOnlyList<RunOutcome> outcomes,
         IReadOnlyList<LeftOutCell> leftOut, string summaryTable, IReadOnlyList<(FigureFiles Files, string Heading, string Caption)> figures)
     {
@@ -275,6 +295,11 @@ public static class StudyReport
         s.AppendLine(string.Create(Inv, $"{outcomes.Count} of {plan.Cells.Count} cells finished and are reported, in {arms.Count} arm{(arms.Count == 1 ? "" : "s")} (model × variant × sampler; seeds are the repetitions). Target accuracy: {plan.TargetAccuracy}."));
         s.AppendLine();
 
+        if (FiGluParagraph(plan) is { } figlu)
+        {
+            s.AppendLine(figlu);
+            s.AppendLine();
+        }
         s.AppendLine("The full configuration is at the end of this report.");
         s.AppendLine();
         s.AppendLine("## Summary");

@@ -200,6 +200,8 @@ public static class ModelZoo
             ["model"] = o.Model.Model,
             ["widths"] = o.Model.Widths is { } w ? new JsonArray(w.Select(x => (JsonNode)x).ToArray()) : null,
             ["mask_seed"] = o.Model.MaskSeed,
+            // Only when given, so that zoos started before --figlu-std existed resume (the default is unchanged).
+            ["figlu_std"] = FiGluStdJson.Write(o.Model.FiGluStd),
             ["data"] = o.Data,
             ["variants"] = new JsonArray(o.Variants.Select(v => (JsonNode)v.ToName()).ToArray()),
             ["networks"] = o.Networks,

@@ -30,6 +30,9 @@ public static class Brier
         using var _ = no_grad();
         var p = logMeanProbabilities.detach().to(ScalarType.Float64).cpu().exp();
         var target = nn.functional.one_hot(labels.to(ScalarType.Int64).cpu(), classes).to(ScalarType.Float64).unsqueeze(0);
-        return (p - target).square().sum(2).mean([1]).contiguous().data<double>().ToArray();
+        // d·d rather than square(): TorchSharp's square() passes an implicit Scalar exponent to pow, which can be finalised
+        // while native code reads it ("Unknown scalar type", seen intermittently in make test).
+        var d = p - target;
+        return d.mul(d).sum(2).mean([1]).contiguous().data<double>().ToArray();
     }
 }

@@ -16,6 +16,7 @@ public sealed record MliOptions() : VariantStudyOptions("mli", minimumNetworks: 
 {
     /// <summary>α grid size: evenly spaced in [0, 1], ends included (25 in the paper).</summary>
     public int Points { get; init; } = 25;
+    public override string MaskGroup => "network";
 
     public override void Validate()
     {
@@ -51,21 +52,19 @@ public static class MonotonicInterpolationStudy
     {
         var alphas = LossBarrier.Grid(o.Points);
         var (x, y) = EvaluationSplits(o, data)["train"];
-        var chains = Enumerable.Range(0, o.Networks).ToList();
+        // Each network is its own group: its own masks unless --shared-masks.
+        var networks = Enumerable.Range(0, o.Networks).Select(k => (IReadOnlyList<int>)[k]).ToList();
         var curves = new List<MliCurve>();
-        TrainEach(o, data, o.Variants, chains, manifest, log, (network, trained) =>
+        TrainEach(o, data, ArmsOf(o.Variants), networks, manifest, log, (_, network, trained, k) =>
         {
             var variant = network.Variant;
             using var initial = NetworkTrainer.InitialPositions(network, trained.Seeds);
-            for (int k = 0; k < o.Networks; k++)
-            {
-                using var scope = NewDisposeScope();
-                var losses = InterpolationPath.Evaluate(network, initial[k], trained.Theta[k], alphas, x, y).Select(p => p.Loss).ToArray();
-                var statistics = MonotonicInterpolation.Of(alphas, losses);
-                curves.Add(new MliCurve(variant.ToName(), k, alphas, losses, statistics));
-                log.WriteLine($"  network {k}: Δ {statistics.Delta:F4} ({(statistics.Monotonic ? "monotonic" : "not monotonic")}), " +
-                    $"local convexity {statistics.LocalConvexity:F2}, global convexity {statistics.GlobalConvexity:F2}");
-            }
+            using var scope = NewDisposeScope();
+            var losses = InterpolationPath.Evaluate(network, initial[0], trained.Theta[0], alphas, x, y).Select(p => p.Loss).ToArray();
+            var statistics = MonotonicInterpolation.Of(alphas, losses);
+            curves.Add(new MliCurve(variant.ToName(), k, alphas, losses, statistics));
+            log.WriteLine($"  network {k}: Δ {statistics.Delta:F4} ({(statistics.Monotonic ? "monotonic" : "not monotonic")}), " +
+                $"local convexity {statistics.LocalConvexity:F2}, global convexity {statistics.GlobalConvexity:F2}");
         });
 
         using (var writer = new ParquetTableWriter(folder.TablePath(CurvesTable),
@@ -133,8 +132,9 @@ public static class MonotonicInterpolationStudy
         s.AppendLine();
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant ({string.Join(", ", o.Variants.Select(v => Label(v.ToName())))}) {o.Networks} network(s) were trained "),
-            FormattableString.Invariant($"from their init θ_0 (init and data-order seeds from run seed {o.Seed}; mask seed {o.Model.MaskSeed}) to θ_T "),
+            FormattableString.Invariant($"from their init θ_0 (init and data-order seeds from run seed {o.Seed}; "), MasksSentence(o), ") to θ_T ",
             TrainingSentence(o),
+            FiGluSentence(o, o.Variants),
             $"The training loss (mean NLL on {EvaluatedOn(o)} the training split) ",
             FormattableString.Invariant($"was evaluated at {o.Points} evenly spaced α on (1 − α)θ_0 + αθ_T.")));
         s.AppendLine();

@@ -17,6 +17,7 @@ public sealed record MergeOptions() : VariantStudyOptions("merge", minimumNetwor
 {
     /// <summary>Also merge the standard networks after weight-matching each to the first.</summary>
     public bool Match { get; init; }
+    public override string MaskGroup => "merged set";
 
     public override void Validate()
     {
@@ -73,9 +74,10 @@ public static class NetworkMerging
     private static MergeResult Run(MergeOptions o, Dataset data, RunFolder folder, Manifest manifest, TextWriter log)
     {
         var splits = EvaluationSplits(o, data);
-        var chains = Enumerable.Range(0, o.Networks).ToList();
+        // One group: the networks merged together share their masks (PAPER 1.1).
+        IReadOnlyList<IReadOnlyList<int>> merged = [Enumerable.Range(0, o.Networks).ToList()];
         var rows = new List<MergeRow>();
-        TrainEach(o, data, o.Variants, chains, manifest, log, (network, trained) =>
+        TrainEach(o, data, ArmsOf(o.Variants), merged, manifest, log, (_, network, trained, _) =>
         {
             var variant = network.Variant;
             foreach (bool matched in variant == Variant.Standard && o.Match ? new[] { false, true } : [false])
@@ -177,8 +179,11 @@ public static class NetworkMerging
         s.AppendLine();
         s.AppendLine(string.Concat(
             FormattableString.Invariant($"Model `{o.Model.Model}`, data `{o.Data}`. For each variant ({string.Join(", ", o.Variants.Select(v => Label(v.ToName(), false)))}) {o.Networks} networks were trained "),
-            FormattableString.Invariant($"(different init and data-order seeds from run seed {o.Seed}; the same masks and fixed matrices, mask seed {o.Model.MaskSeed}) "),
+            FormattableString.Invariant($"(different init and data-order seeds from run seed {o.Seed}; the same masks and fixed matrices, "),
+            o.SharedMasks ? FormattableString.Invariant($"from mask seed {o.Model.MaskSeed} (--shared-masks)) ")
+                : FormattableString.Invariant($"drawn from mask seed {o.Model.MaskSeed} and index 0 by SplitMix64, as lmc's pair 0 and mli's network 0 draw theirs; the seed is in the manifest) "),
             TrainingSentence(o),
+            FiGluSentence(o, o.Variants),
             "The merged network's θ is the average of the members' θ",
             o.Match ? "; for standard networks also after weight matching each member to the first (Git Re-Basin). " : ". ",
             $"Loss and accuracy on {EvaluatedOn(o)} each split."));

@@ -40,6 +40,10 @@ public sealed record TrainingOptions(
 /// <summary>Trained θ [K, P] and each network's mean minibatch training loss per epoch, [epoch][k].</summary>
 public sealed record TrainedNetworks(Tensor Theta, double[][] EpochLoss, IReadOnlyList<ChainSeeds> Seeds) : IDisposable
 {
+    /// <summary>Networks <paramref name="start"/> … start + count − 1 of these (θ a view of this θ; dispose both).</summary>
+    public TrainedNetworks Slice(int start, int count) =>
+        new(Theta.narrow(0, start, count), EpochLoss.Select(e => e.Skip(start).Take(count).ToArray()).ToArray(), Seeds.Skip(start).Take(count).ToList());
+
     public void Dispose() => Theta.Dispose();
 }
 

@@ -1,12 +1,30 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Workbench.Architectures;
+using Workbench.Architectures.Masks;
 using Workbench.Samplers;
 using Workbench.Studies.Data;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
 
 namespace Workbench.Studies.ModeConnectivity;
+
+/// <summary>An arm of a training study: the networks of one variant and, for σ-Asym, one FiGLU sd (null: the model's).
+/// <paramref name="Name"/> keys the manifest's "variants" and the tables; <paramref name="Label"/> is what reports show.</summary>
+public sealed record TrainingArm(string Name, Variant Variant, FiGluScale? FiGluStd = null)
+{
+    public string Label => Variant switch
+    {
+        Variant.Standard => "standard",
+        Variant.WAsym => "W-Asym",
+        _ => FiGluStd is { } f ? $"σ-Asym (sd {FiGluLabel(f)})" : "σ-Asym",
+    };
+
+    /// <summary>"1", "0.0625", "1/√d", "0.5/√d".</summary>
+    public static string FiGluLabel(FiGluScale f) => f.OverSqrtWidth
+        ? (f.Factor == 1 ? "1/√d" : f.Factor.ToString("R", CultureInfo.InvariantCulture) + "/√d")
+        : f.Factor.ToString("R", CultureInfo.InvariantCulture);
+}
 
 /// <summary>
 /// The pieces the training studies (lmc, merge, mli) share: loading the data into a run folder with a manifest, the
@@ -67,25 +85,94 @@ public static class TrainingStudy
     private static (Tensor, Tensor) First(Tensor x, Tensor y, int count) =>
         count > 0 && count < x.shape[0] ? (x.narrow(0, 0, count), y.narrow(0, 0, count)) : (x, y);
 
-    /// <summary>For each variant: builds the options' model, trains <paramref name="chains"/> of the run seed on the training
-    /// set (logging each epoch), records the model and seeds under the manifest's "variants" (<paramref name="extra"/> adds
-    /// entries per network) and hands the network and its trained θ to <paramref name="body"/>; both are disposed afterwards.</summary>
-    public static void TrainEach(TrainingStudyOptions o, Dataset data, IEnumerable<Variant> variants, IReadOnlyList<int> chains, Manifest manifest,
-        TextWriter log, Action<INetwork, TrainedNetworks> body, Action<JsonObject, ChainSeeds>? extra = null)
+    /// <summary>
+    /// For each arm: builds its network and trains the networks of every group in <paramref name="groups"/> (chain indices
+    /// of the run seed's <see cref="ChainSeeds"/>) on the training set, logging each epoch, and hands each group's network
+    /// and trained θ to <paramref name="body"/> (group index as its last argument). A group of a W-Asym or σ-Asym arm gets
+    /// its own masks and FiGLU matrices, mask seed <see cref="MaskSeeds.ForGroup"/>(mask seed, group), unless
+    /// <see cref="TrainingStudyOptions.SharedMasks"/>: then every group shares the mask seed's. Records each arm's model,
+    /// its mask groups (seed and fixed-tensor hashes) and every network's seeds under the manifest's "variants"
+    /// (<paramref name="extra"/> adds entries per network). Networks and θ are disposed after <paramref name="body"/>.
+    /// </summary>
+    public static void TrainEach(TrainingStudyOptions o, Dataset data, IReadOnlyList<TrainingArm> arms, IReadOnlyList<IReadOnlyList<int>> groups,
+        Manifest manifest, TextWriter log, Action<TrainingArm, INetwork, TrainedNetworks, int> body, Action<JsonObject, ChainSeeds>? extra = null)
     {
         var (x, y) = TrainingSet(o, data);
+        string groupName = o.MaskGroup;
         var variantsNode = new JsonObject();
-        foreach (var variant in variants)
+        foreach (var arm in arms)
         {
-            using var network = ModelCatalog.Create(o.Model.ForData(data.SampleShape, data.NumClasses) with { Variant = variant });
-            log.WriteLine($"{variant.ToName()}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
-            using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
-                (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
-            variantsNode[variant.ToName()] = VariantNode(network, trained, data, extra);
-            body(network, trained);
+            var model = o.Model.ForData(data.SampleShape, data.NumClasses) with { Variant = arm.Variant, FiGluStd = arm.FiGluStd ?? o.Model.FiGluStd };
+            // A standard network has no masks: its groups are trained together, as are all groups with shared masks.
+            bool perGroup = arm.Variant != Variant.Standard && !o.SharedMasks;
+            var sets = perGroup
+                ? groups.Select((g, i) => (Groups: new[] { i }, MaskSeed: MaskSeeds.ForGroup(o.Model.MaskSeed, i))).ToList()
+                : [(Groups: Enumerable.Range(0, groups.Count).ToArray(), MaskSeed: o.Model.MaskSeed)];
+            JsonObject? description = null;
+            var maskGroups = new JsonArray();
+            var networks = new JsonArray();
+            foreach (var (setGroups, maskSeed) in sets)
+            {
+                var chains = setGroups.SelectMany(g => groups[g]).ToList();
+                using var network = ModelCatalog.Create(model with { MaskSeed = maskSeed });
+                string which = perGroup ? $", {groupName} {setGroups[0]} (mask seed {maskSeed})" : "";
+                log.WriteLine($"{arm.Label}{which}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
+                using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
+                    (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+                description ??= ModelDescription.Of(network);
+                if (arm.Variant != Variant.Standard)
+                    maskGroups.Add(new JsonObject
+                    {
+                        ["group"] = perGroup ? setGroups[0] : null,
+                        ["networks"] = new JsonArray(chains.Select(c => (JsonNode)c).ToArray()),
+                        ["mask_seed"] = maskSeed,
+                        ["fixed_tensors"] = ModelDescription.Of(network)["fixed_tensors"]!.DeepClone(),
+                    });
+                // With a validation split, each network's final loss and error on it (the reference code's per-epoch check).
+                var (valLoss, valError) = data.ValCount > 0 ? InterpolationPath.EvaluateMany(network, trained.Theta, data.ValX, data.ValY) : ([], []);
+                for (int i = 0; i < trained.Seeds.Count; i++)
+                {
+                    var s = trained.Seeds[i];
+                    var entry = new JsonObject { ["network"] = s.Chain, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder, ["final_epoch_train_loss"] = trained.EpochLoss[^1][i] };
+                    if (valLoss.Length > 0) { entry["val_loss"] = valLoss[i]; entry["val_error"] = valError[i]; }
+                    if (arm.Variant != Variant.Standard) entry["mask_seed"] = maskSeed;
+                    extra?.Invoke(entry, s);
+                    networks.Add(entry);
+                }
+                int offset = 0;
+                foreach (int g in setGroups)
+                {
+                    using var part = trained.Slice(offset, groups[g].Count);
+                    body(arm, network, part, g);
+                    offset += groups[g].Count;
+                }
+            }
+            var node = description!;
+            if (arm.Variant != Variant.Standard)
+            {
+                // Each group's fixed tensors are under "mask_groups"; the model's own list would name only the first group's.
+                node.Remove("fixed_tensors");
+                node["masks"] = perGroup ? $"per {groupName}" : "shared";
+                node["mask_groups"] = maskGroups;
+            }
+            node["networks"] = networks;
+            variantsNode[arm.Name] = node;
         }
         manifest.Set("variants", variantsNode);
     }
+
+    /// <summary>The arms of a study that trains each variant once, with the model's FiGLU sd.</summary>
+    public static IReadOnlyList<TrainingArm> ArmsOf(IEnumerable<Variant> variants) => variants.Select(v => new TrainingArm(v.ToName(), v)).ToList();
+
+    /// <summary>The report's sentence on σ-Asym's FiGLU sd, or "" when no σ-Asym networks are trained.</summary>
+    public static string FiGluSentence(TrainingStudyOptions o, IEnumerable<Variant> variants) => !variants.Contains(Variant.SigmaAsym) ? ""
+        : $"σ-Asym's FiGLU F has sd {TrainingArm.FiGluLabel(ModelCatalog.FiGluStdOf(o.Model))}" +
+          (o.Model.FiGluStd is null ? $" (the default for `{o.Model.Model}`; `--figlu-std` sets it, see the README). " : " (--figlu-std). ");
+
+    /// <summary>How the report names the masks: one sentence part, after "the same init and data-order seeds…".</summary>
+    public static string MasksSentence(TrainingStudyOptions o) => o.SharedMasks
+        ? FormattableString.Invariant($"one set of W-Asym masks and FiGLU matrices for every {o.MaskGroup}, from mask seed {o.Model.MaskSeed} (--shared-masks)")
+        : FormattableString.Invariant($"each {o.MaskGroup} its own W-Asym masks and FiGLU matrices, drawn from mask seed {o.Model.MaskSeed} and the {o.MaskGroup}'s index by SplitMix64 (the seeds are in the manifest), as the paper's reference code draws them anew for every training run");
 
     /// <summary>The manifest's config entries every training study has; a study adds its own.</summary>
     public static JsonObject ConfigNode(TrainingStudyOptions o)
@@ -112,6 +199,8 @@ public static class TrainingStudy
             ["val_fraction"] = o.ValFraction,
             ["split_seed"] = o.SplitSeed,
             ["threads"] = o.Threads,
+            ["figlu_std"] = FiGluStdJson.Write(o.Model.FiGluStd),
+            ["masks"] = o.SharedMasks ? "shared" : $"per {o.MaskGroup}",
         };
         if (o is VariantStudyOptions v)
         {
@@ -134,23 +223,6 @@ public static class TrainingStudy
     /// <summary>"the first N examples of" or "all of", for the report's evaluation sentence.</summary>
     public static string EvaluatedOn(TrainingStudyOptions o) => o.EvalExamples > 0 ? FormattableString.Invariant($"the first {o.EvalExamples} examples of") : "all of";
 
-
-    /// <summary>A variant's model description and, per network, its seeds and final-epoch training loss
-    /// (<paramref name="extra"/> adds study-specific entries, e.g. the pair).</summary>
-    private static JsonObject VariantNode(INetwork network, TrainedNetworks trained, Dataset data, Action<JsonObject, ChainSeeds>? extra = null)
-    {
-        var node = ModelDescription.Of(network);
-        // With a validation split, each network's final loss and error on it (the reference code's per-epoch check).
-        var (valLoss, valError) = data.ValCount > 0 ? InterpolationPath.EvaluateMany(network, trained.Theta, data.ValX, data.ValY) : ([], []);
-        node["networks"] = new JsonArray(trained.Seeds.Select((s, i) =>
-        {
-            var entry = new JsonObject { ["network"] = s.Chain, ["init_seed"] = s.Init, ["data_order_seed"] = s.DataOrder, ["final_epoch_train_loss"] = trained.EpochLoss[^1][i] };
-            if (valLoss.Length > 0) { entry["val_loss"] = valLoss[i]; entry["val_error"] = valError[i]; }
-            extra?.Invoke(entry, s);
-            return (JsonNode)entry;
-        }).ToArray());
-        return node;
-    }
 
     /// <summary>Mean and sample sd (NaN for one value).</summary>
     public static (double Mean, double Sd) MeanSd(IReadOnlyList<double> values)

@@ -36,6 +36,11 @@ public abstract record TrainingStudyOptions
     /// <summary>--split-seed: seed of the validation split.</summary>
     public int SplitSeed { get; init; }
     public int Threads { get; init; }
+    /// <summary>One set of W-Asym masks and FiGLU matrices (from <see cref="ModelOptions.MaskSeed"/>) for every network, instead
+    /// of each group its own (lmc: a pair; merge: the merged set; mli: a network; <see cref="Architectures.Masks.MaskSeeds"/>).</summary>
+    public bool SharedMasks { get; init; }
+    /// <summary>What one group of networks with its own masks is in this study, for the manifest and report.</summary>
+    public virtual string MaskGroup => "network";
     public string Out { get; init; }
     public bool Force { get; init; }
     public IReadOnlyList<string>? CommandLine { get; init; }

@@ -330,7 +330,7 @@ public static class SamplingRun
             LayerNorm: Maybe<bool>("layer_norm"),
             NFix: Maybe<int>("n_fix"),
             Kappa: Maybe<double>("kappa"),
-            FiGluStd: Maybe<double>("figlu_std"),
+            FiGluStd: FiGluStdJson.Read(c["figlu_std"]),
             WidthMultiplier: Maybe<int>("width_multiplier"),
             MaskSeed: Maybe<ulong>("mask_seed") ?? manifest.Get("seeds")?["mask_seed"]?.GetValue<ulong>() ?? 0);
         return new SampleOptions
@@ -463,7 +463,7 @@ public static class SamplingRun
         ["kappa"] = model.Kappa,
         ["activation"] = model.Activation?.ToString().ToLowerInvariant(),
         ["layer_norm"] = model.LayerNorm,
-        ["figlu_std"] = model.FiGluStd,
+        ["figlu_std"] = FiGluStdJson.Write(model.FiGluStd),
         ["width_multiplier"] = model.WidthMultiplier,
         ["mask_seed"] = model.MaskSeed,
         ["data"] = o.Data,

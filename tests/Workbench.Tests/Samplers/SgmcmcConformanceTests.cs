@@ -356,16 +356,17 @@ internal sealed class LinearRegressionTarget(LinearRegressionProblem problem) : 
     public (Tensor Value, Tensor Gradient) Evaluate(Tensor position)
     {
         using var scope = NewDisposeScope();
-        // Explicit Scalars (an implicit one can be finalised while libtorch reads it: intermittent failures).
-        using var n = (_n * _s2).ToScalar();
+        // Scalars held explicitly: TorchSharp's implicit ones can be finalised while native code reads them (intermittent
+        // "Expected false to be true … toFloat" failures, seen in these tests).
+        using var ns2 = (_n * _s2).ToScalar();
         using var two = 2.0.ToScalar();
         using var yty = _yty.ToScalar();
-        using var half = (-2 * _n * _s2).ToScalar();
+        using var minus2ns2 = (-2 * _n * _s2).ToScalar();
         using var constant = (-0.5 * Math.Log(2 * Math.PI * _s2)).ToScalar();
-        var gramTheta = position.matmul(_gram);                                          // θᵀXᵀX per row
-        var gradient = (_xty - gramTheta).div_(n);                                       // Xᵀ(y − Xθ)/(N s²)
-        var quadratic = (position * gramTheta).sum(1).sub_(position.matmul(_xty).mul_(two)).add_(yty); // ‖y − Xθ‖²
-        var value = quadratic.div_(half).add_(constant);
+        var gramTheta = position.matmul(_gram);                                                  // θᵀXᵀX per row
+        var gradient = (_xty - gramTheta).div(ns2);                                              // Xᵀ(y − Xθ)/(N s²)
+        var quadratic = (position * gramTheta).sum(1).sub(position.matmul(_xty).mul(two)).add(yty); // ‖y − Xθ‖²
+        var value = quadratic.div(minus2ns2).add(constant);
         return (value.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 }

@@ -95,9 +95,10 @@ public sealed class LinearModeConnectivityTests : IDisposable
 
         var curves = ParquetTable.Read(Path.Combine(out_, "interpolation.parquet"));
         var barriers = ParquetTable.Read(Path.Combine(out_, "barriers.parquet"));
-        // 2 pairs × 4 columns × 2 splits × 9 λ; 2 pairs × 4 columns × 2 splits × 2 metrics.
-        Assert.Equal(2 * 4 * 2 * 9, curves.RowCount);
-        Assert.Equal(2 * 4 * 2 * 2, barriers.RowCount);
+        // An MLP's σ-Asym at both FiGLU sds (1 and 1/√d): 5 columns.
+        // 2 pairs × 5 columns × 2 splits × 9 λ; 2 pairs × 5 columns × 2 splits × 2 metrics.
+        Assert.Equal(2 * 5 * 2 * 9, curves.RowCount);
+        Assert.Equal(2 * 5 * 2 * 2, barriers.RowCount);
         var pair = curves.Column<int>("pair");
         var column = curves.Column<string>("column");
         var split = curves.Column<string>("split");
@@ -110,7 +111,7 @@ public sealed class LinearModeConnectivityTests : IDisposable
         var bMetric = barriers.Column<string>("metric");
         var midpoint = barriers.Column<double>("midpoint_barrier");
         var entezari = barriers.Column<double>("entezari_barrier");
-        Assert.Equal(["standard", "standard-matched", "sigma-asym", "w-asym"], bColumn.Distinct().Order().ToArray().OrderBy(c => LmcColumn.All.ToList().FindIndex(x => x.Name == c)));
+        Assert.Equal(["sigma-asym@1", "sigma-asym@1/sqrt(d)", "standard", "standard-matched", "w-asym"], bColumn.Distinct().Order(StringComparer.Ordinal));
         for (int r = 0; r < barriers.RowCount; r++)
         {
             Assert.True(entezari[r] >= midpoint[r] - 1e-12, $"row {r}: Entezari {entezari[r]} < midpoint {midpoint[r]}");
