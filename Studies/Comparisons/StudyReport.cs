@@ -96,10 +96,10 @@ public static class StudyReport
         StudySummaryTable.SaveCsv(table, csv);
         string markdown = StudySummaryTable.ToMarkdown(table);
         string summary = Path.Combine(folder, StudySummaryTable.MarkdownName);
-        File.WriteAllText(summary, $"# Summary: {plan.Name}\n\n{markdown}\n{StudySummaryTable.Legend(plan.TargetAccuracy)}\n");
+        AtomicFile.WriteAllText(summary, $"# Summary: {plan.Name}\n\n{markdown}\n{StudySummaryTable.Legend(plan.TargetAccuracy)}\n");
 
         string report = Path.Combine(folder, ReportName);
-        File.WriteAllText(report, ReportText(folder, plan, arms, outcomes, leftOut, markdown, figures));
+        AtomicFile.WriteAllText(report, ReportText(folder, plan, arms, outcomes, leftOut, markdown, figures));
         log.WriteLine($"{plan.Name}: {outcomes.Count} of {plan.Cells.Count} cells in {arms.Count} arms; wrote {report}");
         return new StudyReportResult(report, csv, summary, figures.Select(f => f.Files).ToList(), arms, leftOut);
     }

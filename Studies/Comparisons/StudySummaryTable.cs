@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
 
+using Workbench.Studies.Storage;
+
 namespace Workbench.Studies.Comparisons;
 
 /// <summary>
@@ -61,7 +63,7 @@ public static class StudySummaryTable
         var s = new StringBuilder();
         s.AppendLine(string.Join(',', table.Columns.Select(c => Quote(c.Name))));
         foreach (var row in table.Rows) s.AppendLine(string.Join(',', row.Select(Field)));
-        File.WriteAllText(path, s.ToString(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        AtomicFile.WriteAllText(path, s.ToString());
     }
 
     /// <summary>The table in Markdown: one row per arm, mean ± sd over seeds, "—" where a number does not exist.</summary>

@@ -161,49 +161,34 @@ public sealed class DrawsSource
         if (schema.FirstOrDefault(c => c.Type == ColumnType.String) is { } text)
             throw new DataFormatException(shownPath, $"column '{text.Name}' holds text, not numbers; diagnose needs numeric columns only");
 
-        double[] ReadColumn(string name) => ReadParquetColumn(shownPath, files, name).GetAwaiter().GetResult();
+        double[] ReadColumn(string name) => ReadParquetColumn(shownPath, files, schema.First(c => c.Name == name)).GetAwaiter().GetResult();
         return new DrawsSource(shownPath, names, ReadColumn, unfinished, Directory.Exists(shownPath) ? shownPath : null, diverged);
     }
 
-    private static async Task<double[]> ReadParquetColumn(string shownPath, IReadOnlyList<string> files, string name)
+    /// <summary>One column of every file, widened to double, read as <see cref="ParquetTable"/> reads columns (nullable
+    /// columns, as DuckDB, pandas and polars write them, when they hold no null; a null is named by its row).</summary>
+    private static async Task<double[]> ReadParquetColumn(string shownPath, IReadOnlyList<string> files, TableColumn column)
     {
-        var values = new List<double>();
-        foreach (var file in files)
+        var buffer = ColumnBuffer.For(column);
+        try
         {
-            await using var reader = await ParquetReader.CreateAsync(file);
-            var field = reader.Schema.GetDataFields().FirstOrDefault(f => f.Name == name)
-                ?? throw new DataFormatException(shownPath, $"part '{file}' has no column '{name}'");
-            for (int g = 0; g < reader.RowGroupCount; g++)
+            foreach (var file in files)
             {
-                using var rowGroup = reader.OpenRowGroupReader(g);
-                int rows = checked((int)rowGroup.RowCount);
-                long first = values.Count;
-                if (field.ClrType == typeof(double)) values.AddRange(await ReadNumbers<double>(shownPath, rowGroup, field, rows, first, v => v));
-                else if (field.ClrType == typeof(float)) values.AddRange(await ReadNumbers<float>(shownPath, rowGroup, field, rows, first, v => v));
-                else if (field.ClrType == typeof(int)) values.AddRange(await ReadNumbers<int>(shownPath, rowGroup, field, rows, first, v => v));
-                else if (field.ClrType == typeof(long)) values.AddRange(await ReadNumbers<long>(shownPath, rowGroup, field, rows, first, v => v));
-                else throw new DataFormatException(shownPath, $"column '{name}' holds {field.ClrType.Name}, not numbers");
+                await using var reader = await ParquetReader.CreateAsync(file);
+                var field = reader.Schema.GetDataFields().FirstOrDefault(f => f.Name == column.Name)
+                    ?? throw new DataFormatException(shownPath, $"part '{file}' has no column '{column.Name}'");
+                for (int g = 0; g < reader.RowGroupCount; g++)
+                {
+                    using var rowGroup = reader.OpenRowGroupReader(g);
+                    await buffer.ReadAsync(rowGroup, field, checked((int)rowGroup.RowCount), CancellationToken.None);
+                }
             }
         }
-        return values.ToArray();
-    }
-
-    /// <summary>One row group's column widened to double. A nullable column (as DuckDB, pandas and polars write them) is
-    /// read when it holds no null; a null is named by its row.</summary>
-    private static async Task<IEnumerable<double>> ReadNumbers<T>(string shownPath, ParquetRowGroupReader rowGroup, DataField field, int rows,
-        long firstRow, Func<T, double> widen) where T : struct
-    {
-        if (!field.IsNullable)
+        catch (InvalidDataException e)
         {
-            var values = new T[rows];
-            await rowGroup.ReadAsync(field, values.AsMemory());
-            return values.Select(widen);
+            throw new DataFormatException(shownPath, $"{e.Message}; diagnose needs a value in every row");
         }
-        var nullable = new T?[rows];
-        await rowGroup.ReadAsync(field, nullable.AsMemory());
-        int at = Array.FindIndex(nullable, v => v is null);
-        if (at >= 0) throw new DataFormatException(shownPath, $"column '{field.Name}' is null at row {firstRow + at}; diagnose needs a value in every row");
-        return nullable.Select(v => widen(v!.Value));
+        return ColumnBuffer.AsDoubles(buffer.ToArray(), column.Name);
     }
 
     private static DrawsSource OpenCsv(string path)

@@ -89,9 +89,9 @@ public static class MetanetStudy
             WriteTables(folder, manifest, scores, predictions);
             var figures = WriteFigures(folder, scores, predictions);
             string summary = SummaryMarkdown(scores);
-            File.WriteAllText(folder.File("summary.md"), summary);
+            AtomicFile.WriteAllText(folder.File("summary.md"), summary);
             string report = folder.File("report.md");
-            File.WriteAllText(report, Report(o, zoo, variants, summary, scores, figures));
+            AtomicFile.WriteAllText(report, Report(o, zoo, variants, summary, scores, figures));
             manifest.Finish();
             return new MetanetResult(folder.Path, scores, predictions, report, clock.Elapsed.TotalSeconds);
         }

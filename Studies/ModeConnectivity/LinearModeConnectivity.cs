@@ -69,12 +69,12 @@ public static class LinearModeConnectivity
         var rows = WriteTables(folder, manifest, lambdas, curves, distances);
         var figures = WriteFigures(folder, o, columns, lambdas, curves, rows);
         string summary = SummaryMarkdown(rows, columns, o.Pairs);
-        File.WriteAllText(folder.File("summary.md"), summary);
+        AtomicFile.WriteAllText(folder.File("summary.md"), summary);
         string report = folder.File("report.md");
         // Mean test loss of the trained endpoints per arm, to say when barriers are between networks that have not learned.
         var endpoints = arms.ToDictionary(a => a.Label, a => curves.Where(c => c.Split == "test" && columns.First(x => x.Name == c.Column).Arm == a.Name)
             .Average(c => (c.Path[0].Loss + c.Path[^1].Loss) / 2));
-        File.WriteAllText(report, Report(o, columns, summary, figures, rows, endpoints, data.NumClasses));
+        AtomicFile.WriteAllText(report, Report(o, columns, summary, figures, rows, endpoints, data.NumClasses));
         return new LmcResult(folder.Path, columns, rows, report, 0);
     }
 

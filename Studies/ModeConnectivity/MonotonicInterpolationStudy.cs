@@ -84,9 +84,9 @@ public static class MonotonicInterpolationStudy
         }
         WriteFigure(folder, o, curves);
         string summary = SummaryMarkdown(curves);
-        File.WriteAllText(folder.File("summary.md"), summary);
+        AtomicFile.WriteAllText(folder.File("summary.md"), summary);
         string report = folder.File("report.md");
-        File.WriteAllText(report, Report(o, summary, curves));
+        AtomicFile.WriteAllText(report, Report(o, summary, curves));
         return new MliResult(folder.Path, curves, report, 0);
     }
 

@@ -109,9 +109,9 @@ public static class NetworkMerging
         }
         WriteFigure(folder, o, rows);
         string summary = SummaryMarkdown(rows, o.Networks);
-        File.WriteAllText(folder.File("summary.md"), summary);
+        AtomicFile.WriteAllText(folder.File("summary.md"), summary);
         string report = folder.File("report.md");
-        File.WriteAllText(report, Report(o, summary, rows));
+        AtomicFile.WriteAllText(report, Report(o, summary, rows));
         return new MergeResult(folder.Path, rows, report, 0);
     }
 

@@ -209,7 +209,7 @@ public static class PosteriorBarriers
                     "loss barrier (mean NLL)", Matrix(draws, pairs, b => b.LossEntezari), draws.Select(d => d.Chain).ToList())
                 .Save(Path.Combine(outFolder, FigureName));
             var text = SummaryMarkdown(folder, o, options, draws.Count, all.Count, summary);
-            File.WriteAllText(Path.Combine(outFolder, SummaryFileName), text);
+            AtomicFile.WriteAllText(Path.Combine(outFolder, SummaryFileName), text);
             log.Write(text);
             log.WriteLine($"wrote {Path.Combine(outFolder, TableFileName)}, {Path.Combine(outFolder, FigureName)}.png/.svg and {Path.Combine(outFolder, SummaryFileName)}");
             return new BarrierResult(outFolder, draws, pairs, summary);

@@ -9,17 +9,33 @@ namespace Workbench.Studies.Storage;
 /// </summary>
 public static class AtomicFile
 {
-    /// <summary>Runs <paramref name="write"/> on a temporary path next to <paramref name="path"/>, then renames it.</summary>
-    public static void Write(string path, Action<string> write)
+    /// <summary>Runs <paramref name="write"/> on a temporary path next to <paramref name="path"/> (for libraries that
+    /// write to a path themselves), then flushes and renames it.</summary>
+    public static void Write(string path, Action<string> write) => Replace(path, temp =>
+    {
+        write(temp);
+        using var stream = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        stream.Flush(flushToDisk: true);
+    });
+
+    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/> on a stream to a temporary file, then
+    /// flushes and renames it.</summary>
+    public static void WriteStream(string path, Action<Stream> write) => Replace(path, temp =>
+    {
+        using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None);
+        write(stream);
+        stream.Flush(flushToDisk: true);
+    });
+
+    private static void Replace(string path, Action<string> writeTemp)
     {
         var full = Path.GetFullPath(path);
         // A leading dot keeps the temporary out of globs; the pid keeps two processes' temporaries apart.
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            write(temp);
-            using (var stream = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
-                stream.Flush(flushToDisk: true);
+            writeTemp(temp);
+            // rename(2) replaces the old file in one step.
             File.Move(temp, full, overwrite: true);
         }
         finally

@@ -44,6 +44,16 @@ internal abstract class ColumnBuffer
     /// <summary>A copy of the values as a typed array (int[], long[], float[], double[] or string?[]).</summary>
     public abstract Array ToArray();
     public abstract Task WriteAsync(ParquetRowGroupWriter rowGroup, CancellationToken cancellationToken);
+
+    /// <summary>A numeric column's values (<see cref="ToArray"/>) widened to double.</summary>
+    public static double[] AsDoubles(Array values, string column) => values switch
+    {
+        double[] d => d,
+        float[] f => Array.ConvertAll(f, v => (double)v),
+        int[] i => Array.ConvertAll(i, v => (double)v),
+        long[] l => Array.ConvertAll(l, v => (double)v),
+        _ => throw new InvalidCastException($"Column '{column}' holds {values.GetType().GetElementType()?.Name} values, not numbers."),
+    };
     public abstract Task ReadAsync(ParquetRowGroupReader rowGroup, DataField fileField, int rowCount, CancellationToken cancellationToken);
 
     public static ColumnBuffer For(TableColumn column) => column.Type switch

@@ -223,28 +223,13 @@ public sealed class Manifest
     }
 
     /// <summary>Writes the document; callers hold <see cref="_gate"/> (or own the only reference).</summary>
-    private void Save()
+    private void Save() => AtomicFile.WriteStream(FilePath, stream =>
     {
-        {
-            var temp = $"{FilePath}.{Environment.ProcessId}.tmp";
-            try
-            {
-                using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-                {
-                    using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-                        _document.WriteTo(writer);
-                    stream.WriteByte((byte)'\n');
-                    stream.Flush(flushToDisk: true);
-                }
-                // rename(2) replaces the old file in one step: readers never see a half-written manifest.
-                File.Move(temp, FilePath, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(temp)) File.Delete(temp);
-            }
-        }
-    }
+        // Written whole under a temporary name and renamed: readers never see a half-written manifest.
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            _document.WriteTo(writer);
+        stream.WriteByte((byte)'\n');
+    });
 
     private T Read<T>(Func<T> read)
     {

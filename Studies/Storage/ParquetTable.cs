@@ -46,14 +46,7 @@ public sealed class ParquetTable
     }
 
     /// <summary>A numeric column converted to double (for figures and statistics).</summary>
-    public double[] ColumnAsDouble(string column) => Buffer(column).ToArray() switch
-    {
-        double[] d => d,
-        float[] f => Array.ConvertAll(f, v => (double)v),
-        int[] i => Array.ConvertAll(i, v => (double)v),
-        long[] l => Array.ConvertAll(l, v => (double)v),
-        _ => throw new InvalidCastException($"Column '{column}' holds {TypeOf(column)} values, not numbers."),
-    };
+    public double[] ColumnAsDouble(string column) => ColumnBuffer.AsDoubles(Buffer(column).ToArray(), column);
 
     /// <summary>The table as a Microsoft.Data.Analysis DataFrame (for GroupBy, CSV export).</summary>
     public DataFrame ToDataFrame() => new(_columns.Select(c => c.ToArray() switch

@@ -4,6 +4,7 @@ using Workbench.Cli;
 using Workbench.Studies.Comparisons;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Cli;
 
@@ -13,14 +14,6 @@ public sealed class FiGluOptionTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("wb-figlu-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     /// <summary>The sd recorded with each FiGLU F of a manifest's or describe's model node.</summary>
     private static double[] FiGluStds(JsonNode model) => model["fixed_tensors"]!.AsArray().Where(f => f!["kind"]!.GetValue<string>() == "figlu")

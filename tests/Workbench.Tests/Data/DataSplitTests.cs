@@ -6,6 +6,7 @@ using Workbench.Studies.Data;
 using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Data;
 
@@ -25,14 +26,6 @@ public sealed class DataSplitTests : IDisposable
         var text = new StringBuilder("x1,x2,label\n");
         for (int i = 0; i < rows; i++) text.Append(CultureInfo.InvariantCulture, $"{i + offset},{(i % 7) * 0.25},{i % 3}\n");
         return _folder.WriteText(name, text.ToString());
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
     }
 
     private static long[] FirstFeature(Tensor x)

@@ -1,4 +1,5 @@
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.ScaleOut;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Workbench.Studies.Storage;
 using Xunit.Abstractions;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.ScaleOut;

@@ -1,5 +1,6 @@
 using Workbench.Studies.Sampling;
 using Workbench.Studies.ScaleOut;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.ScaleOut;

@@ -1,5 +1,6 @@
 using Workbench.Studies;
 using Workbench.Studies.Sampling;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.Studies;

@@ -3,6 +3,7 @@ using Workbench.Cli;
 using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Studies;
 
@@ -66,14 +67,6 @@ public sealed class LinearModeConnectivityTests : IDisposable
         Assert.True(Math.Abs(after.Midpoint) < 1e-4 && after.Entezari < 1e-4, $"weight matching should undo the permutation: midpoint {after.Midpoint}, Entezari {after.Entezari}");
         Assert.True(rawDistance > 0);
         Assert.True(matchedDistance < 1e-7, $"aligned copy should coincide with θ_A, distance {matchedDistance}");
-    }
-
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
     }
 
     /// <summary>A CLI run exited 0 and its folder holds <paramref name="files"/>, summary.md, report.md and a finished manifest.</summary>

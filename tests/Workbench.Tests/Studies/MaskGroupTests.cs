@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Workbench.Architectures;
 using Workbench.Architectures.Masks;
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.Studies;

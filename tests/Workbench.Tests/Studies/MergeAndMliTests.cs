@@ -2,6 +2,7 @@ using Workbench.Architectures;
 using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Tests.Cli.InProcessCli;
 using static Workbench.Tests.Studies.LinearModeConnectivityTests;
 
 namespace Workbench.Tests.Studies;

@@ -5,6 +5,7 @@ using Workbench.Studies.ModeConnectivity;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
 using static TorchSharp.torch;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Studies;
 
@@ -32,13 +33,6 @@ public sealed class SavedPositionsRun : IDisposable
 /// <summary>`workbench sample --save-positions` and `workbench barriers`: barriers between posterior samples.</summary>
 public sealed class PosteriorBarrierTests(SavedPositionsRun run) : IClassFixture<SavedPositionsRun>
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void Saved_positions_follow_the_grid_and_reproduce_the_tracked_parameters_of_their_draws()
@@ -165,13 +159,13 @@ public sealed class PosteriorBarrierTests(SavedPositionsRun run) : IClassFixture
     public void Barriers_refuse_what_they_cannot_measure_in_one_line()
     {
         var empty = Directory.CreateDirectory(Path.Combine(run.Dir, "empty")).FullName;
-        var (code, _, error) = Cli("barriers", empty);
+        var (code, _, error) = Run("barriers", empty);
         Assert.Equal(2, code);
         Assert.Contains("not a run folder", error);
         Assert.Single(error.Trim().Split('\n'));
 
         var plain = SamplingRun.Execute(SavedPositionsRun.Options(Path.Combine(run.Dir, "plain")) with { SavePositions = 0 }, TextWriter.Null).Folder;
-        (code, _, error) = Cli("barriers", plain);
+        (code, _, error) = Run("barriers", plain);
         Assert.Equal(2, code);
         Assert.Contains("--save-positions", error);
         Assert.False(File.Exists(Path.Combine(plain, ChainLoop.PositionsTable)));
@@ -184,14 +178,14 @@ public sealed class PosteriorBarrierTests(SavedPositionsRun run) : IClassFixture
             Manifest.Load(crashed.Out).Reclaim(null, process.Id);
             File.WriteAllText(Path.Combine(crashed.Out, RunFolder.ClaimFile), $"{process.Id}@{Environment.MachineName}\n");
         }
-        (code, _, error) = Cli("barriers", crashed.Out);
+        (code, _, error) = Run("barriers", crashed.Out);
         Assert.Equal(2, code);
         Assert.Contains("unfinished", error);
 
         foreach (var (args, option) in new[] { (new[] { "--points", "4" }, "--points"), (["--points", "1"], "--points"),
                      (["--split", "valid"], "--split"), (["--max-draws", "1"], "--max-draws") })
         {
-            (code, _, error) = Cli(["barriers", run.Folder, .. args]);
+            (code, _, error) = Run(["barriers", run.Folder, .. args]);
             Assert.Equal(2, code);
             Assert.Contains(option, error);
         }
@@ -201,13 +195,13 @@ public sealed class PosteriorBarrierTests(SavedPositionsRun run) : IClassFixture
     public void Sample_with_saved_positions_then_barriers_through_the_cli()
     {
         var folder = Path.Combine(run.Dir, "cli");
-        var (code, _, error) = Cli("sample", "--model", "mlp", "--widths", "8", "--variant", "w-asym", "--chains", "2", "--steps", "40",
+        var (code, _, error) = Run("sample", "--model", "mlp", "--widths", "8", "--variant", "w-asym", "--chains", "2", "--steps", "40",
             "--warmup", "10", "--thin", "5", "--save-positions", "2", "--track", "3", "--eval-train", "false",
             "--threads", "1", "--device", "cpu", "--seed", "1", "--out", folder);
         Assert.True(code == 0, error);
         Assert.Equal(2, Manifest.Load(folder).Get("config")!["save_positions"]!.GetValue<int>());
         Assert.Equal(6, ParquetTable.ReadRowCount(Path.Combine(folder, ChainLoop.PositionsTable))); // draws 0, 2, 4 of 6 per chain
-        var (barrierCode, output, barrierError) = Cli("barriers", folder, "--points", "5");
+        var (barrierCode, output, barrierError) = Run("barriers", folder, "--points", "5");
         Assert.True(barrierCode == 0, barrierError);
         Assert.Contains("between-chain", output);
         var table = ParquetTable.Read(Path.Combine(folder, PosteriorBarriers.TableFileName));

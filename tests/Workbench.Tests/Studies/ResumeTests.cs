@@ -3,6 +3,7 @@ using Workbench.Architectures;
 using Workbench.Cli;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Studies;
 
@@ -22,14 +23,6 @@ public sealed class ResumeTests : IDisposable
         Chains = 2, Steps = 60, Warmup = 10, Thin = 2, BatchSize = 16, Draws = 3, Track = 3, EvalTrain = true,
         Threads = 1, Device = "cpu", CheckpointEvery = 10, Seed = 3, Out = Path.Combine(_dir, name),
     };
-
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     /// <summary>The pid of a process that has exited (what a killed run leaves in its manifest).</summary>
     private static int GonePid()
@@ -96,7 +89,7 @@ public sealed class ResumeTests : IDisposable
         var reference = SamplingRun.Execute(Tiny("reference", sampler, chainMode), TextWriter.Null);
         var folder = Crash(Tiny("resumed", sampler, chainMode), crashAfter);
 
-        var (code, output, error) = Cli("resume", folder, "--threads", "1");
+        var (code, output, error) = Run("resume", folder, "--threads", "1");
         Assert.True(code == 0, error);
         Assert.Contains("finished:", output);
         Assert.Equal(RunCondition.Finished, RunFolder.Condition(folder));
@@ -129,7 +122,7 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(RunStatus.Running, Manifest.Load(folder).Status);
         var drawsWritten = File.GetLastWriteTimeUtc(Path.Combine(folder, "draws.parquet"));
 
-        var (code, output, error) = Cli("resume", folder, "--threads", "1");
+        var (code, output, error) = Run("resume", folder, "--threads", "1");
         Assert.True(code == 0, error);
         Assert.Contains("sampling was done", output);
         Assert.True(RunFolder.IsFinishedRun(folder, out var reason), reason);
@@ -153,7 +146,7 @@ public sealed class ResumeTests : IDisposable
         json["config"]!["steps"] = "sixty";
         File.WriteAllText(path, json.ToJsonString());
 
-        var (code, _, error) = Cli("resume", folder);
+        var (code, _, error) = Run("resume", folder);
         Assert.Equal(2, code);
         Assert.Single(error.Trim().Split('\n'));
         Assert.Contains("config cannot be read", error);
@@ -171,7 +164,7 @@ public sealed class ResumeTests : IDisposable
         SampleOptions Augmented(string name) => Tiny(name, sampler, chainMode) with { Augment = true };
         var reference = SamplingRun.Execute(Augmented("reference"), TextWriter.Null);
         var folder = Crash(Augmented("resumed"), crashAfter);
-        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        var (code, _, error) = Run("resume", folder, "--threads", "1");
         Assert.True(code == 0, error);
         Assert.True(Manifest.Load(folder).Get("config")!["augment"]!.GetValue<bool>());
         AssertSameTables(reference.Folder, folder);
@@ -188,7 +181,7 @@ public sealed class ResumeTests : IDisposable
         SampleOptions Saving(string name) => Tiny(name, sampler, chainMode) with { SavePositions = 3 };
         var reference = SamplingRun.Execute(Saving("reference"), TextWriter.Null);
         var folder = Crash(Saving("resumed"), crashAfter);
-        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        var (code, _, error) = Run("resume", folder, "--threads", "1");
         Assert.True(code == 0, error);
         AssertSameTables(reference.Folder, folder, "draws", "positions");
         var files = ParquetTable.Read(Path.Combine(folder, ChainLoop.PositionsTable)).Column<string>("file");
@@ -217,7 +210,7 @@ public sealed class ResumeTests : IDisposable
         Assert.All(reference.Stops, s => Assert.Equal((StopReason.Epochs, 25L), (s.Reason, s.Iterations)));
         var folder = Crash(Budgeted("resumed"), crashAfter);
 
-        var (code, _, error) = Cli("resume", folder, "--threads", "1");
+        var (code, _, error) = Run("resume", folder, "--threads", "1");
         Assert.True(code == 0, error);
         AssertSameTables(reference.Folder, folder);
         Assert.Equal(Manifest.Load(reference.Folder).Get("stop")!.ToJsonString(), Manifest.Load(folder).Get("stop")!.ToJsonString());
@@ -251,33 +244,33 @@ public sealed class ResumeTests : IDisposable
     public void Resume_refuses_what_is_not_an_interrupted_run_with_one_line_and_exit_2()
     {
         var finished = SamplingRun.Execute(Tiny("finished") with { Steps = 20, Warmup = 4 }, TextWriter.Null).Folder;
-        var (code, _, error) = Cli("resume", finished);
+        var (code, _, error) = Run("resume", finished);
         Assert.Equal(2, code);
         Assert.Contains("finished run", error);
         Assert.Single(error.Trim().Split('\n'));
 
         var notARun = Directory.CreateDirectory(Path.Combine(_dir, "not-a-run")).FullName;
         File.WriteAllText(Path.Combine(notARun, "notes.txt"), "hello");
-        (code, _, error) = Cli("resume", notARun);
+        (code, _, error) = Run("resume", notARun);
         Assert.Equal(2, code);
         Assert.Contains("not a Workbench run folder", error);
         Assert.Single(error.Trim().Split('\n'));
 
-        (code, _, error) = Cli("resume", Path.Combine(_dir, "missing"));
+        (code, _, error) = Run("resume", Path.Combine(_dir, "missing"));
         Assert.Equal(2, code);
         Assert.Contains("does not exist", error);
 
         // A live run: the manifest names this (running) process.
         var live = Tiny("live");
         Assert.Throws<SimulatedCrashException>(() => SamplingRun.Execute(live with { CrashAfterSteps = 15 }, TextWriter.Null));
-        (code, _, error) = Cli("resume", live.Out);
+        (code, _, error) = Run("resume", live.Out);
         Assert.Equal(2, code);
         Assert.Contains("live Workbench process", error);
         Assert.Single(error.Trim().Split('\n'));
 
         var failedFolder = Directory.CreateDirectory(Path.Combine(_dir, "failed")).FullName;
         Manifest.Start(failedFolder, "sample").Fail(new InvalidOperationException("every chain diverged"));
-        (code, _, error) = Cli("resume", failedFolder);
+        (code, _, error) = Run("resume", failedFolder);
         Assert.Equal(2, code);
         Assert.Contains("failed run", error);
         Assert.Single(error.Trim().Split('\n'));
@@ -354,13 +347,13 @@ public sealed class ResumeTests : IDisposable
             foreach (var part in Directory.GetFiles(Path.Combine(killed, table + ".parquet.parts"), "part-*.parquet"))
                 Assert.True(ParquetTable.Read(part).RowCount > 0, part);
 
-        var (code, output, error) = Cli("resume", killed, "--threads", "1");
+        var (code, output, error) = Run("resume", killed, "--threads", "1");
         Assert.True(code == 0, error);
         Assert.Contains("finished:", output);
         Assert.Equal(RunCondition.Finished, RunFolder.Condition(killed));
 
         // The same run, never interrupted (in this process: one thread, same reproducible MKL mode as the child).
-        (code, _, error) = Cli([.. KillRunArgs, "--out", whole]);
+        (code, _, error) = Run([.. KillRunArgs, "--out", whole]);
         Assert.True(code == 0, error);
         AssertSameTables(whole, killed);
     }

@@ -4,6 +4,7 @@ using Parquet;
 using Workbench.Cli;
 using Workbench.Studies.Comparisons;
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Studies;
 
@@ -35,20 +36,12 @@ public sealed class StudyTests : IDisposable
         }
         """;
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     private string RunTinyStudy(string name)
     {
         string config = Path.Combine(_dir, "tiny.json");
         File.WriteAllText(config, TinyConfig);
         string study = Path.Combine(_dir, name);
-        var (code, output, error) = Cli("compare", "--config", config, "--out", study);
+        var (code, output, error) = Run("compare", "--config", config, "--out", study);
         Assert.True(code == 0, error + output);
         return study;
     }
@@ -161,7 +154,7 @@ public sealed class StudyTests : IDisposable
         json["error"] = "simulated failure";
         File.WriteAllText(manifestPath, json.ToJsonString());
 
-        var (code, output, error) = Cli("plot", study);
+        var (code, output, error) = Run("plot", study);
         Assert.True(code == 0, error + output);
         foreach (var figure in Figures) Assert.True(File.Exists(Path.Combine(study, figure + ".png")), figure);
         Assert.Contains(failed.Id, File.ReadAllText(Path.Combine(study, "report.md")));
@@ -169,7 +162,7 @@ public sealed class StudyTests : IDisposable
         Assert.Equal("1", partial.Single(r => r["variant"] == "w-asym" && r["sampler"] == "sgld")["seeds"]);
 
         // resume runs the failed cell again (same seeds, one thread: the same chains) and keeps the others.
-        (code, output, error) = Cli("resume", study);
+        (code, output, error) = Run("resume", study);
         Assert.True(code == 0, error + output);
         Assert.Contains("7 of 8 runs finished, 1 to go", output);
         Assert.Equal("finished", Manifest.Load(study).Status);
@@ -183,7 +176,7 @@ public sealed class StudyTests : IDisposable
     public void Compare_from_flags_runs_every_sampler_on_every_variant_and_prints_plain_progress()
     {
         string study = Path.Combine(_dir, "flags");
-        var (code, output, error) = Cli("compare", "--model", "mlp", "--widths", "16", "--sampler", "sgld,mfvi", "--variants", "standard,sigma-asym",
+        var (code, output, error) = Run("compare", "--model", "mlp", "--widths", "16", "--sampler", "sgld,mfvi", "--variants", "standard,sigma-asym",
             "--seeds", "3", "--steps", "30", "--warmup", "10", "--thin", "5", "--draws", "4", "--batch-size", "32", "--track", "4", "--threads", "1", "--out", study);
         Assert.True(code == 0, error + output);
         var cells = StudyPlan.Read(study).Cells;
@@ -210,7 +203,7 @@ public sealed class StudyTests : IDisposable
     [InlineData(new[] { "plot", "." }, "not a Workbench study folder")]
     public void Study_mistakes_are_one_line_and_exit_2(string[] args, string expected)
     {
-        var (code, output, error) = Cli(args);
+        var (code, output, error) = Run(args);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -220,7 +213,7 @@ public sealed class StudyTests : IDisposable
     [Fact]
     public void Print_config_gives_a_config_that_reads_back_and_list_presets_names_each_preset()
     {
-        var (code, output, _) = Cli("compare", "--preset", "bnn-depth16", "--seeds", "4,5", "--max-epochs", "3", "--print-config");
+        var (code, output, _) = Run("compare", "--preset", "bnn-depth16", "--seeds", "4,5", "--max-epochs", "3", "--print-config");
         Assert.Equal(0, code);
         var config = StudyConfig.Parse("printed", output);
         Assert.Equal([4UL, 5], config.Seeds);
@@ -230,12 +223,12 @@ public sealed class StudyTests : IDisposable
         Assert.Contains("\"augment\": false", output);
 
         // --augment is one of the flags that adjust a config.
-        (code, output, _) = Cli("compare", "--preset", "bnn-depth16", "--augment", "--print-config");
+        (code, output, _) = Run("compare", "--preset", "bnn-depth16", "--augment", "--print-config");
         Assert.Equal(0, code);
         Assert.Contains("\"augment\": true", output);
         Assert.True(StudyConfig.Parse("printed", output).Augment);
 
-        (code, output, _) = Cli("compare", "--list-presets");
+        (code, output, _) = Run("compare", "--list-presets");
         Assert.Equal(0, code);
         foreach (var name in StudyPresets.Names) Assert.Contains(name, output);
     }

@@ -4,6 +4,7 @@ using Workbench.Cli;
 using Workbench.Studies.Metanetworks;
 using Workbench.Studies.Sampling;
 using Workbench.Studies.Storage;
+using static Workbench.Tests.Cli.InProcessCli;
 
 namespace Workbench.Tests.Studies;
 
@@ -194,12 +195,12 @@ public sealed class ZooTests : IDisposable
     {
         var killed = Tiny("cli", networks: 2);
         Crash(killed, networks: 1);
-        var run = Cli("resume", killed.Out);
+        var run = Run("resume", killed.Out);
         Assert.True(run.Code == 0, run.Err + run.Out);
         Assert.Contains("1 of 4 networks already in the zoo", run.Out);
         Assert.Equal(4, ZooTable.Read(killed.Out).Members.Count);
         // A finished zoo has nothing to resume.
-        var again = Cli("resume", killed.Out);
+        var again = Run("resume", killed.Out);
         Assert.Equal(2, again.Code);
         Assert.Contains("finished", again.Err);
     }
@@ -226,14 +227,6 @@ public sealed class ZooTests : IDisposable
 
     // ---- the command line ------------------------------------------------------------------------------------
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WorkbenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Theory]
     [InlineData("--networks", "0")]
     [InlineData("--epochs-min", "0")]
@@ -249,7 +242,7 @@ public sealed class ZooTests : IDisposable
     public void Bad_options_are_refused_in_one_line_before_anything_is_written(params string[] args)
     {
         string out_ = Path.Combine(_dir, "bad");
-        var run = Cli(["zoo", .. args, "--out", out_]);
+        var run = Run(["zoo", .. args, "--out", out_]);
         Assert.Equal(2, run.Code);
         Assert.StartsWith("error: ", run.Err);
         Assert.Single(run.Err.TrimEnd().Split('\n'));
@@ -260,7 +253,7 @@ public sealed class ZooTests : IDisposable
     public void Full_size_resnet8_zoo_without_cifar_in_the_working_folder_is_refused_in_one_line()
     {
         Assert.False(Directory.Exists(Workbench.Studies.ModeConnectivity.TrainingStudyPresets.Cifar10Folder));
-        var run = Cli("zoo", "--preset", "zoo-resnet8", "--full-size", "--out", Path.Combine(_dir, "r8"));
+        var run = Run("zoo", "--preset", "zoo-resnet8", "--full-size", "--out", Path.Combine(_dir, "r8"));
         Assert.Equal(2, run.Code);
         Assert.Contains(Workbench.Studies.ModeConnectivity.TrainingStudyPresets.Cifar10Folder, run.Err);
         Assert.Single(run.Err.TrimEnd().Split('\n'));
@@ -270,7 +263,7 @@ public sealed class ZooTests : IDisposable
     public void Tiny_zoo_through_the_command_line_prints_progress_per_network()
     {
         string out_ = Path.Combine(_dir, "cli-run");
-        var run = Cli("zoo", "--networks", "2", "--epochs-min", "1", "--epochs-max", "1", "--train-examples", "300", "--eval-examples", "200",
+        var run = Run("zoo", "--networks", "2", "--epochs-min", "1", "--epochs-max", "1", "--train-examples", "300", "--eval-examples", "200",
             "--batch-size", "32", "--variants", "standard,sigma-asym", "--out", out_);
         Assert.True(run.Code == 0, run.Err + run.Out);
         Assert.Contains("sigma-asym 2/2: lr ", run.Out);
