@@ -397,7 +397,7 @@ public static class WorkbenchCli
     private static Command StatusCommand(TextWriter output, TextWriter error)
     {
         var command = new Command("status", "Where each cell of a planned study stands (done, running, interrupted, failed, pending), read from its run\n" +
-            "folder, and the Slurm queue state of the jobs 'workbench submit' recorded (where squeue is installed).");
+            "folder (a cell on another node is running while its heartbeat file is under a minute old), and the Slurm queue state of the jobs 'workbench submit' recorded (where squeue is installed).");
         var plan = new Argument<string>("PLAN_DIR") { Description = "a study folder written by 'workbench plan'" };
         command.Arguments.Add(plan);
         command.SetAction(r => Guarded(error, () =>
@@ -405,7 +405,9 @@ public static class WorkbenchCli
             string folder = r.GetValue(plan)!;
             var cells = PlanProgress.Cells(folder);
             int width = cells.Select(c => c.Cell.Id.Length).DefaultIfEmpty(0).Max();
-            foreach (var (cell, state) in cells) output.WriteLine($"{cell.Id.PadRight(width)}  {PlanProgress.Name(state)}");
+            foreach (var (cell, state) in cells)
+                output.WriteLine($"{cell.Id.PadRight(width)}  {PlanProgress.Name(state)}" +
+                    (state == PlanProgress.CellState.Running ? $" ({RunFolder.WriterName(Path.Combine(folder, cell.Folder))})" : ""));
             output.WriteLine($"{cells.Count} cells: " + string.Join(", ", Enum.GetValues<PlanProgress.CellState>()
                 .Select(s => $"{cells.Count(c => c.State == s)} {PlanProgress.Name(s)}")));
             foreach (string job in SlurmJobs.Recorded(folder))

@@ -250,7 +250,7 @@ public static class ComparisonStudy
                 log.WriteLine($"cell {index} ({cell.Id}): already finished, nothing to do");
                 return false;
             case RunCondition.Running:
-                throw new OptionException($"cell {index} ({cell.Id}) is running in another process on this machine; wait for it");
+                throw new OptionException($"cell {index} ({cell.Id}) is being run by another live process ({RunFolder.WriterName(options.Out)}); wait for it");
             case RunCondition.Interrupted:
                 log.WriteLine($"cell {index} ({cell.Id}): interrupted before, resuming from its checkpoint");
                 SamplingRun.Resume(options.Out, threads, log);
@@ -296,7 +296,7 @@ public static class ComparisonStudy
         {
             RunCondition.NotARun => "not started",
             RunCondition.Running => "running",
-            RunCondition.Interrupted => "interrupted or running elsewhere",
+            RunCondition.Interrupted => "interrupted",
             RunCondition.Failed => "failed",
             _ => c.ToString().ToLowerInvariant(),
         };

@@ -58,7 +58,7 @@ public static class StudyReport
             {
                 leftOut.Add(new LeftOutCell(cell, condition switch
                 {
-                    RunCondition.Interrupted => "interrupted (status running, but its process is gone, or its tables are incomplete)",
+                    RunCondition.Interrupted => "interrupted (status running, but its process is gone — no live pid here, no fresh heartbeat from elsewhere — or its tables are incomplete)",
                     RunCondition.Running => "still running",
                     RunCondition.Failed => $"failed: {OneLine(Manifest.Load(run).Error)}",
                     _ => Directory.Exists(run) ? "no run in its folder (no readable manifest.json)" : "missing (no run folder)",

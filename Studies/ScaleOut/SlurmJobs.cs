@@ -76,7 +76,7 @@ public static class PlanProgress
         {
             RunCondition.Finished => CellState.Done,
             RunCondition.Running => CellState.Running,
-            // A cell being written on another node reads as interrupted from here: its process is not on this machine.
+            // A cell written on another node is running while its heartbeat is fresh (RunFolder.WriterAlive).
             RunCondition.Interrupted => CellState.Interrupted,
             RunCondition.Failed => CellState.Failed,
             _ => CellState.Pending,

@@ -41,6 +41,7 @@ public sealed class Manifest
 
     private readonly JsonObject _document;
     private readonly Lock _gate = new();
+    private Heartbeat? _heartbeat;
 
     private Manifest(string filePath, JsonObject document)
     {
@@ -102,6 +103,7 @@ public sealed class Manifest
         };
         var manifest = new Manifest(Path.Combine(folder, FileName), document);
         manifest.Save();
+        manifest.StartHeartbeat();
         return manifest;
     }
 
@@ -160,6 +162,7 @@ public sealed class Manifest
         d["status"] = status;
         d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
         d["error"] = null;
+        StopHeartbeat();
     });
 
     /// <summary>
@@ -172,7 +175,13 @@ public sealed class Manifest
     public void Reopen(int? torchThreads = null) => Reclaim(torchThreads, Environment.ProcessId, reopen: true);
 
     /// <summary>Tests: as <see cref="Reclaim(int?)"/>, naming another process as the writer.</summary>
-    internal void Reclaim(int? torchThreads, int pid, bool reopen = false) => Update(d =>
+    internal void Reclaim(int? torchThreads, int pid, bool reopen = false)
+    {
+        Update(d => Reclaim(d, torchThreads, pid, reopen));
+        if (pid == Environment.ProcessId) StartHeartbeat();
+    }
+
+    private static void Reclaim(JsonObject d, int? torchThreads, int pid, bool reopen)
     {
         if (!reopen && d["status"]?.GetValue<string>() != RunStatus.Running)
             throw new InvalidOperationException($"only a running (interrupted) run can be reclaimed; this one is '{d["status"]}'");
@@ -184,7 +193,7 @@ public sealed class Manifest
         d["machine"] = machine;
         if (d["resumed_utc"] is not JsonArray resumed) d["resumed_utc"] = resumed = new JsonArray();
         resumed.Add((JsonNode)FormatTime(DateTimeOffset.UtcNow));
-    });
+    }
 
     /// <summary>
     /// The writing process lets go of a running folder without ending it (a planned study, whose cells run elsewhere):
@@ -196,6 +205,7 @@ public sealed class Manifest
         if (d["status"]?.GetValue<string>() != RunStatus.Running)
             throw new InvalidOperationException($"only a running folder can be released; this one is '{d["status"]}'");
         if (d["machine"] is JsonObject machine) machine["pid"] = null;
+        StopHeartbeat();
     });
 
     /// <summary>Marks the run failed with the exception's message; saves. Call it from the study's catch, then rethrow.</summary>
@@ -207,7 +217,33 @@ public sealed class Manifest
             d["status"] = RunStatus.Failed;
             d["ended_utc"] = FormatTime(DateTimeOffset.UtcNow);
             d["error"] = $"{exception.GetType().Name}: {exception.Message}";
+            StopHeartbeat();
         });
+    }
+
+    /// <summary>
+    /// This process writes the folder from now on: its heartbeat (<see cref="Heartbeat"/>) beats until the run
+    /// finishes, fails or is released, so <c>status</c> and <c>run-cell</c> on any node can tell it is alive.
+    /// </summary>
+    private void StartHeartbeat()
+    {
+        lock (_gate)
+        {
+            _heartbeat?.Stop();
+            _heartbeat = Heartbeat.Start(Folder);
+        }
+    }
+
+    /// <summary>The run has ended or been let go: no more beats, and no file that could read as a live writer.</summary>
+    private void StopHeartbeat()
+    {
+        if (_heartbeat is { } beat) beat.Stop(remove: true);
+        else
+        {
+            try { File.Delete(Path.Combine(Folder, Heartbeat.FileName)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        _heartbeat = null;
     }
 
     /// <summary>The document as indented JSON (what is on disk).</summary>

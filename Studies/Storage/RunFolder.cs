@@ -105,7 +105,7 @@ public sealed class RunFolder
             case RunCondition.NotARun:
                 throw new RunFolderException($"'{path}' is not a Workbench run folder (no readable {Manifest.FileName}); nothing to resume.");
             case RunCondition.Running:
-                throw new RunFolderException($"'{path}' is being written by a live Workbench process (pid {WriterPid(full)}); wait for it to finish or stop it first.");
+                throw new RunFolderException($"'{path}' is being written by a live Workbench process ({WriterName(full)}); wait for it to finish or stop it first.");
             case RunCondition.Finished:
                 throw new RunFolderException($"'{path}' holds a finished run; nothing to resume.");
             case RunCondition.Failed:
@@ -195,8 +195,8 @@ public sealed class RunFolder
     /// </summary>
     /// <summary>
     /// What a folder holds, as a reader must treat it: a finished run, a run still being written by a live process,
-    /// an interrupted one (status <c>running</c> but its process on this machine is gone, or another machine wrote
-    /// it and it never finished), a failed one, or no Workbench run at all.
+    /// an interrupted one (status <c>running</c> but its writer is gone: its pid on this machine, or its heartbeat when
+    /// another machine writes it — see <see cref="WriterAlive"/>), a failed one, or no Workbench run at all.
     /// </summary>
     public static RunCondition Condition(string path)
     {
@@ -219,14 +219,37 @@ public sealed class RunFolder
                 var machine = manifest.Get("machine");
                 string? host = machine?["machine_name"]?.GetValue<string>();
                 int? pid = machine?["pid"]?.GetValue<int>();
-                if (host != Environment.MachineName || pid is null) return RunCondition.Interrupted;
-                return ProcessAlive(pid.Value) ? RunCondition.Running : RunCondition.Interrupted;
+                return WriterAlive(path, host, pid, DateTimeOffset.UtcNow) ? RunCondition.Running : RunCondition.Interrupted;
             default:
                 return RunCondition.NotARun;
         }
     }
 
     private static int? WriterPid(string full) => Manifest.Load(full).Get("machine")?["pid"]?.GetValue<int>();
+
+    /// <summary>Where the live writer of a running folder is, for messages: "pid 123" here, "pid 123 on node7" elsewhere.</summary>
+    public static string WriterName(string full)
+    {
+        var machine = Manifest.Load(full).Get("machine");
+        string? host = machine?["machine_name"]?.GetValue<string>();
+        int? pid = machine?["pid"]?.GetValue<int>();
+        return host is null || host == Environment.MachineName ? $"pid {pid}" : $"pid {pid} on {host}";
+    }
+
+    /// <summary>
+    /// Whether the process a running manifest names is alive. On its own machine the pid decides (a live pid whose
+    /// heartbeat stopped minutes ago is a reused pid); from another machine only a fresh heartbeat of that very host
+    /// and pid does (<see cref="Heartbeat"/>). A released folder (pid null) has no writer.
+    /// </summary>
+    internal static bool WriterAlive(string folder, string? host, int? pid, DateTimeOffset now)
+    {
+        if (host is null || pid is null) return false;
+        var beat = Heartbeat.Read(folder);
+        bool sameWriter = beat is not null && beat.Host == host && beat.Pid == pid;
+        if (host == Environment.MachineName)
+            return ProcessAlive(pid.Value) && !(sameWriter && beat!.Age(now) > Heartbeat.PidReusedAfter);
+        return sameWriter && beat!.Age(now) <= Heartbeat.StaleAfter;
+    }
 
     private static bool ProcessAlive(int pid)
     {
