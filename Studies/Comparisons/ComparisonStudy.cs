@@ -554,8 +554,7 @@ internal sealed class StudyProgress
         }
     }
 
-    private static string Duration(double seconds) => seconds < 60 ? $"{seconds:F0}s"
-        : seconds < 3600 ? $"{(int)(seconds / 60)}m{(int)(seconds % 60):00}s" : $"{(int)(seconds / 3600)}h{(int)(seconds % 3600 / 60):00}m";
+    private static string Duration(double seconds) => ProgressTicker.Duration(seconds);
 
     /// <summary>A run's log on a terminal: each line clears the status line first, so lines never mix with it.</summary>
     private sealed class StatusAwareWriter(StudyProgress owner) : TextWriter

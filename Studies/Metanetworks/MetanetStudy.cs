@@ -68,6 +68,11 @@ public static class MetanetStudy
         {
             var scores = new List<MetanetScore>();
             var predictions = new List<MetanetPrediction>();
+            // Every minibatch of every fit (variants × runs × metanets × epochs), for a progress line every ~10 s.
+            long batches = variants.Sum(v => Enumerable.Range(0, o.Runs)
+                .Sum(run => (long)Math.Ceiling(Split(v.Members.Count, o.Seed + (ulong)run).Train.Length / (double)o.BatchSize)))
+                * o.Metanets.Count * o.Epochs;
+            var progress = new ProgressTicker(log, "metanet training", batches, "batches");
             foreach (var (variant, members) in variants)
             {
                 // A tensor whose entries are all fixed (a W-Asym row with n_fix ≥ its width) has nothing in θ to read.
@@ -79,7 +84,7 @@ public static class MetanetStudy
                     var split = Split(members.Count, seed);
                     foreach (var metanet in o.Metanets)
                     {
-                        var (score, predicted) = Evaluate(o, variant, metanet, members, layout, split, run, seed);
+                        var (score, predicted) = Evaluate(o, variant, metanet, members, layout, split, run, seed, progress);
                         scores.Add(score);
                         predictions.AddRange(predicted);
                         log.WriteLine(FormattableString.Invariant($"  run {run}, {MetanetKinds.Label(metanet)}: test R² {score.R2:F3}, τ {score.KendallTau:F3} (best epoch {score.BestEpoch + 1}, validation R² {score.ValidationR2:F3})"));
@@ -142,13 +147,14 @@ public static class MetanetStudy
 
     /// <summary>Fits one metanet on one variant's networks in one run and scores it on the test split.</summary>
     public static (MetanetScore Score, IReadOnlyList<MetanetPrediction> Predictions) Evaluate(MetanetOptions o, string variant, string metanet,
-        IReadOnlyList<ZooMember> members, IReadOnlyList<ZooSegment> layout, MetanetSplit split, int run, ulong seed)
+        IReadOnlyList<ZooMember> members, IReadOnlyList<ZooSegment> layout, MetanetSplit split, int run, ulong seed,
+        ProgressTicker? progress = null)
     {
         using var x = MetanetFeatures.Build(metanet, members, layout, split.Train, o.DeepSetsElements, seed);
         var accuracy = members.Select(m => m.TestAccuracy).ToArray();
         // Seeds of the metanet's init and batch order: distinct per metanet, fixed by the run seed.
         ulong fitSeed = new Data.SplitMix64(seed ^ (0xA5A5_0000UL + (ulong)MetanetKinds.All.ToList().IndexOf(metanet))).NextUInt64();
-        var fit = Fit(o, metanet, x, accuracy, split, fitSeed);
+        var fit = Fit(o, metanet, x, accuracy, split, fitSeed, progress);
         var validationTrue = split.Validation.Select(i => accuracy[i]).ToList();
         var testTrue = split.Test.Select(i => accuracy[i]).ToList();
         var score = new MetanetScore(variant, metanet, run, seed, split.Train.Length, split.Validation.Length, split.Test.Length, fit.BestEpoch,
@@ -164,7 +170,8 @@ public static class MetanetStudy
     /// epoch with the lowest validation MSE — the highest validation R², since SS_tot is fixed, and still defined when
     /// SS_tot = 0 — supplies the returned predictions (in the accuracy's own units).
     /// </summary>
-    public static MetanetFit Fit(MetanetOptions o, string metanet, Tensor x, IReadOnlyList<double> target, MetanetSplit split, ulong seed)
+    public static MetanetFit Fit(MetanetOptions o, string metanet, Tensor x, IReadOnlyList<double> target, MetanetSplit split, ulong seed,
+        ProgressTicker? progress = null)
     {
         var device = cuda.is_available() ? CUDA : CPU;
         double mean = split.Train.Average(i => target[i]);
@@ -192,6 +199,7 @@ public static class MetanetStudy
                 optimizer.zero_grad();
                 loss.backward();
                 optimizer.step();
+                progress?.Advance();
             }
             model.eval();
             var validation = Predict(model, x, split.Validation, device, o.BatchSize);

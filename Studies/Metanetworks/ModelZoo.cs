@@ -135,6 +135,11 @@ public static class ModelZoo
             int total = o.Variants.Count * o.Networks, remaining = total - done.Count;
             if (done.Count > 0) log.WriteLine($"resuming: {done.Count} of {total} networks already in the zoo, {remaining} to train");
             var clock = Stopwatch.StartNew();
+            // Every training step still to run (each network's drawn epochs × batches), for a progress line every ~10 s.
+            long stepsPerEpoch = trainX.shape[0] / o.Training.BatchSize;
+            long steps = o.Variants.Sum(v => Enumerable.Range(0, o.Networks).Where(id => !done.Contains((v.ToName(), id)))
+                .Sum(id => (long)o.Law.Draw(o.Seed, id).Epochs)) * stepsPerEpoch;
+            var progress = new ProgressTicker(log, "zoo training", steps);
             using var writer = new ParquetTableWriter(path, ZooTable.Columns, new ParquetTableWriterOptions
             {
                 FlushEvery = 1, Metadata = ZooTable.Metadata(o.Model.Model, layouts), ResumeExistingParts = o.Resume,
@@ -147,13 +152,13 @@ public static class ModelZoo
                 {
                     if (done.Contains((variant.ToName(), id))) continue;
                     var start = clock.Elapsed;
-                    var member = TrainOne(o, network, id, trainX, trainY, splits);
+                    var member = TrainOne(o, network, id, trainX, trainY, splits, progress);
                     writer.Append(ZooTable.Row(member));
                     trained++;
                     double seconds = (clock.Elapsed - start).TotalSeconds;
                     double eta = clock.Elapsed.TotalSeconds / trained * (remaining - trained);
                     log.WriteLine(FormattableString.Invariant(
-                        $"  {variant.ToName()} {id + 1}/{o.Networks}: lr {member.LearningRate:0.###e+0}, wd {member.WeightDecay:0.###e+0}, ls {member.LabelSmoothing:F3}, {member.Epochs} epoch(s) → test accuracy {member.TestAccuracy:F4} ({seconds:F1} s); overall {done.Count + trained}/{total}, ETA {Duration(eta)}"));
+                        $"  {variant.ToName()} {id + 1}/{o.Networks}: lr {member.LearningRate:0.###e+0}, wd {member.WeightDecay:0.###e+0}, ls {member.LabelSmoothing:F3}, {member.Epochs} epoch(s) → test accuracy {member.TestAccuracy:F4} ({seconds:F1} s); overall {done.Count + trained}/{total}, ETA {ProgressTicker.Duration(eta)}"));
                     if (o.CrashAfterNetworks == trained) throw new SimulatedCrashException(trained);
                 }
             }
@@ -175,12 +180,13 @@ public static class ModelZoo
     }
 
     /// <summary>Trains and evaluates network <paramref name="id"/> of a variant: its drawn settings, its seeds.</summary>
-    public static ZooMember TrainOne(ZooOptions o, INetwork network, int id, Tensor trainX, Tensor trainY, IReadOnlyDictionary<string, (Tensor X, Tensor Y)> splits)
+    public static ZooMember TrainOne(ZooOptions o, INetwork network, int id, Tensor trainX, Tensor trainY, IReadOnlyDictionary<string, (Tensor X, Tensor Y)> splits,
+        ProgressTicker? progress = null)
     {
         using var scope = NewDisposeScope();
         var h = o.Law.Draw(o.Seed, id);
         var training = o.Training with { Epochs = h.Epochs, LearningRate = h.LearningRate, WeightDecay = h.WeightDecay, LabelSmoothing = h.LabelSmoothing };
-        using var result = NetworkTrainer.Train(network, trainX, trainY, training, o.Seed, [id]);
+        using var result = NetworkTrainer.Train(network, trainX, trainY, training, o.Seed, [id], progress: progress);
         var (trainLoss, trainError) = InterpolationPath.EvaluateMany(network, result.Theta, splits["train"].X, splits["train"].Y);
         var (testLoss, testError) = InterpolationPath.EvaluateMany(network, result.Theta, splits["test"].X, splits["test"].Y);
         var weights = result.Theta[0].to_type(ScalarType.Float32).cpu().data<float>().ToArray();
@@ -217,9 +223,4 @@ public static class ModelZoo
             ["threads"] = o.Threads,
         };
     }
-
-    private static string Duration(double seconds) =>
-        seconds < 90 ? string.Create(CultureInfo.InvariantCulture, $"{seconds:F0} s")
-            : seconds < 5400 ? string.Create(CultureInfo.InvariantCulture, $"{seconds / 60:F1} min")
-            : string.Create(CultureInfo.InvariantCulture, $"{seconds / 3600:F1} h");
 }

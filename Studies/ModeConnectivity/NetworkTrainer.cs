@@ -57,7 +57,7 @@ public static class NetworkTrainer
 {
     /// <param name="chains">which <see cref="ChainSeeds"/> indices of <paramref name="seed"/> to train (one network each).</param>
     public static TrainedNetworks Train(INetwork network, Tensor trainX, Tensor trainY, TrainingOptions options, ulong seed,
-        IReadOnlyList<int> chains, Action<int, double[]>? epochDone = null)
+        IReadOnlyList<int> chains, Action<int, double[]>? epochDone = null, ProgressTicker? progress = null)
     {
         options.Validate();
         if (chains.Count == 0) throw new ArgumentException("train at least one network");
@@ -128,6 +128,7 @@ public static class NetworkTrainer
                         theta.mul_(decay).addcdiv_(m, denominator, stepSize);
                     }
                     GC.KeepAlive(decay); GC.KeepAlive(stepSize); GC.KeepAlive(vCorrection);
+                    progress?.Advance();
                 }
                 epochLoss[epoch] = sum.Select(total => total / stepsPerEpoch).ToArray();
                 epochDone?.Invoke(epoch, epochLoss[epoch]);

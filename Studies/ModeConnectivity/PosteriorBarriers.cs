@@ -191,14 +191,15 @@ public static class PosteriorBarriers
         try
         {
             var pairs = new List<DrawPairBarrier>();
-            int total = draws.Count * (draws.Count - 1) / 2, done = 0;
+            int total = draws.Count * (draws.Count - 1) / 2;
+            var progress = new ProgressTicker(log, "barriers", total, "pairs");
             log.WriteLine($"barriers of {folder}: {draws.Count} of {all.Count} saved draws, {total} pairs, {o.Points} points on the {o.Split} split ({x.shape[0]} examples)");
             for (int i = 0; i < draws.Count; i++)
                 for (int j = i + 1; j < draws.Count; j++)
                 {
                     var barrier = Between(network, thetas[i], thetas[j], lambdas, x, y);
                     pairs.Add(new DrawPairBarrier(draws[i], draws[j], Relation(draws[i], draws[j]), barrier));
-                    if (++done % Math.Max(1, total / 10) == 0 && done < total) log.WriteLine($"  {done}/{total} pairs");
+                    progress.Advance();
                 }
             var summary = Summarize(pairs);
             string outFolder = o.Out ?? folder;

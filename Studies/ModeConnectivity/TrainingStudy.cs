@@ -100,6 +100,10 @@ public static class TrainingStudy
         var (x, y) = TrainingSet(o, data);
         string groupName = o.MaskGroup;
         var variantsNode = new JsonObject();
+        // Every training step of the study (arms × mask sets × epochs × batches), for a progress line every ~10 s.
+        long steps = arms.Sum(arm => arm.Variant != Variant.Standard && !o.SharedMasks ? groups.Count : 1)
+                     * (long)o.Training.Epochs * (x.shape[0] / o.Training.BatchSize);
+        var progress = new ProgressTicker(log, "training", steps);
         foreach (var arm in arms)
         {
             var model = o.Model.ForData(data.SampleShape, data.NumClasses) with { Variant = arm.Variant, FiGluStd = arm.FiGluStd ?? o.Model.FiGluStd };
@@ -118,7 +122,7 @@ public static class TrainingStudy
                 string which = perGroup ? $", {groupName} {setGroups[0]} (mask seed {maskSeed})" : "";
                 log.WriteLine($"{arm.Label}{which}: training {chains.Count} networks ({network.TrainableCount:N0} trainable parameters, {o.Training.Epochs} epochs)");
                 using var trained = NetworkTrainer.Train(network, x, y, o.Training, o.Seed, chains,
-                    (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"));
+                    (epoch, loss) => log.WriteLine($"  epoch {epoch + 1}/{o.Training.Epochs}: mean train loss {loss.Average():F4}"), progress);
                 description ??= ModelDescription.Of(network);
                 if (arm.Variant != Variant.Standard)
                     maskGroups.Add(new JsonObject
