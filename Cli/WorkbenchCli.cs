@@ -102,12 +102,13 @@ public static class WorkbenchCli
         public readonly Option<int?> ProgressDraws = new("--progress-draws") { Description = "fitted methods: draws from the current fit per progress evaluation (default 8)" };
         public readonly Option<string?> Out = new("--out") { Description = "output folder (default results/<command>)" };
         public readonly Option<bool> Force = new("--force") { Description = "replace an existing run folder at --out" };
+        public readonly Option<bool> YesIKnow = new("--yes-i-know") { Description = "run even when the up-front estimate says the run needs more memory than this process may use, or more than a day (see README, 'Resource limits')" };
 
         public void AddTo(Command command)
         {
             foreach (var o in new Option[] { Model, Widths, Depth, Activation, LayerNorm, NFix, Kappa, FiGluStd, WidthMultiplier, MaskSeed, Data, Target, TestFraction, TestData, ValFraction, SplitSeed,
                          Sampler, Lr, Param, Draws, ChainMode, Dtype, Chains, Steps, Warmup, Thin, BatchSize, Augment, Temperature, PriorStd, PriorPrecision, NoiseStd, Seed, Track, EvalTrain, EvalEvery, DivergenceFactor,
-                         Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force })
+                         Device, Threads, CheckpointEvery, MaxEpochs, MaxGradEvals, MaxWallTime, ProgressEvery, ProgressDraws, Out, Force, YesIKnow })
                 command.Options.Add(o);
         }
 
@@ -174,6 +175,7 @@ public static class WorkbenchCli
                 ProgressDraws = r.GetValue(ProgressDraws) ?? defaults.ProgressDraws,
                 Out = r.GetValue(Out) ?? defaults.Out,
                 Force = r.GetValue(Force),
+                YesIKnow = r.GetValue(YesIKnow),
                 Study = study,
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
             };
@@ -204,9 +206,21 @@ public static class WorkbenchCli
         return values;
     }
 
+    /// <summary>
+    /// The entries of a comma-separated option value. An empty entry ('32,,32', a trailing comma) is refused rather than
+    /// dropped: it is most often a number that went missing.
+    /// </summary>
+    private static string[] CommaList(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.All(p => p.Length == 0)) throw new OptionException($"{option} is empty");
+        if (parts.Any(p => p.Length == 0)) throw new OptionException($"{option} has an empty entry in '{text}'; separate the values by single commas");
+        return parts;
+    }
+
     private static int[] ParseWidths(string text)
     {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var parts = CommaList(text, "--widths");
         var widths = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], out widths[i]) || widths[i] <= 0)
@@ -293,7 +307,8 @@ public static class WorkbenchCli
             if (v != Variant.WAsym && (r.GetValue(options.NFix) is not null || r.GetValue(options.Kappa) is not null))
                 throw new OptionException($"{(r.GetValue(options.NFix) is not null ? "--n-fix" : "--kappa")} applies to --variant w-asym; this run is --variant {r.GetValue(variant)}");
             var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "sample") },
-                v, "sample") with { SavePositions = r.GetValue(savePositions) ?? 0, BatchSizeGiven = r.GetValue(options.BatchSize) is not null };
+                v, "sample") with { SavePositions = r.GetValue(savePositions) ?? 0, BatchSizeGiven = r.GetValue(options.BatchSize) is not null,
+                    TestFractionGiven = r.GetValue(options.TestFraction) is not null };
             var result = SamplingRun.Execute(o, output);
             output.WriteLine($"finished: {result.Folder} ({result.Seconds:F1} s, {result.StepsPerSecond:F1} steps/s)");
             return DivergenceExit(result, error);
@@ -518,8 +533,7 @@ public static class WorkbenchCli
         var o = options.Apply(r, new SampleOptions { Model = new ModelOptions("mlp"), Out = Path.Combine("results", "compare") }, Variant.Standard, "compare");
         if (o.IsRegression) throw new OptionException("compare needs a network model: linreg has no symmetry-reduced variants");
         if (o.Target is not null) throw new OptionException("compare runs classification studies; --target applies only to CSV regression");
-        var names = o.Sampler.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (names.Length == 0) throw new OptionException("--sampler is empty");
+        var names = CommaList(o.Sampler, "--sampler");
         o.Validate();
         var budget = Budget(r, options) ?? new StudyBudget("steps", o.Steps, null);
         int steps = budget.MaxSteps ?? (budget.Kind == "steps" ? (int)budget.Value : o.Steps);
@@ -555,15 +569,14 @@ public static class WorkbenchCli
 
     private static List<Variant> ParseVariants(string text)
     {
-        var list = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseVariant).ToList();
-        if (list.Count == 0) throw new OptionException("--variants is empty");
+        var list = CommaList(text, "--variants").Select(ParseVariant).ToList();
         if (list.Distinct().Count() != list.Count) throw new OptionException($"--variants lists a variant twice: '{text}'");
         return list;
     }
 
     private static List<ulong> ParseSeeds(string text)
     {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var parts = CommaList(text, "--seeds");
         var seeds = parts.Select(p => ulong.TryParse(p, out ulong s) ? s : throw new OptionException($"--seeds must be whole numbers ≥ 0 separated by commas, got '{text}'")).ToList();
         if (seeds.Count == 0) throw new OptionException("--seeds is empty");
         if (seeds.Distinct().Count() != seeds.Count) throw new OptionException($"--seeds lists a seed twice: '{text}'");
@@ -1080,7 +1093,7 @@ public static class WorkbenchCli
             {
                 Runs = r.GetValue(runs) ?? d.Runs,
                 Epochs = r.GetValue(epochs) ?? d.Epochs,
-                Metanets = r.GetValue(metanets) is { } m ? m.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : d.Metanets,
+                Metanets = r.GetValue(metanets) is { } m ? CommaList(m, "--metanets") : d.Metanets,
                 Seed = r.GetValue(seed) ?? d.Seed,
                 LearningRate = r.GetValue(lr) ?? d.LearningRate,
                 WeightDecay = r.GetValue(weightDecay) ?? d.WeightDecay,

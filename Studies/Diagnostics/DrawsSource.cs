@@ -9,29 +9,38 @@ namespace Workbench.Studies.Diagnostics;
 /// <summary>
 /// Draws in long form, one row per (chain, draw), read one variable at a time: a Workbench run folder's
 /// <c>draws.parquet</c> (or its parts while the run is unfinished), or any Parquet or CSV file with <c>chain</c> and
-/// <c>draw</c> columns. Every other numeric column except <c>iteration</c> is a variable. Only the chain and draw
-/// columns and one variable are in memory at a time. Problems a user can fix throw <see cref="DataFormatException"/>.
+/// <c>draw</c> columns. Every other numeric column except <c>iteration</c> is a variable. Variables are read in blocks
+/// of columns, one pass over the file per block (a file read once per variable costs O(variables²) when each open
+/// parses a footer that names every column: 20,000 tracked parameters took hours); a block holds at most
+/// <see cref="BlockValues"/> values. Problems a user can fix throw <see cref="DataFormatException"/>.
 /// </summary>
 public sealed class DrawsSource
 {
     public const string DrawsTable = "draws.parquet";
     private static readonly string[] IndexColumns = ["chain", "draw", "iteration"];
 
-    private readonly Func<string, double[]> _readColumn;
+    /// <summary>The most values (rows × columns) one block of columns holds in memory: 8 Mi doubles, 64 MiB.</summary>
+    public const long BlockValues = 8L << 20;
+
+    private readonly Func<IReadOnlyList<string>, double[][]> _readColumns;
+    private readonly Dictionary<string, double[]> _block = new();
+    private readonly Dictionary<string, int> _variableIndex;
     private readonly int[] _chainOfRow;
     private readonly int[] _positionOfRow;
     private readonly int[] _chainLengths;
 
-    private DrawsSource(string path, IReadOnlyList<string> variables, Func<string, double[]> readColumn, string? unfinished, string? runFolder = null,
-        IReadOnlyDictionary<double, long>? diverged = null)
+    private DrawsSource(string path, IReadOnlyList<string> variables, Func<IReadOnlyList<string>, double[][]> readColumns, string? unfinished,
+        string? runFolder = null, IReadOnlyDictionary<double, long>? diverged = null)
     {
         Path = path;
         RunFolder = runFolder;
         Variables = variables;
-        _readColumn = readColumn;
+        _variableIndex = variables.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i);
+        _readColumns = readColumns;
         Unfinished = unfinished;
-        var chain = readColumn("chain");
-        var draw = readColumn("draw");
+        var index = readColumns(["chain", "draw"]);
+        var chain = index[0];
+        var draw = index[1];
         // A chain the run stopped as diverged is left out whole: its last draws led up to the divergence, and its shorter
         // length would cut every other chain to it.
         var excluded = diverged is null ? [] : chain.Distinct().Where(diverged.ContainsKey).Order().ToArray();
@@ -71,7 +80,17 @@ public sealed class DrawsSource
     /// <summary>One variable's draws as <c>double[chain][draw]</c> (chains may differ in length).</summary>
     public double[][] Read(string variable)
     {
-        var values = _readColumn(variable);
+        if (!_block.TryGetValue(variable, out var values))
+        {
+            // The block of columns from this variable on, in table order (readers go through Variables in order).
+            if (!_variableIndex.TryGetValue(variable, out int at)) throw new ArgumentException($"'{variable}' is not a variable of {Path}", nameof(variable));
+            int width = (int)Math.Clamp(BlockValues / Math.Max(1, _chainOfRow.Length), 1, Variables.Count - at);
+            var names = Variables.Skip(at).Take(width).ToArray();
+            var columns = _readColumns(names);
+            _block.Clear();
+            for (int i = 0; i < names.Length; i++) _block[names[i]] = columns[i];
+            values = columns[0];
+        }
         var result = _chainLengths.Select(n => new double[n]).ToArray();
         for (int r = 0; r < values.Length; r++)
             if (_chainOfRow[r] >= 0) result[_chainOfRow[r]][_positionOfRow[r]] = values[r];
@@ -161,26 +180,30 @@ public sealed class DrawsSource
         if (schema.FirstOrDefault(c => c.Type == ColumnType.String) is { } text)
             throw new DataFormatException(shownPath, $"column '{text.Name}' holds text, not numbers; diagnose needs numeric columns only");
 
-        double[] ReadColumn(string name) => ReadParquetColumn(shownPath, files, schema.First(c => c.Name == name)).GetAwaiter().GetResult();
-        return new DrawsSource(shownPath, names, ReadColumn, unfinished, Directory.Exists(shownPath) ? shownPath : null, diverged);
+        double[][] ReadColumns(IReadOnlyList<string> block) =>
+            ReadParquetColumns(shownPath, files, block.Select(name => schema.First(c => c.Name == name)).ToArray()).GetAwaiter().GetResult();
+        return new DrawsSource(shownPath, names, ReadColumns, unfinished, Directory.Exists(shownPath) ? shownPath : null, diverged);
     }
 
-    /// <summary>One column of every file, widened to double, read as <see cref="ParquetTable"/> reads columns (nullable
-    /// columns, as DuckDB, pandas and polars write them, when they hold no null; a null is named by its row).</summary>
-    private static async Task<double[]> ReadParquetColumn(string shownPath, IReadOnlyList<string> files, TableColumn column)
+    /// <summary>Columns of every file, widened to double, in one pass over the files, read as <see cref="ParquetTable"/>
+    /// reads columns (nullable columns, as DuckDB, pandas and polars write them, when they hold no null; a null is named
+    /// by its row).</summary>
+    private static async Task<double[][]> ReadParquetColumns(string shownPath, IReadOnlyList<string> files, IReadOnlyList<TableColumn> columns)
     {
-        var buffer = ColumnBuffer.For(column);
+        var buffers = columns.Select(ColumnBuffer.For).ToArray();
         try
         {
             foreach (var file in files)
             {
                 await using var reader = await ParquetReader.CreateAsync(file);
-                var field = reader.Schema.GetDataFields().FirstOrDefault(f => f.Name == column.Name)
-                    ?? throw new DataFormatException(shownPath, $"part '{file}' has no column '{column.Name}'");
+                var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name);
+                var wanted = columns.Select(c => fields.TryGetValue(c.Name, out var f) ? f
+                    : throw new DataFormatException(shownPath, $"part '{file}' has no column '{c.Name}'")).ToArray();
                 for (int g = 0; g < reader.RowGroupCount; g++)
                 {
                     using var rowGroup = reader.OpenRowGroupReader(g);
-                    await buffer.ReadAsync(rowGroup, field, checked((int)rowGroup.RowCount), CancellationToken.None);
+                    for (int c = 0; c < wanted.Length; c++)
+                        await buffers[c].ReadAsync(rowGroup, wanted[c], checked((int)rowGroup.RowCount), CancellationToken.None);
                 }
             }
         }
@@ -188,7 +211,7 @@ public sealed class DrawsSource
         {
             throw new DataFormatException(shownPath, $"{e.Message}; diagnose needs a value in every row");
         }
-        return ColumnBuffer.AsDoubles(buffer.ToArray(), column.Name);
+        return columns.Select((c, i) => ColumnBuffer.AsDoubles(buffers[i].ToArray(), c.Name)).ToArray();
     }
 
     private static DrawsSource OpenCsv(string path)
@@ -204,11 +227,11 @@ public sealed class DrawsSource
             throw new DataFormatException(path, $"cannot be read ({e.Message})");
         }
         var names = CheckColumns(path, header);
-        // One pass over the file per column keeps one variable in memory, never the whole table.
-        double[] ReadColumn(string name)
+        // One pass over the file per block of columns keeps that block in memory, never the whole table.
+        double[][] ReadColumns(IReadOnlyList<string> block)
         {
-            int index = Array.IndexOf(header, name);
-            var values = new List<double>();
+            var indices = block.Select(name => Array.IndexOf(header, name)).ToArray();
+            var values = block.Select(_ => new List<double>()).ToArray();
             int lineNo = 0;
             bool headerSeen = false;
             foreach (var line in File.ReadLines(path))
@@ -223,14 +246,17 @@ public sealed class DrawsSource
                 var fields = line.Split(',');
                 if (fields.Length != header.Length)
                     throw new DataFormatException(path, $"line {lineNo} has {fields.Length} fields; the header has {header.Length}");
-                string cell = fields[index].Trim().Trim('"');
-                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
-                    throw new DataFormatException(path, $"line {lineNo}, column '{name}': '{cell}' is not a number; diagnose needs numeric columns only");
-                values.Add(v);
+                for (int c = 0; c < indices.Length; c++)
+                {
+                    string cell = fields[indices[c]].Trim().Trim('"');
+                    if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                        throw new DataFormatException(path, $"line {lineNo}, column '{block[c]}': '{cell}' is not a number; diagnose needs numeric columns only");
+                    values[c].Add(v);
+                }
             }
-            return values.ToArray();
+            return values.Select(v => v.ToArray()).ToArray();
         }
-        return new DrawsSource(path, names, ReadColumn, unfinished: null);
+        return new DrawsSource(path, names, ReadColumns, unfinished: null);
     }
 
     /// <summary>The variable columns, after checking that chain and draw are there.</summary>

@@ -111,6 +111,13 @@ public sealed record SampleOptions
     /// is stopped as diverged (<see cref="DivergenceRule"/>); 0 = only non-finite values count.</summary>
     public double DivergenceFactor { get; init; } = DivergenceRule.DefaultFactor;
 
+    /// <summary>--yes-i-know: run even when <see cref="ResourceEstimate"/> says the run needs more memory than the process may
+    /// use or more than a day. Not recorded: a resumed run was accepted when it started.</summary>
+    public bool YesIKnow { get; init; }
+
+    /// <summary>--test-fraction was given on the command line (refused for image sets, which have their own test files).</summary>
+    public bool TestFractionGiven { get; init; }
+
     /// <summary>--batch-size was given on the command line (refused for full-batch methods such as HMC, which ignore it).</summary>
     public bool BatchSizeGiven { get; init; }
 
@@ -167,6 +174,7 @@ public sealed record SampleOptions
         bool csv = Data.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
         Require(TestData is null || csv, "--test-data applies to CSV data (image sets have their own test files): give --data FILE.csv");
         Require(TestFraction > 0 || csv, "--test-fraction 0 applies to CSV data (image sets have their own test files)");
+        Require(!TestFractionGiven || csv, $"--test-fraction applies to CSV data; {Data} has its own test set (drop --test-fraction)");
         Require(!(TrainsOnEveryRow && !EvalTrain), "--test-fraction 0 leaves no test split, so runs are evaluated on the training rows: drop --eval-train false");
         Require(IsRegression || Target is null || Data != "mnist-subset", "--target applies only to CSV data");
         Require(!IsRegression || Data != "mnist-subset", "linreg needs a CSV file: --data FILE.csv --target COLUMN");

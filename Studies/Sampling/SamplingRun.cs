@@ -86,6 +86,8 @@ public static class SamplingRun
             log.WriteLine($"the run used {o.Threads} threads; this process may use {CpuBudget.Current.Cpus} ({CpuBudget.Current.Source}), so it continues with {CpuBudget.Current.Cpus}");
             o = o with { Threads = 0 };
         }
+        // The run passed the resource check (or was let through with --yes-i-know) when it started.
+        o = o with { YesIKnow = true };
         o.Validate();
         using var setup = RunSetup.Build(o);
         if (manifest.Get("data") is JsonObject recorded && !SameData(recorded, DataNode(setup.Data)))
@@ -229,11 +231,20 @@ public static class SamplingRun
                 // An accept/reject step compares energies of one fixed target; a target redrawn at random every step has none.
                 if (o.Augment && sampler.FullBatch)
                     throw new OptionException($"--augment applies to minibatch methods; {sampler.Name} uses the whole training set unaugmented every step (drop --augment)");
+                if (!o.IsRegression && o.Track > network.TrainableCount)
+                    throw new OptionException($"--track {o.Track:N0} exceeds the {network.TrainableCount:N0} trainable parameters of {network.Name}; give at most that many");
+                var tracked = TrackedIndices(network, o);
+                if (!o.YesIKnow)
+                {
+                    long features = data.SampleShape.Aggregate(1L, (a, b) => a * b);
+                    var estimate = ResourceEstimate.Of(o, network, sampler, data.TrainX.shape[0], features, tracked.Length);
+                    if (estimate.Refusal(o, ResourceEstimate.AvailableBytes()) is { } tooLarge) throw new OptionException(tooLarge);
+                }
                 return new RunSetup
                 {
                     Data = data, ModelOptions = modelOptions, Network = network, Sampler = sampler,
                     Seeds = Enumerable.Range(0, o.Chains).Select(k => ChainSeeds.For(o.Seed, k)).ToArray(),
-                    Tracked = TrackedIndices(network, o),
+                    Tracked = tracked,
                     Likelihood = o.IsRegression ? new GaussianLikelihood(o.NoiseStd) : new CategoricalLikelihood(),
                     Device = device, Dtype = dtype,
                 };
