@@ -14,7 +14,7 @@ BENCH_ARGS    ?=
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: all build run test bench clean data
+.PHONY: all build run test bench soak clean data
 
 all: build
 
@@ -28,6 +28,19 @@ run: build
 
 test: build
 	$(DOTNET) test Workbench.sln -c $(CONFIG) --no-build --nologo
+
+# The sampler suite under GC stress (a 1 MiB gen-0 budget: a collection every few steps), SOAK_REPS times, stopping at
+# the first failure: finds native memory freed by a finalizer while still in use (issue #16; see HeldScalars.cs).
+SOAK_REPS   ?= 20
+SOAK_FILTER ?= FullyQualifiedName~EverySamplerTests|FullyQualifiedName~Workbench.Tests.Samplers
+soak: build
+	@mkdir -p results/soak
+	@for i in $$(seq 1 $(SOAK_REPS)); do \
+	  DOTNET_GCgen0size=0x100000 DOTNET_GCgen0MaxBudget=0x100000 $(DOTNET) test tests/Workbench.Tests -c $(CONFIG) --no-build --nologo \
+	    --filter "$(SOAK_FILTER)" > results/soak/repetition-$$i.log 2>&1 \
+	    || { echo "soak: repetition $$i of $(SOAK_REPS) failed (results/soak/repetition-$$i.log)"; exit 1; }; \
+	  echo "soak: $$i of $(SOAK_REPS) repetitions passed ($$(grep -o 'Passed: *[0-9]*' results/soak/repetition-$$i.log | tr -s ' '))"; \
+	done
 
 # Speed and memory of the samplers, Workbench against a PyTorch reference, and every target of issue #14 with pass/fail
 # (results/bench/*.json and printed tables; ~6-7 min on an idle 2-core machine); not part of `make test`.

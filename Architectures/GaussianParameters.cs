@@ -80,9 +80,9 @@ public sealed class GaussianParameters
     public Tensor Sample(long offset, long count)
     {
         using var scope = NewDisposeScope();
-        var draw = MeanOf(offset, count) + StdOf(offset, count) * Noise(count);
+        var draw = MeanOf(offset, count).add(StdOf(offset, count) * Noise(count), HeldScalars.One);
         if (Factors is not null && Rank > 0)
-            draw = draw + bmm(Noise(1, Rank), FactorsOf(offset, count)!).squeeze(1);
+            draw = draw.add(bmm(Noise(1, Rank), FactorsOf(offset, count)!).squeeze(1), HeldScalars.One);
         return draw.MoveToOuterDisposeScope();
     }
 

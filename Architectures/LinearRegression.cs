@@ -43,15 +43,14 @@ public sealed class LinearRegression : INetwork
         var q = new GaussianParameters(mean, std, factors, generators);
         var features = x.reshape(x.shape[0], x.shape[1], -1);
         long batch = features.shape[1];
-        var output = bmm(features, mean.unsqueeze(2)).squeeze(2)
-            + bmm(features.square(), std.square().unsqueeze(2)).squeeze(2).clamp_min(1e-30).sqrt() * q.Noise(batch);
+        var output = bmm(features, mean.unsqueeze(2)).squeeze(2).add(bmm(features.pow(HeldScalars.Two), std.pow(HeldScalars.Two).unsqueeze(2)).squeeze(2).clamp_min(HeldScalars.Of(1e-30)).sqrt() * q.Noise(batch), HeldScalars.One);
         if (factors is not null && q.Rank > 0)
-            output = output + bmm(features, factors.transpose(1, 2)).mul(q.Noise(batch, q.Rank)).sum(2);   // Σ_k z_k x·f_k
+            output = output.add(bmm(features, factors.transpose(1, 2)).mul(q.Noise(batch, q.Rank)).sum(2), HeldScalars.One);   // Σ_k z_k x·f_k
         return output.unsqueeze(2).MoveToOuterDisposeScope();
     }
 
     /// <summary>Starts at w = 0 plus small noise, so chains start apart.</summary>
-    public Tensor InitialPosition(Generator generator) => randn([Features], generator: generator).mul_(0.1);
+    public Tensor InitialPosition(Generator generator) => randn([Features], generator: generator).mul_(HeldScalars.Of(0.1));
 
     public void To(Device device, ScalarType dtype) { }
     public void Dispose() { }

@@ -153,7 +153,7 @@ public sealed class ResNet : IPermutationSymmetric
             var inner = Activate(block.Act1, theta, block.Norm1.Forward(theta, block.Conv1.Forward(theta, h)));
             inner = block.Norm2.Forward(theta, block.Conv2.Forward(theta, inner));
             var shortcut = block.Skip is null ? h : block.SkipNorm!.Forward(theta, block.Skip.Forward(theta, h));
-            h = Activate(block.Act2, theta, inner + shortcut);
+            h = Activate(block.Act2, theta, inner.add(shortcut, HeldScalars.One));
         }
         var pooled = h.mean([2, 3]).view(batch, chains, -1).transpose(0, 1);
         return _head.Forward(theta, pooled).MoveToOuterDisposeScope();

@@ -66,18 +66,18 @@ public static class CounterNoise
 
         bool fusedDrift = drift is not null && target.dtype == ScalarType.Float32 && drift.dtype == ScalarType.Float32
             && drift.device_type == DeviceType.CPU && drift.is_contiguous();
-        if (drift is not null && !fusedDrift) { target.add_(drift, alpha: driftScale); drift = null; }
+        if (drift is not null && !fusedDrift) { target.add_(drift, alpha: HeldScalars.Of(driftScale)); drift = null; }
 
         if (target.device_type != DeviceType.CPU || !target.is_contiguous())
         {
-            if (drift is not null) target.add_(drift, alpha: driftScale);
+            if (drift is not null) target.add_(drift, alpha: HeldScalars.Of(driftScale));
             // Off the CPU (the CUDA build) or on a strided view: draw the same numbers into a CPU buffer and let torch
             // copy or add them, so the draws stay those of the CPU path (a device-side generator would give others).
             using var scope = NewDisposeScope();
             var host = empty(target.shape, target.dtype, CPU);
             Rows(host, seeds, step, 0, accumulate: false);
             var moved = host.to(target.device);
-            if (accumulate) target.add_(moved, alpha: scale);
+            if (accumulate) target.add_(moved, alpha: HeldScalars.Of(scale));
             else target.copy_(moved);
             return;
         }

@@ -58,12 +58,12 @@ public sealed class Ensemble : ISampler
         {
             // Scalars held explicitly: an implicit one can be finalised by the GC while libtorch reads it (intermittent
             // "toFloat"/"Unknown scalar type" failures). Same operations, same numbers.
-            using Scalar beta1 = Beta1, oneMinusBeta1 = 1 - Beta1, beta2 = Beta2, oneMinusBeta2 = 1 - Beta2,
-                root = Math.Sqrt(correction2), epsilon = Epsilon, step = StepSize / correction1;
+            using Scalar beta1 = HeldScalars.Of(Beta1), oneMinusBeta1 = HeldScalars.Of(1 - Beta1), beta2 = HeldScalars.Of(Beta2), oneMinusBeta2 = HeldScalars.Of(1 - Beta2),
+                root = HeldScalars.Of(Math.Sqrt(correction2)), epsilon = HeldScalars.Of(Epsilon), step = HeldScalars.Of(StepSize / correction1);
             s.FirstMoment.mul_(beta1).add_(g, alpha: oneMinusBeta1);
             s.SecondMoment.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
             // √v̂ + ε = √v/√(1−β₂ᵗ) + ε; ascent: θ ← θ + (η/(1−β₁ᵗ)) m / (√v̂ + ε).
-            s.Denominator.copy_(s.SecondMoment).sqrt_().div_(root).add_(epsilon);
+            s.Denominator.copy_(s.SecondMoment).sqrt_().div_(root).add_(epsilon, HeldScalars.One);
             theta.addcdiv_(s.FirstMoment, s.Denominator, value: step);
         }
         s.Iteration = t;

@@ -22,7 +22,7 @@ public sealed record GaussianPosterior(Tensor Mean, Tensor Std, Tensor? Factors)
         var draws = new Tensor[chains];
         for (int k = 0; k < chains; k++)
         {
-            var draw = Mean[k] + Std[k] * randn([p], dtype: Mean.dtype, device: Mean.device, generator: generators[k]);
+            var draw = Mean[k].add(Std[k] * randn([p], dtype: Mean.dtype, device: Mean.device, generator: generators[k]), HeldScalars.One);
             if (Factors is not null && Rank > 0)
             {
                 var parts = new List<Tensor>();
@@ -33,7 +33,7 @@ public sealed record GaussianPosterior(Tensor Mean, Tensor Std, Tensor? Factors)
                     parts.Add(z.matmul(Factors[k].narrow(1, offset, size)).squeeze(0));
                     offset += size;
                 }
-                draw = draw + cat(parts, 0);
+                draw = draw.add(cat(parts, 0), HeldScalars.One);
             }
             draws[k] = draw;
         }
@@ -88,9 +88,9 @@ public static class GaussianKl
             double s2 = blocks.PriorStd[b] * blocks.PriorStd[b];
             // Elementwise in θ's dtype, summed in float64: converting [K, P] (or [K, r, P]) tensors to float64 first cost
             // more than the network's forward pass on the paper's MLP.
-            var variance = stds[b].square();
-            var terms = (variance + means[b].square()).div_(s2).add_(Math.Log(s2) - 1).sub_(variance.log());
-            total = total + terms.sum(1, type: ScalarType.Float64).mul(0.5);
+            var variance = stds[b].pow(HeldScalars.Two);
+            var terms = (variance.add(means[b].pow(HeldScalars.Two), HeldScalars.One)).div_(HeldScalars.Of(s2)).add_(HeldScalars.Of(Math.Log(s2) - 1), HeldScalars.One).sub_(variance.log());
+            total = total.add(terms.sum(1, type: ScalarType.Float64).mul(HeldScalars.Of(0.5)), HeldScalars.One);
         }
         return total.MoveToOuterDisposeScope();
     }
@@ -152,23 +152,23 @@ public static class GaussianKl
                 continue;
             }
             double s2 = blocks.PriorStd[b] * blocks.PriorStd[b];
-            var variance = sd.square();
-            var terms = (variance + m.square()).div_(s2).add_(Math.Log(s2) - 1).sub_(variance.log());
-            value = value + terms.sum(1, type: ScalarType.Float64).mul(0.5);
-            dMeans.Add(m.div(s2));
-            var dStd = sd.div(s2).sub_(sd.reciprocal());
+            var variance = sd.pow(HeldScalars.Two);
+            var terms = (variance.add(m.pow(HeldScalars.Two), HeldScalars.One)).div_(HeldScalars.Of(s2)).add_(HeldScalars.Of(Math.Log(s2) - 1), HeldScalars.One).sub_(variance.log());
+            value = value.add(terms.sum(1, type: ScalarType.Float64).mul(HeldScalars.Of(0.5)), HeldScalars.One);
+            dMeans.Add(m.div(HeldScalars.Of(s2)));
+            var dStd = sd.div(HeldScalars.Of(s2)).sub_(sd.reciprocal());
             if (lowRank)
             {
                 var f = factorBlocks![b];
                 long rank = f.shape[1];
                 var w = f / sd.unsqueeze(1);                                                            // W, [K, r, n_b]
-                var capacitance = bmm(w, w.transpose(1, 2)).to_type(ScalarType.Float64) + eye(rank, dtype: ScalarType.Float64, device: mean.device);
+                var capacitance = bmm(w, w.transpose(1, 2)).to_type(ScalarType.Float64).add(eye(rank, dtype: ScalarType.Float64, device: mean.device), HeldScalars.One);
                 var cholesky = linalg.cholesky(capacitance);
-                var logDet = cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(2);
+                var logDet = cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(HeldScalars.Two);
                 var g = bmm(cholesky_inverse(cholesky).to_type(w.dtype), w);                            // G = C⁻¹ W
-                value = value + f.square().sum([1, 2], type: ScalarType.Float64).div(s2).sub(logDet).mul(0.5);
-                dStd.add_(g.mul(w).sum(1).div_(sd));
-                dFactors.Add(f.div(s2).sub_(g.div_(sd.unsqueeze(1))));
+                value = value.add(f.pow(HeldScalars.Two).sum([1, 2], type: ScalarType.Float64).div(HeldScalars.Of(s2)).sub(logDet).mul(HeldScalars.Of(0.5)), HeldScalars.One);
+                dStd.add_(g.mul(w).sum(1).div_(sd), HeldScalars.One);
+                dFactors.Add(f.div(HeldScalars.Of(s2)).sub_(g.div_(sd.unsqueeze(1))));
             }
             dStds.Add(dStd);
         }
@@ -209,12 +209,12 @@ public static class GaussianKl
         {
             if (blocks.IsDeterministic(b)) continue;
             var w = factorBlocks[b] / stdBlocks[b].unsqueeze(1);        // D^{-1/2} F, [K, r, n_b]
-            var capacitance = bmm(w, w.transpose(1, 2)).to_type(ScalarType.Float64) + identity; // I_r + Fᵀ D⁻¹ F, [K, r, r]
+            var capacitance = bmm(w, w.transpose(1, 2)).to_type(ScalarType.Float64).add(identity, HeldScalars.One); // I_r + Fᵀ D⁻¹ F, [K, r, r]
             var cholesky = linalg.cholesky(capacitance);
-            var logDet = cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(2);
+            var logDet = cholesky.diagonal(dim1: -2, dim2: -1).log().sum(1).mul(HeldScalars.Two);
             double s2 = blocks.PriorStd[b] * blocks.PriorStd[b];
-            lowRank = lowRank + factorBlocks[b].square().sum([1, 2], type: ScalarType.Float64).div(s2).sub(logDet).mul(0.5);
+            lowRank = lowRank.add(factorBlocks[b].pow(HeldScalars.Two).sum([1, 2], type: ScalarType.Float64).div(HeldScalars.Of(s2)).sub(logDet).mul(HeldScalars.Of(0.5)), HeldScalars.One);
         }
-        return (MeanField(mean, std, blocks) + lowRank).MoveToOuterDisposeScope();
+        return (MeanField(mean, std, blocks).add(lowRank, HeldScalars.One)).MoveToOuterDisposeScope();
     }
 }

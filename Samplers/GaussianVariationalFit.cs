@@ -78,7 +78,7 @@ public abstract class GaussianVariationalFit : ISampler
         double sigma = LearnsVariance ? InitStd : Math.Exp(FixedLogVariance / 2);
         // ρ = softplus⁻¹(σ) = σ + ln(1 − e^{−σ}) (no overflow for large σ; relative error ~1e-16/σ for small σ).
         // State tensors outlive any dispose scope the caller has open.
-        var rho = full_like(position, sigma + Math.Log(1 - Math.Exp(-sigma))).DetachFromDisposeScope();
+        var rho = full_like(position, HeldScalars.Of(sigma + Math.Log(1 - Math.Exp(-sigma)))).DetachFromDisposeScope();
         return new VariationalState(position, rho);
     }
 
@@ -110,20 +110,20 @@ public abstract class GaussianVariationalFit : ISampler
             // The KL's part of the ELBO's gradient in closed form, chained through σ = softplus(ρ) and F = V/√r.
             double klWeight = Tempering.Temperature / Tempering.TrainingSize;
             var kl = GaussianKl.LowRankWithGradient(q.Mean.detach(), q.Std.detach(), q.Factors?.detach(), klBlocks);
-            var elbo = expected.detach().to_type(ScalarType.Float64) - kl.Value * klWeight;
-            var meanGradient = (mean.grad ?? zeros_like(mean)).add_(kl.Mean, alpha: -klWeight);
+            var elbo = expected.detach().to_type(ScalarType.Float64) - kl.Value * HeldScalars.Of(klWeight);
+            var meanGradient = (mean.grad ?? zeros_like(mean)).add_(kl.Mean, alpha: HeldScalars.Of(-klWeight));
             var updates = new List<(Tensor Value, Tensor Gradient, AdamMoments Moments)> { (s.Position, meanGradient, s.MeanMoments) };
             if (LearnsVariance)
-                updates.Add((s.Rho, (rho.grad ?? zeros_like(rho)).add_(kl.Std.mul_(s.Rho.sigmoid()), alpha: -klWeight), s.RhoMoments!));
+                updates.Add((s.Rho, (rho.grad ?? zeros_like(rho)).add_(kl.Std.mul_(s.Rho.sigmoid()), alpha: HeldScalars.Of(-klWeight)), s.RhoMoments!));
             if (factors is not null)
-                updates.Add((s.Factors!, (factors.grad ?? zeros_like(factors)).add_(kl.Factors!, alpha: -klWeight / Math.Sqrt(Rank)), s.FactorMoments!));
+                updates.Add((s.Factors!, (factors.grad ?? zeros_like(factors)).add_(kl.Factors!, alpha: HeldScalars.Of(-klWeight / Math.Sqrt(Rank))), s.FactorMoments!));
 
             double eta = StepSizeAt(s.Iteration);
             s.Iteration++;
             var squaredNorm = zeros([chains], dtype: ScalarType.Float64);
             foreach (var (value, gradient, moments) in updates)
             {
-                squaredNorm += gradient.reshape(chains, -1).norm(1).to_type(ScalarType.Float64).square().cpu();
+                squaredNorm = squaredNorm.add(gradient.reshape(chains, -1).norm(1).to_type(ScalarType.Float64).pow(HeldScalars.Two).cpu(), HeldScalars.One);
                 moments.Ascend(value, gradient, eta, s.Iteration);
             }
 
@@ -167,12 +167,22 @@ public abstract class GaussianVariationalFit : ISampler
             q.Factors?.clone().MoveToOuterDisposeScope());
     }
 
+    private static readonly Scalar SoftplusThreshold = 20.ToScalar();
+
+    /// <summary>
+    /// softplus(ρ) = ln(1 + e^ρ) as torch computes it (β 1, threshold 20: ρ itself above 20), written with operations
+    /// that take held Scalars: TorchSharp's softplus converts its β and threshold to Scalars nobody holds (see HeldScalars).
+    /// The clamp keeps e^ρ finite in the branch <c>where</c> discards, so its gradient there is 0, not NaN.
+    /// </summary>
+    private static Tensor Softplus(Tensor rho) =>
+        where(rho.gt(SoftplusThreshold), rho, rho.clamp_max(SoftplusThreshold).exp().log1p());
+
     /// <summary>q's tensors: σ (softplus(ρ) or the fixed value) and the factors scaled by 1/√r, both zeroed on the
     /// deterministic pieces by <paramref name="mask"/> ([1, P], 1 where θ is in q; null: all of θ).</summary>
     private GaussianPosterior Posterior(Tensor mean, Tensor rho, Tensor? factors, Tensor? mask)
     {
-        var std = LearnsVariance ? nn.functional.softplus(rho) : full_like(mean, Math.Exp(FixedLogVariance / 2));
-        var scaled = factors?.mul(1 / Math.Sqrt(Rank));
+        var std = LearnsVariance ? Softplus(rho) : full_like(mean, HeldScalars.Of(Math.Exp(FixedLogVariance / 2)));
+        var scaled = factors?.mul(HeldScalars.Of(1 / Math.Sqrt(Rank)));
         if (mask is not null)
         {
             std = std.mul(mask);
@@ -225,13 +235,13 @@ public abstract class GaussianVariationalFit : ISampler
         {
             var shape = new long[] { chains, piece.Count };
             if (piece.Deterministic) parts.Add(zeros(shape, dtype: position.dtype, device: position.device));
-            else if (piece.FactorInit is not { } init) parts.Add(full(shape, InitStd, dtype: position.dtype, device: position.device));
-            else if (!init.RelativeToMean) parts.Add(full(shape, init.Scale, dtype: position.dtype, device: position.device));
+            else if (piece.FactorInit is not { } init) parts.Add(full(shape, HeldScalars.Of(InitStd), dtype: position.dtype, device: position.device));
+            else if (!init.RelativeToMean) parts.Add(full(shape, HeldScalars.Of(init.Scale), dtype: position.dtype, device: position.device));
             else
             {
                 // Scale·sd(μ₀ of the piece)/√r, per chain (the unbiased sample sd, as torch's std()).
                 var sd = piece.Count > 1 ? position.narrow(1, offset, piece.Count).std(1, keepdim: true) : zeros([chains, 1], dtype: position.dtype, device: position.device);
-                parts.Add(sd.mul(init.Scale / Math.Sqrt(Rank)).expand(shape));
+                parts.Add(sd.mul(HeldScalars.Of(init.Scale / Math.Sqrt(Rank))).expand(shape));
             }
             offset += piece.Count;
         }
@@ -284,11 +294,11 @@ public abstract class GaussianVariationalFit : ISampler
                     stepSize / (1 - Math.Pow(Beta1, t)), 1 - Math.Pow(Beta2, t));
                 return;
             }
-            _first.mul_(Beta1).add_(gradient, alpha: 1 - Beta1);
-            _second.mul_(Beta2).addcmul_(gradient, gradient, value: 1 - Beta2);
+            _first.mul_(HeldScalars.Of(Beta1)).add_(gradient, alpha: HeldScalars.Of(1 - Beta1));
+            _second.mul_(HeldScalars.Of(Beta2)).addcmul_(gradient, gradient, value: HeldScalars.Of(1 - Beta2));
             double correctedStep = stepSize / (1 - Math.Pow(Beta1, t));
-            using var denominator = _second.div(1 - Math.Pow(Beta2, t)).sqrt_().add_(AdamEpsilon);
-            value.addcdiv_(_first, denominator, value: correctedStep);
+            using var denominator = _second.div(HeldScalars.Of(1 - Math.Pow(Beta2, t))).sqrt_().add_(HeldScalars.Of(AdamEpsilon), HeldScalars.One);
+            value.addcdiv_(_first, denominator, value: HeldScalars.Of(correctedStep));
         }
 
         public void Save(StateWriter writer, string name)

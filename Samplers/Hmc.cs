@@ -90,10 +90,10 @@ public sealed class Hmc : ISampler
         Evaluation end = default;
         for (int l = 0; l < NSteps; l++)
         {
-            p.add_(gradQ, alpha: -eps / 2);
-            q.add_(p, alpha: eps);
+            p.add_(gradQ, alpha: HeldScalars.Of(-eps / 2));
+            q.add_(p, alpha: HeldScalars.Of(eps));
             end = Evaluate(q, target, gradQ);
-            p.add_(gradQ, alpha: -eps / 2);
+            p.add_(gradQ, alpha: HeldScalars.Of(-eps / 2));
         }
         double[] endEnergy = Add(end.Potential, KineticEnergy(p));
 
@@ -127,7 +127,7 @@ public sealed class Hmc : ISampler
         double[] logPrior = Tempering.LogPrior(theta);
         for (int k = 0; k < chains; k++) lp[k] = Tempering.TrainingSize * logLik[k] + logPrior[k];
         // ∇ℓ̃ = −(T/N)∇U.
-        double[] gradNorm = s.Gradient.norm(1).to_type(ScalarType.Float64).mul(Tempering.Temperature / Tempering.TrainingSize).data<double>().ToArray();
+        double[] gradNorm = s.Gradient.norm(1).to_type(ScalarType.Float64).mul(HeldScalars.Of(Tempering.Temperature / Tempering.TrainingSize)).data<double>().ToArray();
 
         s.Iteration++;
         return new StepInfo(logLik.ToArray(), lp, gradNorm, eps, diverging)
@@ -153,7 +153,7 @@ public sealed class Hmc : ISampler
         var (value, g) = target.Evaluate(q);
         double n = Tempering.TrainingSize, t = Tempering.Temperature, variance = Tempering.PriorStd * Tempering.PriorStd;
         using (no_grad())
-            gradient.copy_(g.mul(-n / t).add_(q, alpha: 1 / (variance * t)));
+            gradient.copy_(g.mul(HeldScalars.Of(-n / t)).add_(q, alpha: HeldScalars.Of(1 / (variance * t))));
         double[] logLik = value.to_type(ScalarType.Float64).data<double>().ToArray();
         double[] logPrior = Tempering.LogPrior(q);
         var potential = new double[logLik.Length];
@@ -165,7 +165,7 @@ public sealed class Hmc : ISampler
     private static double[] KineticEnergy(Tensor momentum)
     {
         using var scope = NewDisposeScope();
-        return momentum.square().sum(1, type: ScalarType.Float64).mul(0.5).data<double>().ToArray();
+        return momentum.pow(HeldScalars.Two).sum(1, type: ScalarType.Float64).mul(HeldScalars.Of(0.5)).data<double>().ToArray();
     }
 
     private static double[] Add(double[] a, double[] b) => a.Zip(b, (x, y) => x + y).ToArray();

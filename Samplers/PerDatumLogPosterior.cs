@@ -33,7 +33,7 @@ public static class PerDatumLogPosterior
             else
             {
                 logPrior = tempering.LogPrior(position);
-                gradient.add_(position, alpha: -tempering.WeightDecay);
+                gradient.add_(position, alpha: HeldScalars.Of(-tempering.WeightDecay));
                 using var norm = gradient.norm(1).to_type(ScalarType.Float64);
                 gradNorm = norm.data<double>().ToArray();
             }

@@ -38,17 +38,17 @@ public sealed class Psgld : ISampler, ISgmcmcKernel
     public void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators)
     {
         var s = (PreconditionerState)state;
-        s.SquareAverage.mul_(Alpha).addcmul_(drift, drift, value: 1 - Alpha);
+        s.SquareAverage.mul_(HeldScalars.Of(Alpha)).addcmul_(drift, drift, value: HeldScalars.Of(1 - Alpha));
         // Scratch holds √G = (λ + √V)^(-1/2) first (for the noise), then G; no [K, P] tensor is allocated.
-        s.Scratch.copy_(s.SquareAverage).sqrt_().add_(Lambda).rsqrt_();
+        s.Scratch.copy_(s.SquareAverage).sqrt_().add_(HeldScalars.Of(Lambda), HeldScalars.One).rsqrt_();
         if (noise)
         {
             SgmcmcStep.DrawNoise(s.Noise, s, generators);
             s.Noise.mul_(s.Scratch);
         }
         s.Scratch.mul_(s.Scratch);
-        s.Position.addcmul_(s.Scratch, drift, value: stepSize);
-        if (noise) s.Position.add_(s.Noise, alpha: Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize));
+        s.Position.addcmul_(s.Scratch, drift, value: HeldScalars.Of(stepSize));
+        if (noise) s.Position.add_(s.Noise, alpha: HeldScalars.Of(Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize)));
     }
 
     /// <summary>θ, the running average V of the squared gradient, and buffers for the noise and the preconditioner.</summary>

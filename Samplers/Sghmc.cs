@@ -37,12 +37,12 @@ public sealed class Sghmc : ISampler, ISgmcmcKernel
     public void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators)
     {
         var s = (MomentumState)state;
-        s.Velocity.mul_(Momentum).add_(drift, alpha: stepSize);
+        s.Velocity.mul_(HeldScalars.Of(Momentum)).add_(drift, alpha: HeldScalars.Of(stepSize));
         // The noise goes straight into v (CounterNoise.AddScaled): no noise buffer, one pass over memory.
         if (noise)
             CounterNoise.AddScaled(s.Velocity, generators, s.Iteration,
                 Math.Sqrt(2 * Friction * stepSize * Tempering.Temperature / Tempering.TrainingSize));
-        s.Position.add_(s.Velocity);
+        s.Position.add_(s.Velocity, HeldScalars.One);
     }
 
     /// <summary>θ and the momentum v.</summary>

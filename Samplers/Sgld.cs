@@ -32,7 +32,7 @@ public sealed class Sgld : ISampler, ISgmcmcKernel
 
     public void Move(SamplerState state, Tensor drift, double stepSize, bool noise, IReadOnlyList<Generator> generators)
     {
-        if (!noise) { state.Position.add_(drift, alpha: stepSize); return; }
+        if (!noise) { state.Position.add_(drift, alpha: HeldScalars.Of(stepSize)); return; }
         // θ + η·drift + noise in one pass over θ.
         CounterNoise.AddScaled(state.Position, drift, stepSize, generators, state.Iteration,
             Math.Sqrt(2 * stepSize * Tempering.Temperature / Tempering.TrainingSize));

@@ -76,8 +76,8 @@ public sealed class Swag : ISampler
         using (no_grad())
         {
             // SGD with momentum (PyTorch's convention), ascending ℓ̃_B.
-            s.Velocity.mul_(Momentum).add_(objective.Gradient);
-            theta.add_(s.Velocity, alpha: StepSize);
+            s.Velocity.mul_(HeldScalars.Of(Momentum)).add_(objective.Gradient, HeldScalars.One);
+            theta.add_(s.Velocity, alpha: HeldScalars.Of(StepSize));
         }
         s.Iteration++;
         if (s.Iteration > StartStep && (s.Iteration - StartStep) % CollectEvery == 0) s.Collect(theta);
@@ -161,8 +161,8 @@ public sealed class SwagState : SamplerState
         using var _ = no_grad();
         double n = Collected + 1;
         _scratch.copy_(position);
-        Mean.mul_((n - 1) / n).add_(_scratch, alpha: 1 / n);
-        SecondMoment.mul_((n - 1) / n).addcmul_(_scratch, _scratch, value: 1 / n);
+        Mean.mul_(HeldScalars.Of((n - 1) / n)).add_(_scratch, alpha: HeldScalars.Of(1 / n));
+        SecondMoment.mul_(HeldScalars.Of((n - 1) / n)).addcmul_(_scratch, _scratch, value: HeldScalars.Of(1 / n));
         Deviations.select(1, (int)((n - 1) % Rank)).copy_(_scratch.sub_(Mean));
         Collected++;
     }
@@ -171,7 +171,7 @@ public sealed class SwagState : SamplerState
     public Tensor DiagonalVariance()
     {
         using var _ = no_grad();
-        return SecondMoment.addcmul(Mean, Mean, value: -1).clamp_min_(Swag.MinVariance);
+        return SecondMoment.addcmul(Mean, Mean, value: HeldScalars.Of(-1)).clamp_min_(HeldScalars.Of(Swag.MinVariance));
     }
 
     internal Tensor Sample(IReadOnlyList<Generator> generators)
@@ -188,11 +188,11 @@ public sealed class SwagState : SamplerState
         }
         int stored = Stored;
         // METHODS: SWAG. θ̄ + Σ_diag^{1/2} z₁/√2 + D̂ z₂/√(2(K−1)); with one snapshot D̂ is zero.
-        var draw = DiagonalVariance().sqrt_().mul_(_z1).mul_(1 / Math.Sqrt(2)).add_(Mean);
+        var draw = DiagonalVariance().sqrt_().mul_(_z1).mul_(HeldScalars.Of(1 / Math.Sqrt(2))).add_(Mean, HeldScalars.One);
         if (stored > 1)
         {
             var lowRank = _z2.narrow(1, 0, stored).unsqueeze(1).bmm(Deviations.narrow(1, 0, stored)).squeeze(1);
-            draw.add_(lowRank, alpha: 1 / Math.Sqrt(2.0 * (stored - 1)));
+            draw.add_(lowRank, alpha: HeldScalars.Of(1 / Math.Sqrt(2.0 * (stored - 1))));
         }
         return draw.to_type(Position.dtype).MoveToOuterDisposeScope();
     }

@@ -53,9 +53,9 @@ public sealed record Tempering(long TrainingSize, int BatchSize, double Temperat
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
         long p = position.shape[1];
-        var squares = position.square().sum(1, type: TorchSharp.torch.ScalarType.Float64);
+        var squares = position.pow(HeldScalars.Two).sum(1, type: TorchSharp.torch.ScalarType.Float64);
         double normaliser = -0.5 * p * Math.Log(2 * Math.PI * PriorStd * PriorStd);
-        return squares.mul(-0.5 / (PriorStd * PriorStd)).add(normaliser).data<double>().ToArray();
+        return squares.mul(HeldScalars.Of(-0.5 / (PriorStd * PriorStd))).add(HeldScalars.Of(normaliser), HeldScalars.One).data<double>().ToArray();
     }
 
     /// <summary>log p(θ) of N(0, σ²I) from each row's ‖θ‖² (<paramref name="squares"/>) and its length P.</summary>

@@ -109,8 +109,8 @@ internal sealed class GroupNorm1
 
     public void Initialise(Tensor theta)
     {
-        Slices.OfVector(theta, Gamma).fill_(1.0);
-        Slices.OfVector(theta, Beta).fill_(0.0);
+        Slices.OfVector(theta, Gamma).fill_(HeldScalars.Of(1.0));
+        Slices.OfVector(theta, Beta).fill_(HeldScalars.Of(0.0));
     }
 }
 

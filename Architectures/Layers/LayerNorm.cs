@@ -33,13 +33,13 @@ internal sealed class LayerNorm : ILayer
     private Tensor Affine(Tensor x, Tensor gamma, Tensor beta)
     {
         var normalised = nn.functional.layer_norm(x, [_features], eps: 1e-5);
-        return addcmul(beta.unsqueeze(1), normalised, gamma.unsqueeze(1), 1);
+        return addcmul(beta.unsqueeze(1), normalised, gamma.unsqueeze(1), HeldScalars.One);
     }
 
     public void Initialise(Tensor theta, Generator generator)
     {
-        Slices.OfVector(theta, _gamma).fill_(1.0);
-        Slices.OfVector(theta, _beta).fill_(0.0);
+        Slices.OfVector(theta, _gamma).fill_(HeldScalars.Of(1.0));
+        Slices.OfVector(theta, _beta).fill_(HeldScalars.Of(0.0));
     }
 
     public void To(Device device, ScalarType dtype) { }

@@ -42,7 +42,7 @@ internal sealed class Linear : ILayer
         using var scope = NewDisposeScope();
         var bias = Slices.Of(theta, _bias).unsqueeze(1);
         // bmm then add rather than baddbmm: TorchSharp 0.107's baddbmm passes its arguments to libtorch in the wrong order.
-        return bmm(x, EffectiveWeight(theta).transpose(1, 2)).add_(bias).MoveToOuterDisposeScope();
+        return bmm(x, EffectiveWeight(theta).transpose(1, 2)).add_(bias, HeldScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>W' = M ⊙ W + (1 − M) ⊙ F for every chain, [K, out, in] (W itself for a standard layer).</summary>
@@ -59,11 +59,11 @@ internal sealed class Linear : ILayer
     {
         using var scope = NewDisposeScope();
         long chains = x.shape[0], batch = x.shape[1];
-        var mean = bmm(x, Embed(q.MeanOf(_weight.Offset, _weight.Count), _fixedValues).transpose(1, 2)).add_(q.MeanOf(_bias.Offset, _bias.Count).unsqueeze(1));
-        var weightVariance = Embed(q.StdOf(_weight.Offset, _weight.Count).square(), null);
-        var variance = bmm(x.square(), weightVariance.transpose(1, 2)).add_(q.StdOf(_bias.Offset, _bias.Count).square().unsqueeze(1));
+        var mean = bmm(x, Embed(q.MeanOf(_weight.Offset, _weight.Count), _fixedValues).transpose(1, 2)).add_(q.MeanOf(_bias.Offset, _bias.Count).unsqueeze(1), HeldScalars.One);
+        var weightVariance = Embed(q.StdOf(_weight.Offset, _weight.Count).pow(HeldScalars.Two), null);
+        var variance = bmm(x.pow(HeldScalars.Two), weightVariance.transpose(1, 2)).add_(q.StdOf(_bias.Offset, _bias.Count).pow(HeldScalars.Two).unsqueeze(1), HeldScalars.One);
         // The floor keeps √ differentiable where a variance is exactly 0 (e.g. σ = 0 in tests); it adds ≤ 1e-15 sd.
-        var output = mean + variance.clamp_min(1e-30).sqrt() * q.Noise(batch, _out);
+        var output = mean.add(variance.clamp_min(HeldScalars.Of(1e-30)).sqrt() * q.Noise(batch, _out), HeldScalars.One);
         if (q.Factors is not null && q.Rank > 0)
         {
             long rank = q.Rank;
@@ -72,7 +72,7 @@ internal sealed class Linear : ILayer
             var projected = bmm(x, weightFactors.transpose(1, 2)).view(chains, batch, rank, _out);   // x·V_kᵀ
             var z = q.Noise(batch, rank);                                                               // [K, B, r]
             var biasFactors = q.FactorsOf(_bias.Offset, _bias.Count)!;                           // [K, r, out]
-            output = output + projected.mul(z.unsqueeze(3)).sum(2) + bmm(z, biasFactors);
+            output = output.add(projected.mul(z.unsqueeze(3)).sum(2), HeldScalars.One).add(bmm(z, biasFactors), HeldScalars.One);
         }
         return output.MoveToOuterDisposeScope();
     }

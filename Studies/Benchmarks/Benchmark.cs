@@ -337,7 +337,7 @@ public static partial class Benchmark
         {
             var (value, gradient) = target.Evaluate(state.Position);
             using (no_grad())
-                state.Position.mul_(1 - stepSize * tempering.WeightDecay).add_(gradient, alpha: stepSize);
+                state.Position.mul_(HeldScalars.Of(1 - stepSize * tempering.WeightDecay)).add_(gradient, alpha: HeldScalars.Of(stepSize));
             int k = (int)state.Position.shape[0];
             var zeros = new double[k];
             value.Dispose(); gradient.Dispose();

@@ -85,9 +85,9 @@ public sealed class ImageAugmentation
         var dx = offset.select(2, 1).view(k, b, 1, 1, 1);
 
         // Output pixel (i, j) of an example reads padded pixel (dy + i, dx + j), or (dy + i, dx + W − 1 − j) if mirrored.
-        var straight = arange(w, ScalarType.Int64, x.device);
+        var straight = arange(HeldScalars.Zero, HeldScalars.Of(w), HeldScalars.One, ScalarType.Int64, x.device);
         var columns = where(flip.view(k, b, 1, 1, 1), straight.flip(0).view(1, 1, 1, 1, w), straight.view(1, 1, 1, 1, w)).add(dx, one);
-        var rows = arange(h, ScalarType.Int64, x.device).view(1, 1, 1, h, 1).add(dy, one);
+        var rows = arange(HeldScalars.Zero, HeldScalars.Of(h), HeldScalars.One, ScalarType.Int64, x.device).view(1, 1, 1, h, 1).add(dy, one);
 
         var padded = Pad == 0 ? x : nn.functional.pad(x, [Pad, Pad, Pad, Pad]);
         var cropped = padded.gather(3, rows.expand(k, b, c, h, padded.shape[4]));   // [K, B, C, H, W + 2·pad]

@@ -76,7 +76,7 @@ public static class MetanetFeatures
         var rows = x.index_select(0, Index(train)).to(ScalarType.Float64);
         var mean = rows.mean([0]);
         var sd = rows.std([0], unbiased: false);
-        sd = where(sd > 1e-12, sd, ones_like(sd));
+        sd = where(sd > HeldScalars.Of(1e-12), sd, ones_like(sd));
         return ((x.to(ScalarType.Float64) - mean) / sd).to(ScalarType.Float32);
     }
 

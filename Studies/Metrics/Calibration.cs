@@ -103,7 +103,7 @@ public static class Calibration
         // with S): treat log p̄ ≤ tolerance as confidence 1. Anything larger (e.g. log 2 from a forgotten − log S)
         // stays above 1 and is rejected below.
         var tolerance = logMeanProbabilities.dtype == ScalarType.Float64 ? 1e-9 : 1e-3;
-        maxLog = where(maxLog.le(tolerance), maxLog.clamp_max(0.0), maxLog);
+        maxLog = where(maxLog.le(HeldScalars.Of(tolerance)), maxLog.clamp_max(HeldScalars.Of(0.0)), maxLog);
         var confidence = maxLog.exp().contiguous().data<double>().ToArray();
         var correct = argmax.eq(labels.to(ScalarType.Int64).cpu().unsqueeze(0)).contiguous().data<bool>().ToArray();
 

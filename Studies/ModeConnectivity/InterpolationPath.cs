@@ -27,7 +27,7 @@ public static class InterpolationPath
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var weights = tensor(lambdas.ToArray(), dtype: a.dtype, device: a.device).unsqueeze(1);          // [L, 1]
-        var thetas = a.unsqueeze(0) * (1 - weights) + b.unsqueeze(0) * weights;                         // [L, P]
+        var thetas = (a.unsqueeze(0) * weights.neg().add(HeldScalars.One, HeldScalars.One)).add(b.unsqueeze(0) * weights, HeldScalars.One);                         // [L, P]
         var (loss, error) = EvaluateMany(network, thetas, x, y, chunk);
         return lambdas.Select((l, i) => new PathPoint(l, loss[i], error[i])).ToArray();
     }
@@ -54,9 +54,9 @@ public static class InterpolationPath
             var batch = inputs.unsqueeze(0).expand([k, .. inputs.shape]);
             var logp = nn.functional.log_softmax(network.Forward(thetas, batch), 2);                     // [K, B, C]
             var target = labels.unsqueeze(0).expand(k, -1);
-            nll.add_(logp.gather(2, target.unsqueeze(2)).squeeze(2).neg().to_type(ScalarType.Float64).sum(1).cpu());
-            errors.add_(logp.argmax(2).ne(target).to_type(ScalarType.Float64).sum(1).cpu());
+            nll.add_(logp.gather(2, target.unsqueeze(2)).squeeze(2).neg().to_type(ScalarType.Float64).sum(1).cpu(), HeldScalars.One);
+            errors.add_(logp.argmax(2).ne(target).to_type(ScalarType.Float64).sum(1).cpu(), HeldScalars.One);
         }
-        return (nll.div(n).data<double>().ToArray(), errors.div(n).data<double>().ToArray());
+        return (nll.div(HeldScalars.Of(n)).data<double>().ToArray(), errors.div(HeldScalars.Of(n)).data<double>().ToArray());
     }
 }

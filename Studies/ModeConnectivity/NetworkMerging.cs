@@ -60,7 +60,7 @@ public static class NetworkMerging
             members = members.Select((theta, k) => k == 0 ? theta : WeightMatching.Align(symmetric, first, theta, seed + (ulong)k).AlignedB).ToList();
         }
         var offsets = stack(members.Select(m => m - first)).mean([0L]);
-        return (first + offsets).MoveToOuterDisposeScope();
+        return (first.add(offsets, HeldScalars.One)).MoveToOuterDisposeScope();
     }
 
     public static MergeResult Execute(MergeOptions o, TextWriter log)

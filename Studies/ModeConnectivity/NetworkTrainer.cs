@@ -107,7 +107,7 @@ public static class NetworkTrainer
                     var nll = logp.gather(2, y.unsqueeze(2)).squeeze(2).neg();                              // [K, B]
                     // Label smoothing: −Σ_c [(1 − ε)·onehot_c + ε/C]·log p_c = (1 − ε)·NLL + ε·mean_c(−log p_c).
                     if (options.LabelSmoothing > 0)
-                        nll = nll.mul(1 - options.LabelSmoothing).add(logp.mean([2L]).neg().mul(options.LabelSmoothing));
+                        nll = nll.mul(HeldScalars.Of(1 - options.LabelSmoothing)).add(logp.mean([2L]).neg().mul(HeldScalars.Of(options.LabelSmoothing)), HeldScalars.One);
                     var losses = nll.mean([1L]);                                                           // [K]
                     // Σ_k of per-network means: each network's gradient is that of its own mean cross-entropy.
                     losses.sum().backward();
@@ -124,7 +124,7 @@ public static class NetworkTrainer
                     {
                         m.mul_(beta1).add_(grad, oneMinusBeta1);
                         v.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
-                        var denominator = v.div(vCorrection).sqrt_().add_(epsilon);
+                        var denominator = v.div(vCorrection).sqrt_().add_(epsilon, HeldScalars.One);
                         theta.mul_(decay).addcdiv_(m, denominator, stepSize);
                     }
                     GC.KeepAlive(decay); GC.KeepAlive(stepSize); GC.KeepAlive(vCorrection);

@@ -41,6 +41,6 @@ public sealed class GaussianLikelihood(double noiseStd) : Likelihood
         // which failed linreg runs intermittently ("Unknown scalar type", "toFloat"). Same operations, same numbers.
         using var scale = (-0.5 / (NoiseStd * NoiseStd)).ToScalar();
         using var constant = (-Math.Log(NoiseStd * Math.Sqrt(2 * Math.PI))).ToScalar();
-        return residual.mul(residual).mul_(scale).add_(constant).MoveToOuterDisposeScope();
+        return residual.mul(residual).mul_(scale).add_(constant, HeldScalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -106,15 +106,15 @@ public sealed class PredictiveEvaluator : IDisposable
             var residual = pred - y;
             using var precisionHalf = (-0.5 / (_noiseStd * _noiseStd)).ToScalar();
             using var constant = (-Math.Log(_noiseStd * Math.Sqrt(2 * Math.PI))).ToScalar();
-            var logp = residual.square().mul(precisionHalf).add(constant);
+            var logp = residual.pow(HeldScalars.Two).mul(precisionHalf).add(constant, HeldScalars.One);
             Accumulate(ref _logSum, logp);
             if (points > 0) LastPointValues = Rows(logp.narrow(1, 0, points), k);
             if (_meanSum is null) { _meanSum = pred.detach().clone(); _meanSum.DetachFromDisposeScope(); }
-            else _meanSum.add_(pred);
+            else _meanSum.add_(pred, HeldScalars.One);
             var nll = logp.mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
-            var rmse = residual.square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+            var rmse = residual.pow(HeldScalars.Two).mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
             var bmaNll = _logSum!.sub(logDraws).mean([1]).neg().to_type(ScalarType.Float64).data<double>().ToArray();
-            var bmaRmse = _meanSum.div(draws).sub(y).square().mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
+            var bmaRmse = _meanSum.div(draws).sub(y).pow(HeldScalars.Two).mean([1]).sqrt().to_type(ScalarType.Float64).data<double>().ToArray();
             for (int c = 0; c < k; c++) metrics[c] = new DrawMetrics(nll[c], double.NaN, rmse[c], bmaNll[c], double.NaN, bmaRmse[c]);
         }
         return metrics;

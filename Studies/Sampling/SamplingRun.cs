@@ -400,7 +400,7 @@ public static class SamplingRun
     {
         using var scope = NewDisposeScope();
         var perChain = Metrics.Calibration.ComputePerChain(logMean, labels);
-        var pooledLog = logMean.logsumexp(0, keepdim: false).sub(Math.Log(chainIds.Length));
+        var pooledLog = logMean.logsumexp(0, keepdim: false).sub(HeldScalars.Of(Math.Log(chainIds.Length)));
         var pooled = Metrics.Calibration.Compute(pooledLog, labels);
         long rows = Metrics.CalibrationTable.Write(folder.File(Metrics.CalibrationTable.FileName),
             [(Metrics.CalibrationTable.Pooled, pooled), .. chainIds.Select((c, i) => (c, perChain[i]))]);

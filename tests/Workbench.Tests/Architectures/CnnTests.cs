@@ -28,7 +28,7 @@ public class CnnTests
         var theta = net.InitialPosition(g);
         using var noise = randn([net.Layout.Count], generator: g);
         foreach (var s in net.Layout.Segments.Where(s => s.Name.StartsWith("gn")))
-            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count));
+            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), HeldScalars.One);
         return theta;
     }
 

@@ -40,7 +40,7 @@ public class ConvnetReferenceTests
                 inner = Norm(net, theta, $"{block}_gn2", Conv(net, theta, $"{block}_conv2", inner, 1, 1));
                 bool projected = net.Layout.Segments.Any(seg => seg.Name == $"{block}_skip.weight");
                 var shortcut = projected ? Norm(net, theta, $"{block}_skipgn", Conv(net, theta, $"{block}_skip", h, stride, 0)) : h;
-                h = nn.functional.relu(inner + shortcut);
+                h = nn.functional.relu(inner.add(shortcut, HeldScalars.One));
             }
         Assert.Equal((x.shape[2] + 3) / 4, h.shape[2]); // two stride-2 stages
         return Head(net, theta, h);
@@ -66,7 +66,7 @@ public class ConvnetReferenceTests
         using var g = new Generator(21);
         using var theta = net.InitialPosition(g);
         // Norm affines start at 1 and 0; move them so that a misplaced γ or β shows.
-        using (no_grad()) theta.add_(randn(theta.shape, generator: g).mul(0.1));
+        using (no_grad()) theta.add_(randn(theta.shape, generator: g).mul(HeldScalars.Of(0.1)), HeldScalars.One);
         using var x = randn([3, 3, side, side], generator: g);
         using var expected = net is ResNet r ? ResNetReference(r, theta, x) : CnnReference((Cnn)net, theta, x);
         using var actual = net.Forward(theta.unsqueeze(0), x.unsqueeze(0));

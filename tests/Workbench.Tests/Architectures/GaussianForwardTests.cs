@@ -54,8 +54,8 @@ public class GaussianForwardTests
         using var g = new Generator(3);
         long p = net.Layout.Count;
         using var mean = net.InitialPosition(g).to_type(ScalarType.Float64).unsqueeze(0);
-        using var std = rand([1, p], dtype: ScalarType.Float64, generator: g).mul_(0.25).add_(0.05);
-        using var factors = randn([1, 2, p], dtype: ScalarType.Float64, generator: g).mul_(0.2);
+        using var std = rand([1, p], dtype: ScalarType.Float64, generator: g).mul_(HeldScalars.Of(0.25)).add_(HeldScalars.Of(0.05), HeldScalars.One);
+        using var factors = randn([1, 2, p], dtype: ScalarType.Float64, generator: g).mul_(HeldScalars.Of(0.2));
         using var input = tensor(new[] { 0.8, -1.5, 0.3, 2.0 });
         using var x = input.expand(1, m, 4).contiguous();
         var generators = Generators(1, 9);
@@ -73,12 +73,12 @@ public class GaussianForwardTests
         }
         for (int i = 0; i < 3; i++) a[i, bias.Offset + i] = 1.0;
         using var f = factors[0];
-        using var sigmaTheta = diag(std[0].square()) + f.t().matmul(f);
+        using var sigmaTheta = diag(std[0].pow(HeldScalars.Two)).add(f.t().matmul(f), HeldScalars.One);
         using var covariance = a.matmul(sigmaTheta).matmul(a.t());
 
         using var empiricalMean = outputs.mean([0]);
         using var centred = outputs - empiricalMean;
-        using var empiricalCov = centred.t().matmul(centred) / (m - 1);
+        using var empiricalCov = centred.t().matmul(centred) / HeldScalars.Of(m - 1);
         var em = empiricalMean.data<double>().ToArray(); var xm = expectedMean.data<double>().ToArray();
         var ec = empiricalCov.data<double>().ToArray(); var c = covariance.data<double>().ToArray();
         for (int i = 0; i < 3; i++)

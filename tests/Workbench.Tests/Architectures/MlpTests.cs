@@ -79,7 +79,7 @@ public class MlpTests
             var p = theta.detach().requires_grad_(true);
             var loss = nn.functional.cross_entropy(net.Forward(p, x).view(32, 5), y.view(32));
             loss.backward();
-            using (no_grad()) theta.mul_(1 - 0.1 * 0.03).add_(p.grad!, alpha: -0.1); // SGD with weight decay 0.03
+            using (no_grad()) theta.mul_(HeldScalars.Of(1 - 0.1 * 0.03)).add_(p.grad!, alpha: HeldScalars.Of(-0.1)); // SGD with weight decay 0.03
         }
         using var w1 = net.EffectiveWeight(theta, "fc1");
         var mask = net.Layout["fc1.weight"].TrainableIndex!;

@@ -227,7 +227,7 @@ public class ResNetTests
         using var g = new Generator(11);
         using var thetaA = net.InitialPosition(g);
         // Group norms start at γ = 1, β = 0 (identical rows); give them noise so every channel is distinguishable.
-        using (no_grad()) thetaA.add_(randn(thetaA.shape, generator: g).mul(0.05));
+        using (no_grad()) thetaA.add_(randn(thetaA.shape, generator: g).mul(HeldScalars.Of(0.05)), HeldScalars.One);
         using var thetaB = PermuteAll(net, thetaA);
         Assert.True(WeightMatching.Distance(thetaA, thetaB) > 1e-5, "the shuffle should move θ");
         using var x = randn([4, 3, 16, 16], generator: g);

@@ -21,7 +21,7 @@ internal static class SgdSteps
             if (step == 0) first = loss.item<float>();
             last = loss.item<float>();
             var grad = autograd.grad([loss], [theta])[0];
-            using (no_grad()) theta.sub_(grad.mul(lr));
+            using (no_grad()) theta.sub_(grad.mul(HeldScalars.Of(lr)));
         }
         return (first, last);
     }

@@ -120,10 +120,10 @@ public class WeightMatchingTests(ITestOutputHelper output)
         var theta = net.InitialPosition(g);
         using var noise = randn([net.Layout.Count], generator: g);
         foreach (var s in net.Layout.Segments.Where(s => s.Name.StartsWith("ln")))
-            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: 1.0);
+            theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: HeldScalars.Of(1.0));
         if (biasNoise > 0)
             foreach (var s in net.Layout.Segments.Where(s => s.Name.StartsWith("fc") && s.Name.EndsWith(".bias")))
-                theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: biasNoise);
+                theta.narrow(0, s.Offset, s.Count).add_(noise.narrow(0, s.Offset, s.Count), alpha: HeldScalars.Of(biasNoise));
         return theta;
     }
 

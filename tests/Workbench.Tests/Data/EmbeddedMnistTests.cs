@@ -77,7 +77,7 @@ public class EmbeddedMnistTests(EmbeddedMnistFixture fixture, ITestOutputHelper 
         Assert.Equal(0f, raw.TrainX.min().item<float>());
         Assert.Equal(1f, raw.TrainX.max().item<float>());
         Assert.InRange(raw.TrainX.mean().item<float>(), 0.12, 0.14);
-        using var expected = (raw.TestX - 0.1307) / 0.3081;
+        using var expected = (raw.TestX - HeldScalars.Of(0.1307)) / HeldScalars.Of(0.3081);
         Assert.True(expected.allclose(_mnist.TestX, rtol: 1e-5, atol: 1e-5));
         Assert.Equal("x/255 (no normalisation)", raw.Provenance["normalisation"]);
     }

@@ -46,7 +46,7 @@ public class IdxFolderTests
         SyntheticFiles.WriteIdxFolder(folder);
         using var raw = Load(folder, normalize: false);
         using var normalised = Load(folder, normalize: true);
-        using var expected = (raw.TrainX - 0.1307) / 0.3081;
+        using var expected = (raw.TrainX - HeldScalars.Of(0.1307)) / HeldScalars.Of(0.3081);
         Assert.True(expected.allclose(normalised.TrainX, rtol: 1e-5, atol: 1e-6));
         Assert.Equal("(x/255 - 0.1307)/0.3081", normalised.Provenance["normalisation"]);
     }

@@ -11,7 +11,7 @@ public sealed class ImageAugmentationTests
 
     /// <summary>Distinct values everywhere, so that a crop offset or flip is never mistaken for another.</summary>
     private static Tensor Batch(ScalarType dtype = ScalarType.Float32) =>
-        arange(K * B * C * H * W, dtype).add(1).view(K, B, C, H, W);
+        arange(HeldScalars.Zero, HeldScalars.Of(K * B * C * H * W), HeldScalars.One, dtype).add(HeldScalars.One, HeldScalars.One).view(K, B, C, H, W);
 
     private static Generator[] Generators(params ulong[] seeds) => seeds.Select(s => new Generator(s)).ToArray();
 
@@ -128,7 +128,7 @@ public sealed class ImageAugmentationTests
     public void Per_example_choices_differ_within_a_batch()
     {
         // Sixteen copies of one image: identical choices would give identical outputs.
-        using var image = arange(C * H * W, ScalarType.Float32).add(1).view(1, 1, C, H, W);
+        using var image = arange(HeldScalars.Zero, HeldScalars.Of(C * H * W), HeldScalars.One, ScalarType.Float32).add(HeldScalars.One, HeldScalars.One).view(1, 1, C, H, W);
         using var x = image.expand(K, B, C, H, W).contiguous();
         using var y = new ImageAugmentation().Apply(x, Generators(3, 4));
         int size = C * H * W;

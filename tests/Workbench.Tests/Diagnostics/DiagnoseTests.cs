@@ -193,7 +193,7 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
             canonical[chain] = new double[200];
             for (int d = 0; d < 200; d++)
             {
-                using var jitter = TorchSharp.torch.randn(theta.shape, generator: g).mul_(0.01).add_(theta);
+                using var jitter = TorchSharp.torch.randn(theta.shape, generator: g).mul_(HeldScalars.Of(0.01)).add_(theta, HeldScalars.One);
                 using var draw = chain == 0 ? jitter.clone() : Workbench.Architectures.HiddenUnitPermutation.Apply(mlp, jitter, 0, [4, 3, 2, 1, 0]);
                 reference ??= draw.clone();
                 var (aligned, _, _) = Workbench.Architectures.WeightMatching.Align(mlp, reference, draw, seed: 1);

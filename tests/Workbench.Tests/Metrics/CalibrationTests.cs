@@ -168,7 +168,7 @@ public class CalibrationTests
         Assert.Equal(1.0, result.Bins[^1].Confidence);
         Assert.Equal(0.5, result.Ece, Tight);
         // log 2 above certainty is a log-sum without − log S, not rounding.
-        Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.Compute(logp.add(MathF.Log(2)), tensor(new long[] { 0, 0 })));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.Compute(logp.add(HeldScalars.Of(MathF.Log(2)), HeldScalars.One), tensor(new long[] { 0, 0 })));
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public class CalibrationTests
     {
         var generator = new Generator(17);
         using var scope = NewDisposeScope();
-        var logp = nn.functional.log_softmax(randn([3, 200, 5], generator: generator).mul(2), 2);
+        var logp = nn.functional.log_softmax(randn([3, 200, 5], generator: generator).mul(HeldScalars.Two), 2);
         var labels = randint(0, 5, [200], generator: generator);
 
         var calibrations = Calibration.ComputePerChain(logp, labels);
@@ -207,7 +207,7 @@ public class CalibrationTests
         // One-hot and wrong: (1 − 0)² + (0 − 1)² = 2.
         Assert.Equal(2.0, Brier.Compute(oneHot, tensor(new long[] { 1, 0 })), Tight);
         // Uniform over C = 4: (1 − ¼)² + 3·(¼)² = 12/16 = (C − 1)/C, whatever the label.
-        var uniform = full([5, 4], Math.Log(0.25), ScalarType.Float64);
+        var uniform = full([5, 4], HeldScalars.Of(Math.Log(0.25)), ScalarType.Float64);
         Assert.Equal(0.75, Brier.Compute(uniform, tensor(new long[] { 0, 1, 2, 3, 3 })), Tight);
         // p̄ = [0.7, 0.2, 0.1]: label 0 gives 0.09 + 0.04 + 0.01 = 0.14, label 1 gives 0.49 + 0.64 + 0.01 = 1.14; mean 0.64.
         var skewed = tensor(new[] { 0.7, 0.2, 0.1, 0.7, 0.2, 0.1 }, [2, 3], ScalarType.Float64).log();
@@ -228,10 +228,10 @@ public class CalibrationTests
 
         using var scope = NewDisposeScope();
         // log Σ_s p_s of two draws without the − log 2: probabilities sum to 2, confidence above 1.
-        var logSum = tensor(new[] { 0.9, 0.1, 0.3, 0.7 }, [2, 2], ScalarType.Float64).log().add(Math.Log(2));
+        var logSum = tensor(new[] { 0.9, 0.1, 0.3, 0.7 }, [2, 2], ScalarType.Float64).log().add(HeldScalars.Of(Math.Log(2)), HeldScalars.One);
         var labels = tensor(new long[] { 0, 1 });
         Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.Compute(logSum, labels));
-        var logp = logSum.sub(Math.Log(2));
+        var logp = logSum.sub(HeldScalars.Of(Math.Log(2)));
         Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.Compute(logp, tensor(new long[] { 0, 2 })));
         Assert.Throws<ArgumentOutOfRangeException>(() => Brier.Compute(logp, tensor(new long[] { -1, 0 })));
         Assert.Throws<ArgumentException>(() => Brier.Compute(logp, tensor(new long[] { 0, 1, 1 })));

@@ -67,7 +67,7 @@ public class CheckpointTests
         {
             var sampler = SamplerRegistry.Create(method, new SamplerContext(problem.Tempering(), 10));
             var generators = NoiseGenerators(Seed);
-            using var state = sampler.Init(full([Chains, problem.D], 0.1, dtype: problem.Dtype));
+            using var state = sampler.Init(full([Chains, problem.D], HeldScalars.Of(0.1), dtype: problem.Dtype));
             var writer = new StateWriter();
             state.Save(writer);
             GeneratorState.Save(writer, "noise", generators);
@@ -165,7 +165,7 @@ public class CheckpointTests
     public void Scalars_and_tensors_round_trip_with_dtype_and_shape()
     {
         var writer = new StateWriter();
-        using var ints = arange(6, dtype: ScalarType.Int32).reshape(2, 3);
+        using var ints = arange(HeldScalars.Zero, HeldScalars.Of(6), HeldScalars.One, dtype: ScalarType.Int32).reshape(2, 3);
         using var halves = tensor(new[] { 1.5, -0.0, double.NaN }).to_type(ScalarType.Float16);
         writer.Tensor("ints", ints);
         writer.Tensor("halves", halves);

@@ -34,17 +34,17 @@ internal sealed class LinearRegressionProblem : IDisposable
         using var g = new Generator(seed);
         using var z = randn([n, 3], dtype: ScalarType.Float64, generator: g);
         using var x = z.clone();
-        x.select(1, 1).copy_(z.select(1, 0) * correlation + z.select(1, 1) * Math.Sqrt(1 - correlation * correlation));
+        x.select(1, 1).copy_((z.select(1, 0) * HeldScalars.Of(correlation)).add(z.select(1, 1) * HeldScalars.Of(Math.Sqrt(1 - correlation * correlation)), HeldScalars.One));
         using var w = tensor(new[] { 1.0, -2.0, 0.5 });
         using var noise = randn([n], dtype: ScalarType.Float64, generator: g);
-        using var y = x.matmul(w) + noise * noiseStd;
+        using var y = x.matmul(w).add(noise * HeldScalars.Of(noiseStd), HeldScalars.One);
         X = x.to_type(dtype).DetachFromDisposeScope();
         Y = y.to_type(dtype).DetachFromDisposeScope();
 
         // Temperature T scales the posterior covariance by T (p_T ∝ exp(log posterior / T)).
-        using var precision = (x.t().matmul(x) / (noiseStd * noiseStd) + eye(3, dtype: ScalarType.Float64) / (priorStd * priorStd)) / temperature;
+        using var precision = ((x.t().matmul(x) / HeldScalars.Of(noiseStd * noiseStd)).add(eye(3, dtype: ScalarType.Float64) / HeldScalars.Of(priorStd * priorStd), HeldScalars.One)) / HeldScalars.Of(temperature);
         using var cov = linalg.inv(precision);
-        using var mean = cov.matmul(x.t().matmul(y)) / (noiseStd * noiseStd) / temperature;
+        using var mean = cov.matmul(x.t().matmul(y)) / HeldScalars.Of(noiseStd * noiseStd) / HeldScalars.Of(temperature);
         Mean = mean.data<double>().ToArray();
         var c = cov.data<double>().ToArray();
         Covariance = new double[3, 3];
@@ -99,7 +99,7 @@ internal sealed class GaussianTarget(double[] mean, double[,] covariance) : ILog
         var precision = linalg.inv(s).to_type(position.dtype);
         var centred = position - tensor(Mean).to_type(position.dtype);
         var gradient = centred.matmul(precision).neg();                // −S⁻¹(θ − m), row per chain
-        var value = (centred * gradient).sum(1).mul(0.5);               // −½ (θ − m)ᵀ S⁻¹ (θ − m)
+        var value = (centred * gradient).sum(1).mul(HeldScalars.Of(0.5));               // −½ (θ − m)ᵀ S⁻¹ (θ − m)
         return (value.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 

@@ -105,9 +105,9 @@ public class CounterNoiseTests
         // √(ln(2/α)/(2n)) = 1.949/√n ≈ 1.90·10⁻³ for this n.
         using var sorted = noise.flatten().sort().Values;
         using var cdf = special.ndtr(sorted);
-        using var i = arange(1, x.Length + 1, dtype: float64);
-        using var above = (i / n - cdf).max();
-        using var below = (cdf - (i - 1) / n).max();
+        using var i = arange(HeldScalars.One, HeldScalars.Of(x.Length + 1), HeldScalars.One, dtype: float64);
+        using var above = (i / HeldScalars.Of(n) - cdf).max();
+        using var below = (cdf - (i - HeldScalars.One) / HeldScalars.Of(n)).max();
         double d = Math.Max(above.item<double>(), below.item<double>()), critical = Math.Sqrt(Math.Log(2 / 1e-3) / (2 * n));
         Assert.True(d < critical, $"KS distance {d:E3} ≥ critical {critical:E3}");
     }
@@ -191,7 +191,7 @@ public class CounterNoiseTests
         using var theta = linspace(-1, 1, 2 * p).reshape(2, p);
         using var fused = theta.clone();
         CounterNoise.AddScaled(fused, gs, step: 5, scale: 0.3);
-        using var expected = theta + 0.3 * single;
+        using var expected = theta.add(HeldScalars.Of(0.3) * single, HeldScalars.One);
         Assert.True(fused.allclose(expected, rtol: 0, atol: 1e-5));
     }
 
@@ -204,8 +204,8 @@ public class CounterNoiseTests
         using var noise = zeros(2, p);
         CounterNoise.Fill(noise, gs, step: 9);
         using var theta = linspace(-1, 1, 2 * p).reshape(2, p);
-        using var drift = cos(arange(2 * p, dtype: float32)).reshape(2, p).mul_(3);
-        using var expected = theta + 0.05 * drift + 0.3 * noise;
+        using var drift = cos(arange(HeldScalars.Zero, HeldScalars.Of(2 * p), HeldScalars.One, dtype: float32)).reshape(2, p).mul_(HeldScalars.Of(3));
+        using var expected = theta.add(HeldScalars.Of(0.05) * drift, HeldScalars.One).add(HeldScalars.Of(0.3) * noise, HeldScalars.One);
         // float32, contiguous: the fused kernel; |θ + a·g + cξ| < 10, so a few ulps are at most 1e-5.
         using var fused = theta.clone();
         CounterNoise.AddScaled(fused, drift, 0.05, gs, step: 9, scale: 0.3);

@@ -17,16 +17,16 @@ public class FusedAdamTests
         using var g = new Generator(5);
         using var x = randn([n], generator: g);
         using var grad = randn([n], generator: g);
-        using var m = randn([n], generator: g).mul_(0.1);
-        using var v = rand([n], generator: g).mul_(0.01);
+        using var m = randn([n], generator: g).mul_(HeldScalars.Of(0.1));
+        using var v = rand([n], generator: g).mul_(HeldScalars.Of(0.01));
         const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, eta = 1e-3;
         const long t = 7;
         double correctedStep = eta / (1 - Math.Pow(beta1, t)), secondCorrection = 1 - Math.Pow(beta2, t);
 
         using var x64 = x.to_type(ScalarType.Float64); using var g64 = grad.to_type(ScalarType.Float64);
-        using var m64 = m.to_type(ScalarType.Float64).mul(beta1).add(g64.mul(1 - beta1));
-        using var v64 = v.to_type(ScalarType.Float64).mul(beta2).add(g64.square().mul(1 - beta2));
-        using var expected = x64 + m64.div(v64.div(secondCorrection).sqrt().add(eps)).mul(correctedStep);
+        using var m64 = m.to_type(ScalarType.Float64).mul(HeldScalars.Of(beta1)).add(g64.mul(HeldScalars.Of(1 - beta1)), HeldScalars.One);
+        using var v64 = v.to_type(ScalarType.Float64).mul(HeldScalars.Of(beta2)).add(g64.pow(HeldScalars.Two).mul(HeldScalars.Of(1 - beta2)), HeldScalars.One);
+        using var expected = x64.add(m64.div(v64.div(HeldScalars.Of(secondCorrection)).sqrt().add(HeldScalars.Of(eps), HeldScalars.One)).mul(HeldScalars.Of(correctedStep)), HeldScalars.One);
 
         Assert.True(FusedAdam.Applies(x, grad, m, v));
         FusedAdam.Ascend(x, grad, m, v, beta1, beta2, eps, correctedStep, secondCorrection);
@@ -65,8 +65,8 @@ public class GaussianKlKernelTests
         long p = blocks.Sum();
         using var g = new Generator(21);
         using var mean = randn([2, p], generator: g);
-        using var std = rand([2, p], generator: g).add_(0.05);
-        using var factors = rank == 0 ? null : randn([2, rank, p], generator: g).mul_(0.01);
+        using var std = rand([2, p], generator: g).add_(HeldScalars.Of(0.05), HeldScalars.One);
+        using var factors = rank == 0 ? null : randn([2, rank, p], generator: g).mul_(HeldScalars.Of(0.01));
         Assert.True(GaussianKlKernel.Applies(mean, std, factors));
         var kernel = GaussianKlKernel.Compute(mean, std, factors, blocks, 0.8);
         var torchOps = GaussianKl.WithTorchOps(mean, std, factors, blocks, 0.8);

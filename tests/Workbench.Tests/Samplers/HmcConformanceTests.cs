@@ -261,7 +261,7 @@ public class HmcConformanceTests(ITestOutputHelper output)
             using var scope = NewDisposeScope();
             var a = tensor(precision).to_type(position.dtype).unsqueeze(1);
             var gradient = position.mul(a).neg();
-            var value = position.square().sum(1).mul(a.squeeze(1)).mul(-0.5);
+            var value = position.pow(HeldScalars.Two).sum(1).mul(a.squeeze(1)).mul(HeldScalars.Of(-0.5));
             return (value.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
         }
     }

@@ -24,10 +24,10 @@ public class PerLayerPriorTests
             {
                 var m = mean.narrow(0, offset, n);
                 var f = factors.narrow(1, offset, n);
-                var sigma = diag(std.narrow(0, offset, n).square()) + f.t().matmul(f);
+                var sigma = diag(std.narrow(0, offset, n).pow(HeldScalars.Two)).add(f.t().matmul(f), HeldScalars.One);
                 var (_, logDet) = linalg.slogdet(sigma);
                 double s2 = blocks.PriorStd[b] * blocks.PriorStd[b];
-                total = total + (sigma.trace() / s2 + m.square().sum() / s2 - n + n * Math.Log(s2) - logDet) * 0.5;
+                total = total.add((((sigma.trace() / HeldScalars.Of(s2)).add(m.pow(HeldScalars.Two).sum() / HeldScalars.Of(s2), HeldScalars.One) - HeldScalars.Of(n)).add(HeldScalars.Of(n * Math.Log(s2)), HeldScalars.One) - logDet) * HeldScalars.Of(0.5), HeldScalars.One);
             }
             offset += n;
         }
@@ -44,8 +44,8 @@ public class PerLayerPriorTests
         var blocks = new KlBlocks([5, 3, 4], [0.625, Math.Sqrt(10), double.NaN]);
         using var g = new Generator(31);
         using var mean = randn([2, 12], dtype: ScalarType.Float64, generator: g);
-        using var std = rand([2, 12], dtype: ScalarType.Float64, generator: g).add_(0.1);
-        using var factors = randn([2, 2, 12], dtype: ScalarType.Float64, generator: g).mul_(0.5);
+        using var std = rand([2, 12], dtype: ScalarType.Float64, generator: g).add_(HeldScalars.Of(0.1), HeldScalars.One);
+        using var factors = randn([2, 2, 12], dtype: ScalarType.Float64, generator: g).mul_(HeldScalars.Of(0.5));
         std.narrow(1, 8, 4).zero_();                 // the deterministic block: a point estimate, no variance
         factors.narrow(2, 8, 4).zero_();
         var closed = GaussianKl.LowRankWithGradient(mean, std, factors, blocks);
@@ -62,7 +62,7 @@ public class PerLayerPriorTests
             Assert.True(Math.Abs(dense - closed.Value[k].item<double>()) < 1e-10 * Math.Abs(dense), $"chain {k}: KL {closed.Value[k].item<double>()} vs dense {dense}");
             using var single = GaussianKl.LowRank(mean.narrow(1, 0, 8), std.narrow(1, 0, 8), factors.narrow(2, 0, 8), [5, 3], 0.625);
             Assert.True(Math.Abs(single[k].item<double>() - dense) > 1e-3 * Math.Abs(dense), "one sd for all blocks gives another KL");
-            total = total + kl;
+            total = total.add(kl, HeldScalars.One);
         }
         total.sum().backward();
         // Autograd leaves the deterministic block's gradient at 0 (it is not in the formula); so must the closed form.
@@ -83,8 +83,8 @@ public class PerLayerPriorTests
         long p = blocks.Sizes.Sum();
         using var g = new Generator(22);
         using var mean = randn([2, p], generator: g);
-        using var std = rand([2, p], generator: g).add_(0.05);
-        using var factors = rank == 0 ? null : randn([2, rank, p], generator: g).mul_(0.01);
+        using var std = rand([2, p], generator: g).add_(HeldScalars.Of(0.05), HeldScalars.One);
+        using var factors = rank == 0 ? null : randn([2, rank, p], generator: g).mul_(HeldScalars.Of(0.01));
         std.narrow(1, 70_004, 1_000).zero_();
         factors?.narrow(2, 70_004, 1_000).zero_();
         Assert.True(GaussianKlKernel.Applies(mean, std, factors));

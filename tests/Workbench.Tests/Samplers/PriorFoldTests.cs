@@ -17,9 +17,9 @@ public class PriorFoldTests
         using var gradient = randn([chains, p], generator: g);
         using var position = randn([chains, p], generator: g);
         const double lambda = 0.37;
-        using var expected = gradient.to_type(ScalarType.Float64) - position.to_type(ScalarType.Float64) * lambda;
-        var expectedGradientSquares = expected.square().sum(1).data<double>().ToArray();
-        var expectedPositionSquares = position.to_type(ScalarType.Float64).square().sum(1).data<double>().ToArray();
+        using var expected = gradient.to_type(ScalarType.Float64) - position.to_type(ScalarType.Float64) * HeldScalars.Of(lambda);
+        var expectedGradientSquares = expected.pow(HeldScalars.Two).sum(1).data<double>().ToArray();
+        var expectedPositionSquares = position.to_type(ScalarType.Float64).pow(HeldScalars.Two).sum(1).data<double>().ToArray();
 
         Assert.True(PriorFold.Applies(gradient, position));
         var (gradientSquares, positionSquares) = PriorFold.Apply(gradient, position, lambda);
@@ -38,7 +38,7 @@ public class PriorFoldTests
         var tempering = new Tempering(1000, 10, 1.0, 0.8);
         using var position = randn([2, 50], dtype: ScalarType.Float64, generator: new Generator(3));
         var direct = tempering.LogPrior(position);
-        var squares = position.square().sum(1).data<double>().ToArray();
+        var squares = position.pow(HeldScalars.Two).sum(1).data<double>().ToArray();
         var fromSquares = tempering.LogPriorFromSquares(squares, 50);
         for (int k = 0; k < 2; k++) Assert.True(Math.Abs(direct[k] - fromSquares[k]) < 1e-12 * Math.Abs(direct[k]));
     }

@@ -36,9 +36,9 @@ public sealed class SgldLinearRegressionTests : IDisposable
     {
         using var x = data.TrainX.to_type(ScalarType.Float64).reshape(data.TrainX.shape[0], -1);
         using var y = data.TrainY.to_type(ScalarType.Float64);
-        using var precision = x.t().matmul(x).div(noiseStd * noiseStd).add(eye(x.shape[1], dtype: ScalarType.Float64).div(priorStd * priorStd));
+        using var precision = x.t().matmul(x).div(HeldScalars.Of(noiseStd * noiseStd)).add(eye(x.shape[1], dtype: ScalarType.Float64).div(HeldScalars.Of(priorStd * priorStd)), HeldScalars.One);
         using var cov = linalg.inv(precision);
-        using var mean = cov.matmul(x.t().matmul(y)).div(noiseStd * noiseStd);
+        using var mean = cov.matmul(x.t().matmul(y)).div(HeldScalars.Of(noiseStd * noiseStd));
         using var eigen = linalg.eigvalsh(precision);
         int d = (int)x.shape[1];
         var c = new double[d, d];

@@ -350,7 +350,7 @@ internal sealed class LinearRegressionTarget(LinearRegressionProblem problem) : 
 {
     private readonly Tensor _gram = problem.X.t().matmul(problem.X).DetachFromDisposeScope();
     private readonly Tensor _xty = problem.X.t().matmul(problem.Y).DetachFromDisposeScope();
-    private readonly double _yty = problem.Y.to_type(ScalarType.Float64).square().sum().item<double>();
+    private readonly double _yty = problem.Y.to_type(ScalarType.Float64).pow(HeldScalars.Two).sum().item<double>();
     private readonly double _n = problem.N, _s2 = problem.NoiseStd * problem.NoiseStd;
 
     public (Tensor Value, Tensor Gradient) Evaluate(Tensor position)
@@ -365,8 +365,8 @@ internal sealed class LinearRegressionTarget(LinearRegressionProblem problem) : 
         using var constant = (-0.5 * Math.Log(2 * Math.PI * _s2)).ToScalar();
         var gramTheta = position.matmul(_gram);                                                  // θᵀXᵀX per row
         var gradient = (_xty - gramTheta).div(ns2);                                              // Xᵀ(y − Xθ)/(N s²)
-        var quadratic = (position * gramTheta).sum(1).sub(position.matmul(_xty).mul(two)).add(yty); // ‖y − Xθ‖²
-        var value = quadratic.div(minus2ns2).add(constant);
+        var quadratic = (position * gramTheta).sum(1).sub(position.matmul(_xty).mul(two)).add(yty, HeldScalars.One); // ‖y − Xθ‖²
+        var value = quadratic.div(minus2ns2).add(constant, HeldScalars.One);
         return (value.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 }
@@ -377,7 +377,7 @@ internal sealed class PoisonedChain(int chain) : ILogLikelihood
     public (Tensor Value, Tensor Gradient) Evaluate(Tensor position)
     {
         var gradient = zeros_like(position);
-        gradient[chain].fill_(double.NaN);
+        gradient[chain].fill_(HeldScalars.Of(double.NaN));
         return (zeros(position.shape[0], dtype: position.dtype), gradient);
     }
 }

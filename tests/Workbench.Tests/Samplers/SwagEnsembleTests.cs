@@ -174,7 +174,7 @@ public class SwagEnsembleTests(ITestOutputHelper output)
         const double tol = 1e-4;
         var ensemble = new Ensemble(problem.Tempering(), stepSize: 0.01);
         using var g = new Generator(8);
-        using var initial = randn([chains, 3], generator: g).mul_(3);
+        using var initial = randn([chains, 3], generator: g).mul_(HeldScalars.Of(3));
         var starts = Values(initial);
         var draws = ChainDriver.Run(ensemble, problem.FullBatch(chains), initial.clone(), steps, warmup: steps - drawsPerChain, thin: 1, seed: 2);
         Assert.Equal(chains * drawsPerChain, draws.Length);

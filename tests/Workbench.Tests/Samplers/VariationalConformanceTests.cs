@@ -169,7 +169,7 @@ public class VariationalConformanceTests
         const double priorStd = 0.7;
         using var g = new Generator(3);
         using var mean = randn([2, 5], dtype: ScalarType.Float64, generator: g);
-        using var std = rand([2, 5], dtype: ScalarType.Float64, generator: g).add_(0.1);
+        using var std = rand([2, 5], dtype: ScalarType.Float64, generator: g).add_(HeldScalars.Of(0.1), HeldScalars.One);
         using var kl = GaussianKl.MeanField(mean, std, priorStd);
         var m = ToArray2(mean); var sd = ToArray2(std);
         var values = kl.data<double>().ToArray();
@@ -194,11 +194,11 @@ public class VariationalConformanceTests
             parts.Add(f.t().matmul(f));
             offset += size;
         }
-        var sigma = diag(std.square()) + block_diag(parts.ToArray());
+        var sigma = diag(std.pow(HeldScalars.Two)).add(block_diag(parts.ToArray()), HeldScalars.One);
         var (_, logDet) = linalg.slogdet(sigma);
         double s2 = priorStd * priorStd;
         long n = mean.shape[0];
-        return (sigma.trace() / s2 + mean.square().sum() / s2 - n + n * Math.Log(s2) - logDet) * 0.5;
+        return (((sigma.trace() / HeldScalars.Of(s2)).add(mean.pow(HeldScalars.Two).sum() / HeldScalars.Of(s2), HeldScalars.One) - HeldScalars.Of(n)).add(HeldScalars.Of(n * Math.Log(s2)), HeldScalars.One) - logDet) * HeldScalars.Of(0.5);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class VariationalConformanceTests
         long[] blocks = [5, 3];
         using var g = new Generator(4);
         using var mean = randn([2, 8], dtype: ScalarType.Float64, generator: g);
-        using var std = rand([2, 8], dtype: ScalarType.Float64, generator: g).add_(0.05);
+        using var std = rand([2, 8], dtype: ScalarType.Float64, generator: g).add_(HeldScalars.Of(0.05), HeldScalars.One);
         using var factors = randn([2, 2, 8], dtype: ScalarType.Float64, generator: g);
         using var kl = GaussianKl.LowRank(mean, std, factors, blocks, priorStd);
         var values = kl.data<double>().ToArray();
@@ -235,8 +235,8 @@ public class VariationalConformanceTests
         long[] blocks = [4, 3];
         using var g = new Generator(9);
         using var mean = randn([2, 7], dtype: ScalarType.Float64, generator: g);
-        using var std = rand([2, 7], dtype: ScalarType.Float64, generator: g).add_(0.1);
-        using var factors = randn([2, 2, 7], dtype: ScalarType.Float64, generator: g).mul_(0.5);
+        using var std = rand([2, 7], dtype: ScalarType.Float64, generator: g).add_(HeldScalars.Of(0.1), HeldScalars.One);
+        using var factors = randn([2, 2, 7], dtype: ScalarType.Float64, generator: g).mul_(HeldScalars.Of(0.5));
         var closed = GaussianKl.LowRankWithGradient(mean, std, factors, blocks, priorStd);
 
         using var scope = NewDisposeScope();
@@ -248,7 +248,7 @@ public class VariationalConformanceTests
         {
             var kl = DenseKl(m[k], s[k], f[k], blocks, priorStd);
             Assert.True(Math.Abs(kl.item<double>() - closed.Value[k].item<double>()) < 1e-10 * Math.Abs(kl.item<double>()), $"chain {k}: KL value");
-            total = total + kl;
+            total = total.add(kl, HeldScalars.One);
         }
         total.sum().backward();
         KlGradients.AssertMatch([("mean", closed.Mean, m.grad!), ("std", closed.Std, s.grad!), ("factors", closed.Factors!, f.grad!)], 1e-9, "autograd");
@@ -263,7 +263,7 @@ public class VariationalConformanceTests
             new Dictionary<string, double> { ["fixed_log_var"] = -10, ["step_size"] = 1e-2 });
         using var state = Fit(vi, problem.FullBatch(1), zeros(1, 3), 50, generators);
         using var q = vi.Posterior(state);
-        Assert.True(q.Std.allclose(full_like(q.Std, Math.Exp(-5))), "σ stays at exp(−10/2)");
+        Assert.True(q.Std.allclose(full_like(q.Std, HeldScalars.Of(Math.Exp(-5)))), "σ stays at exp(−10/2)");
         Assert.Equal(4, q.Rank);
         Assert.True(q.Mean.abs().max().item<float>() > 0.1f, "the mean moved");
         foreach (var g in generators) g.Dispose();

@@ -141,7 +141,7 @@ public sealed class MetanetTests
         {
             using var rows = x.index_select(0, tensor(split.Train.Select(i => (long)i).ToArray()));
             Assert.True(rows.mean([0]).abs().max().item<float>() < 1e-4);
-            Assert.True((rows.std([0], unbiased: false) - 1).abs().max().item<float>() < 1e-3);
+            Assert.True((rows.std([0], unbiased: false) - HeldScalars.One).abs().max().item<float>() < 1e-3);
         }
     }
 

@@ -70,7 +70,7 @@ public sealed class NetworkTrainerTests
         using var b = NetworkTrainer.Train(network, x, y, plain with { WeightDecay = 0.5 }, seed: 1, chains: [0]);
         using var g = new Generator(TestSeeds(1).Init);
         var theta0 = network.InitialPosition(g);
-        var expected = a.Theta[0] - theta0 * (1e-3 * 0.5);
+        var expected = a.Theta[0] - theta0 * HeldScalars.Of(1e-3 * 0.5);
         Assert.True((b.Theta[0] - expected).abs().max().item<float>() < 1e-6);
     }
 
@@ -123,7 +123,7 @@ public sealed class NetworkTrainerTests
         using var g = new Generator(TestSeeds(2).Init);
         var theta0 = network.InitialPosition(g);
         var logp = nn.functional.log_softmax(network.Forward(theta0.unsqueeze(0), x.unsqueeze(0)), 2)[0].to_type(ScalarType.Float64);   // [32, 3]
-        var target = nn.functional.one_hot(y, 3).to_type(ScalarType.Float64) * (1 - epsilon) + epsilon / 3;
+        var target = (nn.functional.one_hot(y, 3).to_type(ScalarType.Float64) * HeldScalars.Of(1 - epsilon)).add(HeldScalars.Of(epsilon / 3), HeldScalars.One);
         double expected = (-(target * logp).sum(1)).mean().item<double>();
         Assert.Equal(expected, trained.EpochLoss[0][0], 5);
         if (epsilon > 0)

@@ -252,8 +252,8 @@ public sealed class SamplingRunTests : IDisposable
             if (++_iteration == atIteration)
                 using (TorchSharp.torch.no_grad())
                 {
-                    if (double.IsNaN(scale)) state.Position[chain].fill_(double.NaN);
-                    else state.Position[chain].mul_(scale);
+                    if (double.IsNaN(scale)) state.Position[chain].fill_(HeldScalars.Of(double.NaN));
+                    else state.Position[chain].mul_(HeldScalars.Of(scale));
                 }
             return inner.Step(state, target, generators);
         }
