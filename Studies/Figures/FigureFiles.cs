@@ -34,16 +34,18 @@ public sealed record FigureFiles(string Png, string Svg)
     {
         var files = For(basePath);
         AtomicFile.Write(files.Png, temp => multiplot.SavePng(temp, width, height));
-        AtomicFile.Write(files.Svg, temp =>
+        // Rendered into memory first: Skia writes through a native callback, and an I/O error (a full disk) thrown
+        // inside that callback cannot be caught and aborts the process; the file write after it fails like any other.
+        var svg = new MemoryStream();
+        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), svg))
+        using (var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill })
         {
-            using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write);
-            using var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream);
-            using var white = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Fill };
             canvas.DrawRect(new SKRect(0, 0, width, height), white);
             var plots = multiplot.GetPlots();
             var rects = multiplot.Layout.GetSubplotRectangles(multiplot.Subplots, new PixelRect(0, width, height, 0));
             for (var i = 0; i < plots.Length; i++) plots[i].Render(canvas, rects[i]);
-        });
+        }
+        AtomicFile.Write(files.Svg, temp => File.WriteAllBytes(temp, svg.ToArray()));
         return files;
     }
 }

@@ -165,6 +165,7 @@ public static class SamplingRun
             // `finished` is the last thing written: every file above is complete (each written to a temporary name and
             // renamed), so a run killed before this line is resumed, never mistaken for a finished one.
             manifest.Finish(result.Diverged.Count == 0 ? RunStatus.Finished : RunStatus.FinishedWithDivergences);
+            SimulateCrash(o, "finished");
             // The checkpoint served its purpose; a finished run is its tables.
             File.Delete(folder.File(ChainLoop.CheckpointFileName));
             return result with { Folder = folder.Path };
@@ -178,9 +179,18 @@ public static class SamplingRun
         }
     }
 
+    /// <summary>The fault-injection variable: set to a phase name (tables, figures, diagnostics, finished), the process
+    /// kills itself with SIGKILL right after that phase — a real kill -9, no cleanup, used by the tests.</summary>
+    internal const string KillAfterPhaseVariable = "WORKBENCH_KILL_AFTER_PHASE";
+
     private static void SimulateCrash(SampleOptions o, string phase)
     {
         if (o.CrashAfterPhase == phase) throw new SimulatedCrashException(-1);
+        if (Environment.GetEnvironmentVariable(KillAfterPhaseVariable) == phase)
+        {
+            Console.Out.Flush();
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
     }
 
     /// <summary>

@@ -70,7 +70,15 @@ public static class DiskSpace
         {
             free = "free space unknown";
         }
-        return new IOException($"{io.Message} ({free})", exception);
+        return new IOException($"{FinalNames(io.Message)} ({free})", exception);
+    }
+
+    /// <summary>The file a user knows in place of the temporary it was written through: <c>.trace.svg.123.tmp</c> (an
+    /// <see cref="AtomicFile"/> temporary) names <c>trace.svg</c>, <c>part-000001.parquet.tmp</c> names the part.</summary>
+    internal static string FinalNames(string message)
+    {
+        message = System.Text.RegularExpressions.Regex.Replace(message, @"([/\\])\.([^/\\']+)\.\d+\.tmp(?=['\s]|$)", "$1$2");
+        return System.Text.RegularExpressions.Regex.Replace(message, @"(\.parquet)\.tmp(?=['\s]|$)", "$1");
     }
 
     private static string Bytes(long bytes) => bytes switch

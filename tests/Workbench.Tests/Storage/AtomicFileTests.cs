@@ -45,6 +45,11 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Same(io, explained.InnerException);
         // Wrapped (as a Parquet or figure library may wrap it): still explained.
         Assert.Contains("free on its file system", DiskSpace.Explain(new InvalidOperationException("write failed", io), _dir).Message);
+        // The file the user knows, not the temporary it was being written through.
+        Assert.StartsWith("No space left on device : '/runs/a/trace.svg' (",
+            DiskSpace.Explain(new IOException("No space left on device : '/runs/a/.trace.svg.4242.tmp'"), _dir).Message);
+        Assert.StartsWith("No space left on device : '/runs/a/draws.parquet.parts/part-000003.parquet' (",
+            DiskSpace.Explain(new IOException("No space left on device : '/runs/a/draws.parquet.parts/part-000003.parquet.tmp'"), _dir).Message);
         var other = new InvalidOperationException("every chain diverged");
         Assert.Same(other, DiskSpace.Explain(other, _dir));
     }

@@ -293,9 +293,10 @@ public sealed class ResumeTests : IDisposable
         "--thin", "5", "--batch-size", "16", "--track", "3", "--seed", "5", "--device", "cpu", "--threads", "1", "--checkpoint-every", "20",
     ];
 
-    private static Process StartWorkbench(IEnumerable<string> args)
+    private static Process StartWorkbench(IEnumerable<string> args, string? killAfterPhase = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (killAfterPhase is not null) start.Environment[SamplingRun.KillAfterPhaseVariable] = killAfterPhase;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "workbench.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
@@ -356,5 +357,52 @@ public sealed class ResumeTests : IDisposable
         (code, _, error) = Run([.. KillRunArgs, "--out", whole]);
         Assert.True(code == 0, error);
         AssertSameTables(whole, killed);
+    }
+
+    /// <summary>
+    /// A real kill -9 at each phase of finishing: the child process sends itself SIGKILL right after the phase (no
+    /// finally block, no flush, no manifest update runs). Before `finished` the folder is interrupted, never finished,
+    /// and `resume` completes it without sampling again to the tables of an uninterrupted run; killed just after
+    /// `finished` the folder is a complete run as it stands.
+    /// </summary>
+    [Theory]
+    [InlineData("tables")]
+    [InlineData("figures")]
+    [InlineData("diagnostics")]
+    [InlineData("finished")]
+    public void A_workbench_process_killed_at_each_phase_of_finishing_leaves_a_folder_resume_completes(string phase)
+    {
+        string killed = Path.Combine(_dir, "killed-" + phase), whole = Path.Combine(_dir, "whole-" + phase);
+        using (var child = StartWorkbench([.. KillRunArgs, "--out", killed], killAfterPhase: phase))
+        {
+            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(3)), "the child run did not end");
+            Assert.Equal(137, child.ExitCode); // 128 + SIGKILL
+        }
+        Assert.DoesNotContain(Directory.GetFiles(killed, "*.tmp", SearchOption.AllDirectories), f => !f.Contains(".parquet.parts"));
+        var (code, _, error) = Run([.. KillRunArgs, "--out", whole]);
+        Assert.True(code == 0, error);
+
+        if (phase == "finished")
+        {
+            Assert.Equal(RunCondition.Finished, RunFolder.Condition(killed));
+            Assert.True(RunFolder.IsFinishedRun(killed, out var why), why);
+        }
+        else
+        {
+            Assert.Equal(RunCondition.Interrupted, RunFolder.Condition(killed));
+            Assert.False(RunFolder.IsFinishedRun(killed, out _));
+            var drawsWritten = File.GetLastWriteTimeUtc(Path.Combine(killed, "draws.parquet"));
+            string output;
+            (code, output, error) = Run("resume", killed, "--threads", "1");
+            Assert.True(code == 0, error);
+            Assert.Contains("sampling was done", output);
+            Assert.Equal(RunCondition.Finished, RunFolder.Condition(killed));
+            Assert.Equal(drawsWritten, File.GetLastWriteTimeUtc(Path.Combine(killed, "draws.parquet")));
+        }
+        AssertSameTables(whole, killed);
+        foreach (var file in new[] { "diagnostics.parquet", "trace.png", "trace.svg", "rhat-over-draws.png", "ess-over-draws.svg" })
+            Assert.True(File.Exists(Path.Combine(killed, file)), file);
+        Assert.Equal(ParquetTable.Read(Path.Combine(whole, "diagnostics.parquet")).RowCount,
+            ParquetTable.Read(Path.Combine(killed, "diagnostics.parquet")).RowCount);
     }
 }
