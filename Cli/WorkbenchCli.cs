@@ -451,7 +451,7 @@ public static class WorkbenchCli
         options.AddTo(command);
         // With a config, these flags adjust it; every other run flag belongs in the config file.
         if (jobs is not null) command.Options.Add(jobs);
-        var overrides = new Option?[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Augment, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize, jobs }
+        var overrides = new Option?[] { options.Out, options.Force, options.Threads, options.Data, options.Chains, options.Augment, options.YesIKnow, options.Steps, options.MaxEpochs, options.MaxGradEvals, options.MaxWallTime, variants, seeds, target, fullSize, jobs }
             .OfType<Option>().ToArray();
         command.SetAction(r => Guarded(error, () =>
         {
@@ -504,6 +504,7 @@ public static class WorkbenchCli
         if (r.GetValue(options.Threads) is { } threads) study = study with { Threads = threads };
         if (r.GetValue(options.Chains) is { } chains) study = study with { Chains = chains >= 1 ? chains : throw new OptionException($"--chains must be at least 1, got {chains}") };
         if (r.GetValue(options.Augment) is { } augment) study = study with { Augment = augment };
+        if (r.GetValue(options.YesIKnow)) study = study with { YesIKnow = true };
         if (r.GetValue(variants) is { } v) study = study with { Variants = ParseVariants(v) };
         if (r.GetValue(seeds) is { } s) study = study with { Seeds = ParseSeeds(s) };
         if (r.GetValue(target) is { } t) study = study with { TargetAccuracy = t > 0 && t <= 1 ? t : throw new OptionException($"--target-accuracy must be in (0, 1], got {t}") };
@@ -558,7 +559,7 @@ public static class WorkbenchCli
             Variants = r.GetValue(variants) is { } v ? ParseVariants(v) : [Variant.Standard, Variant.WAsym, Variant.SigmaAsym],
             Samplers = samplers,
             Seeds = r.GetValue(seeds) is { } s ? ParseSeeds(s) : [o.Seed],
-            Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize, Augment = o.Augment,
+            Chains = o.Chains, ChainMode = o.ChainMode, Budget = budget, BatchSize = o.BatchSize, Augment = o.Augment, YesIKnow = o.YesIKnow,
             WarmupFraction = (double)o.Warmup / steps, Draws = o.Draws, PriorStd = o.PriorStd, PriorPrecision = o.PriorPrecision,
             ValFraction = o.ValFraction, Temperature = o.Temperature,
             TargetAccuracy = r.GetValue(target) ?? 0.9, EvalEvery = o.EvalEvery, EvalTrain = o.EvalTrain, FunctionPoints = o.FunctionPoints,

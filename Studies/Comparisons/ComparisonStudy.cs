@@ -83,6 +83,7 @@ public static class ComparisonStudy
                 Thin = thin,
                 BatchSize = batch,
                 Augment = c.Augment,
+                YesIKnow = c.YesIKnow,
                 Temperature = s.Temperature ?? c.Temperature,
                 PriorStd = s.PriorStd ?? c.PriorStd,
                 PriorPrecision = s.PriorPrecision ?? c.PriorPrecision,

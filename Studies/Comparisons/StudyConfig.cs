@@ -59,6 +59,9 @@ public sealed record StudyConfig
     public int BatchSize { get; init; } = 128;
     /// <summary>Every run's training batches randomly mirrored and cropped (--augment; image data, minibatch methods).</summary>
     public bool Augment { get; init; }
+    /// <summary>Runs every cell even when the up-front estimate says it needs more memory than the process may use or
+    /// more than a day (<c>yes_i_know</c>, --yes-i-know; see the README, "Resource limits").</summary>
+    public bool YesIKnow { get; init; }
     /// <summary>Markov-chain samplers: share of each run's steps discarded as warm-up.</summary>
     public double WarmupFraction { get; init; } = 0.3;
     /// <summary>Draws per chain: Markov chains are thinned to about this many after warm-up; fitted methods draw this many.</summary>
@@ -90,7 +93,7 @@ public sealed record StudyConfig
     [
         "name", "question", "data", "models", "variants", "samplers", "seeds", "chains", "chain_mode", "budget", "batch_size", "augment",
         "warmup_fraction", "draws", "prior_std", "prior_precision", "val_fraction", "temperature", "target_accuracy", "eval_every", "eval_train", "function_points",
-        "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "save_positions", "full_size",
+        "canonical", "track", "threads", "dtype", "checkpoint_every", "progress_every", "progress_draws", "save_positions", "full_size", "yes_i_know",
     ];
 
     /// <summary>Reads and checks a config; <paramref name="source"/> names it in messages (a file name or preset:NAME).</summary>
@@ -141,6 +144,7 @@ public sealed record StudyConfig
             Budget = ReadBudget(r),
             BatchSize = r.Int("batch_size", 1) ?? 128,
             Augment = r.Bool("augment") ?? false,
+            YesIKnow = r.Bool("yes_i_know") ?? false,
             WarmupFraction = r.Number("warmup_fraction") ?? 0.3,
             Draws = r.Int("draws", 1) ?? 20,
             PriorStd = r.Number("prior_std") ?? 1.0,
@@ -314,6 +318,7 @@ public sealed record StudyConfig
         if (CheckpointEvery is { } c) node["checkpoint_every"] = c;
         if (ProgressEvery is { } p) node["progress_every"] = p;
         if (SavePositions > 0) node["save_positions"] = SavePositions;
+        if (YesIKnow) node["yes_i_know"] = true;
         if (FullSize is not null) node["full_size"] = FullSize.DeepClone();
         return node;
     }

@@ -63,4 +63,29 @@ public sealed class ResourceEstimateTests
         Assert.True(code == 0, error2);
         Assert.True(File.Exists(dir.Combine("run", "manifest.json")));
     }
+
+    /// <summary>A study's cells are estimated as `sample` runs are: refused with the advice to pass --yes-i-know, which
+    /// compare and plan take (also beside a --config) and study.json records as yes_i_know, so run-cell and resume of
+    /// the study keep it.</summary>
+    [Fact]
+    public void Compare_and_plan_take_yes_i_know_for_their_cells()
+    {
+        using var dir = new TempFolder();
+        string[] study = ["--model", "mlp", "--widths", "8", "--chains", "200", "--steps", "100000000", "--max-wall-time", "1",
+            "--variants", "standard", "--sampler", "sgld", "--checkpoint-every", "0"];
+        var (refused, output, _) = InProcessCli.Run(["compare", .. study, "--out", dir.Combine("refused")]);
+        Assert.Equal(2, refused);
+        Assert.Contains("pass --yes-i-know", output);
+        Assert.False(File.Exists(dir.Combine("refused", "runs", "mlp-standard-sgld-seed0", "manifest.json")));
+
+        // Let through, the cell starts (its run folder exists); one second is too short for a draw, which is not this test's point.
+        (_, output, _) = InProcessCli.Run(["compare", .. study, "--yes-i-know", "--out", dir.Combine("let")]);
+        Assert.DoesNotContain("pass --yes-i-know", output);
+        Assert.True(File.Exists(dir.Combine("let", "runs", "mlp-standard-sgld-seed0", "manifest.json")), output);
+
+        var (code, _, error) = InProcessCli.Run(["plan", .. study, "--yes-i-know", "--out", dir.Combine("plan")]);
+        Assert.True(code == 0, error);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.Combine("plan", "study.json")))!;
+        Assert.True(config["yes_i_know"]!.GetValue<bool>());
+    }
 }
