@@ -54,6 +54,10 @@ public static class MetanetStudy
         var clock = System.Diagnostics.Stopwatch.StartNew();
         o.Validate();
         var variants = Variants(zoo);
+        // Reading the zoo left its Parquet buffers (several times θ of every network) to the collector; free them and
+        // the C heap's pages now, before the fits (peak memory, README "Metanetworks").
+        GC.Collect();
+        NativeHeap.Trim();
         TorchThreads.Apply(o.Threads);
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, Command, ConfigNode(o), o.CommandLine, get_num_threads());
@@ -151,10 +155,22 @@ public static class MetanetStudy
         ProgressTicker? progress = null)
     {
         using var x = MetanetFeatures.Build(metanet, members, layout, split.Train, o.DeepSetsElements, seed);
+        NativeHeap.Trim();
         var accuracy = members.Select(m => m.TestAccuracy).ToArray();
         // Seeds of the metanet's init and batch order: distinct per metanet, fixed by the run seed.
         ulong fitSeed = new Data.SplitMix64(seed ^ (0xA5A5_0000UL + (ulong)MetanetKinds.All.ToList().IndexOf(metanet))).NextUInt64();
-        var fit = Fit(o, metanet, x, accuracy, split, fitSeed, progress);
+        // DeepSets' per-element activations (batch × elements × hidden: 16 MiB at the defaults) are mapped on their own
+        // while it trains, so its heap stays flat (NativeHeap).
+        bool mapped = metanet == MetanetKinds.DeepSets && NativeHeap.MapBlocksAbove(8 << 20);
+        MetanetFit fit;
+        try
+        {
+            fit = Fit(o, metanet, x, accuracy, split, fitSeed, progress);
+        }
+        finally
+        {
+            if (mapped) NativeHeap.MapBlocksAbove(NativeHeap.DynamicThresholdMax);
+        }
         var validationTrue = split.Validation.Select(i => accuracy[i]).ToList();
         var testTrue = split.Test.Select(i => accuracy[i]).ToList();
         var score = new MetanetScore(variant, metanet, run, seed, split.Train.Length, split.Validation.Length, split.Test.Length, fit.BestEpoch,
@@ -210,6 +226,9 @@ public static class MetanetStudy
                 var test = Predict(model, x, split.Test, device, o.BatchSize);
                 best = new MetanetFit(epoch, validation.Select(v => v * sd + mean).ToArray(), test.Select(v => v * sd + mean).ToArray());
             }
+            // The epoch's activations are freed; without this their pages stay with the C heap and a long fit grows to
+            // many GB (see NativeHeap).
+            NativeHeap.Trim();
         }
         return best;
     }
@@ -218,8 +237,9 @@ public static class MetanetStudy
     {
         using var noGrad = no_grad();
         var values = new List<double>(rows.Count);
-        // Prediction batches of at least 256 bound the memory of DeepSets' per-element activations.
-        int size = Math.Max(batch, 256);
+        // Prediction batches of the training batch size: DeepSets' per-element activations of a batch are
+        // batch × elements × hidden values (32 × 2,048 × 64 floats = 16 MiB), whatever the split's size.
+        int size = batch;
         for (int start = 0; start < rows.Count; start += size)
         {
             using var scope = NewDisposeScope();
