@@ -58,8 +58,8 @@ public sealed class Ensemble : ISampler
         {
             // Scalars held explicitly: an implicit one can be finalised by the GC while libtorch reads it (intermittent
             // "toFloat"/"Unknown scalar type" failures). Same operations, same numbers.
-            using Scalar beta1 = HeldScalars.Of(Beta1), oneMinusBeta1 = HeldScalars.Of(1 - Beta1), beta2 = HeldScalars.Of(Beta2), oneMinusBeta2 = HeldScalars.Of(1 - Beta2),
-                root = HeldScalars.Of(Math.Sqrt(correction2)), epsilon = HeldScalars.Of(Epsilon), step = HeldScalars.Of(StepSize / correction1);
+            using Scalar beta1 = Beta1.ToScalar(), oneMinusBeta1 = (1 - Beta1).ToScalar(), beta2 = Beta2.ToScalar(), oneMinusBeta2 = (1 - Beta2).ToScalar(),
+                root = Math.Sqrt(correction2).ToScalar(), epsilon = Epsilon.ToScalar(), step = (StepSize / correction1).ToScalar();
             s.FirstMoment.mul_(beta1).add_(g, alpha: oneMinusBeta1);
             s.SecondMoment.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
             // √v̂ + ε = √v/√(1−β₂ᵗ) + ε; ascent: θ ← θ + (η/(1−β₁ᵗ)) m / (√v̂ + ε).

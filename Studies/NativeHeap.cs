@@ -11,26 +11,14 @@ namespace Workbench.Studies;
 /// </summary>
 public static class NativeHeap
 {
-    private static bool _unavailable = !OperatingSystem.IsLinux();
-
-    /// <summary>Releases the allocator's free memory; returns whether anything was released (false without glibc).</summary>
-    public static bool Trim()
-    {
-        if (_unavailable) return false;
-        try
-        {
-            return MallocTrim(0) == 1;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            _unavailable = true; // musl and other C libraries: nothing to do
-            return false;
-        }
-    }
-
     /// <summary>M_MMAP_THRESHOLD of glibc's mallopt, and the most its dynamic threshold rises to on 64-bit systems.</summary>
     private const int MmapThreshold = -3;
     public const int DynamicThresholdMax = 32 << 20;
+
+    private static bool _unavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>Releases the allocator's free memory; returns whether anything was released (false without glibc).</summary>
+    public static bool Trim() => Call(() => MallocTrim(0));
 
     /// <summary>
     /// Blocks of at least <paramref name="bytes"/> are mapped on their own and returned to the operating system when
@@ -40,12 +28,15 @@ public static class NativeHeap
     /// <see cref="DynamicThresholdMax"/> afterwards: the threshold the default reaches once large blocks were freed.
     /// Returns whether it took effect (false without glibc).
     /// </summary>
-    public static bool MapBlocksAbove(int bytes)
+    public static bool MapBlocksAbove(int bytes) => Call(() => MallOpt(MmapThreshold, bytes));
+
+    /// <summary>A glibc call that returns 1 on success; false, and never tried again, where the C library lacks it (musl).</summary>
+    private static bool Call(Func<int> glibc)
     {
         if (_unavailable) return false;
         try
         {
-            return MallOpt(MmapThreshold, bytes) == 1;
+            return glibc() == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -54,12 +45,11 @@ public static class NativeHeap
         }
     }
 
-    [DllImport("libc", EntryPoint = "mallopt")]
-    private static extern int MallOpt(int parameter, int value);
-
-#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this project; a call per epoch.
-
+#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this project; a few calls per epoch.
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int MallOpt(int parameter, int value);
 #pragma warning restore SYSLIB1054
 }
