@@ -89,9 +89,9 @@ public static class WorkbenchCli
         public readonly Option<double?> NoiseStd = new("--noise-std") { Description = "linreg: known observation noise sd (default 1)" };
         public readonly Option<ulong?> Seed = new("--seed") { Description = "run seed: initial positions, sampler noise, batch order (default 0)" };
         public readonly Option<int?> Track = new("--track") { Description = "networks: how many parameters draws.parquet records, spread over the layers' weights (default 8; linreg: all)" };
-        public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate draws on the training set: --eval-train true|false (default true)" };
+        public readonly Option<bool?> EvalTrain = new("--eval-train") { Description = "also evaluate draws on the training set: --eval-train true|false (default false; true where there is no test split)" };
         public readonly Option<double?> DivergenceFactor = new("--divergence-factor") { Description = $"stop a chain as diverged when its loss or gradient norm grows this many times beyond its first step's (0 = only non-finite values; default {Workbench.Studies.Sampling.DivergenceRule.DefaultFactor:G})" };
-        public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default 1)" };
+        public readonly Option<int?> EvalEvery = new("--eval-every") { Description = "evaluate every n-th draw and the last; the running BMA uses evaluated draws (default: the smallest n that keeps evaluation within 5 % of the sampling's arithmetic, said at the start and recorded in the manifest; fitted methods: 1)" };
         public readonly Option<string?> Device = new("--device") { Description = "auto (CUDA when available), cpu or cuda (default auto)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads for torch; 0 = the CPUs this process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS (default 0; more is refused)" };
         public readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "steps between checkpoints that 'workbench resume' continues from; 0 = none (default max(100, steps/20))" };
@@ -131,7 +131,7 @@ public static class WorkbenchCli
                 WidthMultiplier = r.GetValue(WidthMultiplier) ?? m.WidthMultiplier,
                 MaskSeed = r.GetValue(MaskSeed) ?? m.MaskSeed,
             };
-            return defaults with
+            var options = defaults with
             {
                 Model = model,
                 Data = r.GetValue(Data) ?? defaults.Data,
@@ -163,7 +163,9 @@ public static class WorkbenchCli
                 Seed = r.GetValue(Seed) ?? defaults.Seed,
                 Track = r.GetValue(Track) ?? defaults.Track,
                 EvalTrain = r.GetValue(EvalTrain) ?? defaults.EvalTrain,
-                EvalEvery = r.GetValue(EvalEvery) ?? defaults.EvalEvery,
+                EvalEvery = r.GetValue(EvalEvery) is { } every && every < 1
+                    ? throw new OptionException($"--eval-every must be at least 1, got {every} (leave it out for the default)")
+                    : r.GetValue(EvalEvery) ?? defaults.EvalEvery,
                 DivergenceFactor = r.GetValue(DivergenceFactor) ?? defaults.DivergenceFactor,
                 Device = r.GetValue(Device) ?? defaults.Device,
                 Threads = r.GetValue(Threads) ?? defaults.Threads,
@@ -179,6 +181,8 @@ public static class WorkbenchCli
                 Study = study,
                 CommandLine = ["workbench", .. r.Tokens.Select(t => t.Value)],
             };
+            // Without a test split the draws are evaluated on the training rows, whatever the default says.
+            return r.GetValue(EvalTrain) is null && options.TrainsOnEveryRow ? options with { EvalTrain = true } : options;
         }
     }
 

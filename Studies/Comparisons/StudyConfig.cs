@@ -75,7 +75,7 @@ public sealed record StudyConfig
     /// <summary>The BMA test accuracy whose first crossing the report times (in epochs, gradient evaluations, seconds).</summary>
     public double TargetAccuracy { get; init; } = 0.9;
     public int EvalEvery { get; init; } = 1;
-    public bool EvalTrain { get; init; } = true;
+    public bool EvalTrain { get; init; }
     public int FunctionPoints { get; init; } = 128;
     public bool Canonical { get; init; } = true;
     public int Track { get; init; } = 8;
@@ -153,7 +153,7 @@ public sealed record StudyConfig
             Temperature = r.Number("temperature") ?? 1.0,
             TargetAccuracy = r.Number("target_accuracy") ?? 0.9,
             EvalEvery = r.Int("eval_every", 1) ?? 1,
-            EvalTrain = r.Bool("eval_train") ?? true,
+            EvalTrain = r.Bool("eval_train") ?? false,
             FunctionPoints = r.Int("function_points", 0) ?? 128,
             Canonical = r.Bool("canonical") ?? true,
             Track = r.Int("track", 0) ?? 8,

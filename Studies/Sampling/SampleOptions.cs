@@ -63,15 +63,38 @@ public sealed record SampleOptions
     public ulong Seed { get; init; } = 0;
     /// <summary>How many parameters draws.parquet tracks for a network (linreg tracks all).</summary>
     public int Track { get; init; } = 8;
-    public bool EvalTrain { get; init; } = true;
+    /// <summary>Also evaluate draws on the training split (off by default: on MNIST it costs four times the test split's
+    /// evaluation; a run without a test split evaluates on the training rows anyway).</summary>
+    public bool EvalTrain { get; init; }
     /// <summary>--save-positions N: store the full θ of every N-th draw of each chain (fitted methods: of their draws)
     /// under positions/ with the index table positions.parquet, at most <see cref="MaxSavedPositions"/> per chain
     /// (0: off). What `workbench barriers` reads.</summary>
     public int SavePositions { get; init; }
     /// <summary>The most full-parameter draws --save-positions stores per chain; later draws are not saved.</summary>
     public const int MaxSavedPositions = 200;
-    /// <summary>Evaluate every n-th draw (and the last); the BMA averages only evaluated draws.</summary>
-    public int EvalEvery { get; init; } = 1;
+    /// <summary>Evaluate every n-th draw (and the last); the BMA averages only evaluated draws. <see cref="EvalEveryAuto"/>
+    /// (the default): n from <see cref="AutoEvalEvery"/>, resolved when the run starts and recorded in the manifest.</summary>
+    public int EvalEvery { get; init; } = EvalEveryAuto;
+
+    /// <summary>The value of <see cref="EvalEvery"/> that asks for <see cref="AutoEvalEvery"/>.</summary>
+    public const int EvalEveryAuto = 0;
+
+    /// <summary>What share of the sampling's arithmetic the default cadence lets evaluation take.</summary>
+    public const double AutoEvaluationShare = 0.05;
+
+    /// <summary>
+    /// The default --eval-every of a Markov-chain run: the smallest n ≥ 1 for which evaluating one draw in n costs at most
+    /// <see cref="AutoEvaluationShare"/> of the sampling between them, counted in forward passes of one example: an
+    /// evaluation is one forward pass over each evaluated split's rows; a step is a forward and a backward pass over its
+    /// minibatch, about three forward passes (so n draws apart are n · thin · 3 · batch). Fitted methods (their draws come
+    /// after the fit, with no sampling between them) evaluate every draw.
+    /// </summary>
+    public static int AutoEvalEvery(long evaluatedRows, long batchSize, int thin, bool fitted)
+    {
+        if (fitted || evaluatedRows <= 0) return 1;
+        double perDraw = AutoEvaluationShare * 3.0 * batchSize * thin;
+        return (int)Math.Clamp(Math.Ceiling(evaluatedRows / perDraw), 1, int.MaxValue);
+    }
     public string Device { get; init; } = "auto";
     public int Threads { get; init; } = 0;
     public required string Out { get; init; }
@@ -147,7 +170,7 @@ public sealed record SampleOptions
         Require(PriorStd > 0 && double.IsFinite(PriorStd), $"--prior-std must be a positive number, got {PriorStd}");
         Require(PriorPrecision is null || (PriorPrecision > 0 && double.IsFinite(PriorPrecision.Value)), $"--prior-precision must be a positive number, got {PriorPrecision}");
         Require(NoiseStd > 0 && double.IsFinite(NoiseStd), $"--noise-std must be a positive number, got {NoiseStd}");
-        Require(EvalEvery >= 1, $"--eval-every must be at least 1, got {EvalEvery}");
+        Require(EvalEvery >= 1 || EvalEvery == EvalEveryAuto, $"--eval-every must be at least 1, got {EvalEvery}");
         Require(DivergenceFactor >= 0 && double.IsFinite(DivergenceFactor), $"--divergence-factor must be a number ≥ 0 (0 = off), got {DivergenceFactor}");
         Require(StepSize is null || !SamplerParameters.ContainsKey("step_size"),
             $"--lr {StepSize} and --param step_size={(SamplerParameters.TryGetValue("step_size", out var given) ? given : 0)} both set the step size; give one");

@@ -40,10 +40,19 @@ public static class SamplingRun
             o = o with { ChainMode = batched ? "batched" : "sequential" };
             if (!batched) log.WriteLine($"chains run one after another: {setup.Network.Name} computes them faster one at a time on the {setup.Device.type.ToString().ToLowerInvariant()} than batched (--chain-mode batched to change)");
         }
+        bool autoEvalEvery = o.EvalEvery == SampleOptions.EvalEveryAuto;
+        if (autoEvalEvery)
+        {
+            o = o with { EvalEvery = AutoEvalEvery(o, setup) };
+            if (o.EvalEvery > 1)
+                log.WriteLine($"evaluating every {o.EvalEvery}th draw and the last (the default keeps evaluation within {SampleOptions.AutoEvaluationShare:P0} of the sampling's arithmetic; --eval-every 1 evaluates every draw)");
+        }
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
 
-        manifest.Set("config", ConfigNode(o, setup.ModelOptions, setup.Device));
+        var config = (JsonObject)ConfigNode(o, setup.ModelOptions, setup.Device);
+        config["eval_every_auto"] = autoEvalEvery;
+        manifest.Set("config", config);
         manifest.Set("seeds", new JsonObject
         {
             ["run_seed"] = o.Seed,
@@ -66,6 +75,16 @@ public static class SamplingRun
         manifest.Set("model", ModelNode(setup.Network, setup.Likelihood, o));
         manifest.Set("data", DataNode(setup.Data));
         return RunChains(o, log, setup, folder, manifest, resume: null);
+    }
+
+    /// <summary>The default --eval-every (<see cref="SampleOptions.AutoEvalEvery"/>) for this run's splits, minibatch and sampler.</summary>
+    private static int AutoEvalEvery(SampleOptions o, RunSetup setup)
+    {
+        var data = setup.Data;
+        long rows = (data.TestCount > 0 ? data.TestCount : data.TrainCount)
+            + (o.EvalTrain && data.TestCount > 0 ? data.TrainCount : 0) + data.ValCount;
+        long batch = setup.Sampler.FullBatch ? data.TrainCount : o.BatchSize;
+        return SampleOptions.AutoEvalEvery(rows, batch, o.Thin, fitted: setup.Sampler.Kind == SamplerKind.Fitted);
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ public sealed class DataSplitTests : IDisposable
         string run = Path.Combine(_folder.Path, "run");
         var result = Run("sample", "--model", "mlp", "--widths", "8", "--data", path, "--target", "label", "--test-fraction", "0.25",
             "--val-fraction", "0.2", "--split-seed", "2", "--steps", "20", "--warmup", "10", "--thin", "5", "--batch-size", "8",
-            "--lr", "1e-3", "--chains", "1", "--threads", "1", "--out", run);
+            "--lr", "1e-3", "--chains", "1", "--threads", "1", "--eval-train", "true", "--out", run);
         Assert.True(result.Code == 0, result.Err + result.Out);
         var splits = SplitsTable.Read(Path.Combine(run, SplitsTable.FileName));
         Assert.Equal(15, splits["test"].Length);

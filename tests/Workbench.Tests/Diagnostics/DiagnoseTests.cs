@@ -147,7 +147,7 @@ public sealed class DiagnoseTests(ITestOutputHelper log) : IDisposable
     private SampleOptions TinyRun(string name) => new()
     {
         Model = new ModelOptions("mlp", Widths: [16]),
-        StepSize = 0.05, Chains = 2, Steps = 70, Warmup = 10, Thin = 5, BatchSize = 32, Track = 3,
+        StepSize = 0.05, Chains = 2, Steps = 70, Warmup = 10, Thin = 5, BatchSize = 32, Track = 3, EvalEvery = 1, EvalTrain = true,
         Seed = 3, Threads = 1, Device = "cpu", Out = Path.Combine(_dir, name),
     };
 

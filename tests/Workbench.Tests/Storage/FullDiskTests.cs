@@ -51,7 +51,7 @@ public sealed class FullDiskTests(ITestOutputHelper log) : IDisposable
     private static readonly string[] RunArgs =
     [
         "sample", "--model", "mlp", "--variant", "w-asym", "--widths", "8", "--chains", "2", "--steps", "400", "--warmup", "100",
-        "--thin", "5", "--batch-size", "16", "--track", "3", "--seed", "5", "--device", "cpu", "--threads", "1", "--checkpoint-every", "0",
+        "--thin", "5", "--batch-size", "16", "--track", "3", "--seed", "5", "--device", "cpu", "--threads", "1", "--checkpoint-every", "0", "--eval-every", "1", "--eval-train", "true",
     ];
 
     [SkippableFact]

@@ -53,6 +53,34 @@ public sealed class SamplingRunTests : IDisposable
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 5);
     }
 
+    [Theory]
+    // n = ⌈rows / (0.05 · 3 · batch · thin)⌉: the MNIST subset's 2,000 test rows at batch 128, thin 10 give 2000/192 = 10.4;
+    // with its 8,000 training rows as well 10000/192 = 52.1; 192 rows exactly fit one draw's 5 %; fitted methods evaluate all.
+    [InlineData(2000, 128, 10, false, 11)]
+    [InlineData(10000, 128, 10, false, 53)]
+    [InlineData(192, 128, 10, false, 1)]
+    [InlineData(193, 128, 10, false, 2)]
+    [InlineData(2000, 128, 10, true, 1)]
+    [InlineData(0, 128, 10, false, 1)]
+    public void Default_evaluation_cadence_keeps_evaluation_within_five_percent_of_sampling(long rows, long batch, int thin, bool fitted, int expected) =>
+        Assert.Equal(expected, SampleOptions.AutoEvalEvery(rows, batch, thin, fitted));
+
+    [Fact]
+    public void Default_cadence_is_resolved_recorded_and_evaluates_every_nth_draw_and_the_last()
+    {
+        // Tiny: 2,000 test rows, batch 32, thin 10 → n = ⌈2000 / 48⌉ = 42; 3 draws (iterations 20, 30, 40): draw 0 and the last.
+        var run = SamplingRun.Execute(Tiny("auto"), TextWriter.Null);
+        var config = Manifest.Load(run.Folder).Get("config")!;
+        Assert.Equal(42, config["eval_every"]!.GetValue<int>());
+        Assert.True(config["eval_every_auto"]!.GetValue<bool>());
+        var eval = ParquetTable.Read(Path.Combine(run.Folder, "eval.parquet"));
+        Assert.Equal(["test"], eval.Column<string>("split").Distinct().ToArray()); // no training split by default
+        Assert.Equal([0, 2], eval.Column<int>("draw").Distinct().Order().ToArray());
+        var every = SamplingRun.Execute(Tiny("every") with { EvalEvery = 1 }, TextWriter.Null);
+        Assert.False(Manifest.Load(every.Folder).Get("config")!["eval_every_auto"]!.GetValue<bool>());
+        Assert.Equal([0, 1, 2], ParquetTable.Read(Path.Combine(every.Folder, "eval.parquet")).Column<int>("draw").Distinct().Order().ToArray());
+    }
+
     [Fact]
     public void Failed_run_is_marked_failed_and_has_no_finished_tables()
     {

@@ -30,7 +30,7 @@ public sealed class TinyStudyRuns : IDisposable
             SamplingRun.Execute(new SampleOptions
             {
                 Model = new ModelOptions("mlp", VariantNames.Parse(cell.Variant), Widths: [16]),
-                StepSize = 0.05, Chains = 2, Steps = 40, Warmup = 10, Thin = 2, BatchSize = 32, Track = 4, EvalTrain = false,
+                StepSize = 0.05, Chains = 2, Steps = 40, Warmup = 10, Thin = 2, BatchSize = 32, Track = 4, EvalTrain = false, EvalEvery = 1,
                 Seed = cell.Seed, Threads = 1, Device = "cpu", Out = Path.Combine(Folder, cell.Folder), Study = $"test/{cell.Id}",
             }, TextWriter.Null);
     }
