@@ -50,6 +50,13 @@ public static class WeightMatching
             var b = thetaB.detach().to(ScalarType.Float64, CPU);
             var order = Enumerable.Range(0, groups.Count).ToArray();
             var random = new Random(unchecked((int)(seed ^ (seed >> 32))));
+            var neighbours = Neighbours(groups.Count, memberships);
+            // A group's similarity depends only on the permutations of the groups it shares a tensor with. When none of
+            // them changed since the group was last solved, solving it again would give the same matrix, the same
+            // assignment and no gain, so it is skipped: the same result in fewer assignments.
+            long changes = 0;
+            var changedAt = new long[groups.Count];               // the change count when group g last changed (0: never)
+            var solvedAt = Enumerable.Repeat(-1L, groups.Count).ToArray(); // the change count when group g was last solved
             bool improved = true;
             while (improved && sweeps < MaxSweeps)
             {
@@ -58,10 +65,12 @@ public static class WeightMatching
                 random.Shuffle(order);
                 foreach (int g in order)
                 {
+                    if (solvedAt[g] >= 0 && neighbours[g].All(o => changedAt[o] <= solvedAt[g])) continue;
                     var similarity = Similarity(groups, memberships, a, b, permutations, g);
                     var candidate = LinearAssignment.Solve(similarity, maximise: true);
                     double gain = LinearAssignment.Total(similarity, candidate) - LinearAssignment.Total(similarity, permutations[g]);
-                    if (gain > MinImprovement) { permutations[g] = candidate; improved = true; }
+                    if (gain > MinImprovement) { permutations[g] = candidate; improved = true; changedAt[g] = ++changes; }
+                    solvedAt[g] = changes;
                 }
             }
         }
@@ -70,6 +79,18 @@ public static class WeightMatching
         var aligned = PermutationSymmetry.ApplyAll(network, thetaB, result);
         CheckSameFunction(network, thetaB, aligned, seed, checkInputs);
         return (aligned, result, sweeps);
+    }
+
+    /// <summary>Per group, the other groups that index an axis of a tensor it indexes: those whose permutations enter its
+    /// similarity matrix.</summary>
+    private static int[][] Neighbours(int count, Dictionary<string, List<(int Group, int Dim)>> memberships)
+    {
+        var sets = Enumerable.Range(0, count).Select(_ => new HashSet<int>()).ToArray();
+        foreach (var members in memberships.Values)
+            foreach (var (g, _) in members)
+                foreach (var (other, _) in members)
+                    if (other != g) sets[g].Add(other);
+        return sets.Select(s => s.Order().ToArray()).ToArray();
     }
 
     /// <summary>For each segment that a group touches: which groups index which of its axes. A tensor indexed by the
