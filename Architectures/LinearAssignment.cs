@@ -15,7 +15,7 @@ public static class LinearAssignment
         if (matrix.GetLength(1) != n)
             throw new ArgumentException($"the assignment matrix must be square, got {n} × {matrix.GetLength(1)}", nameof(matrix));
         // Maximising scores is minimising their negatives. Row-major in one array, read through pointers below: the
-        // O(n³) inner loops run without bounds checks (about 3× faster than double[,] at n = 512).
+        // O(n³) inner loops run without bounds checks (20 → 13 ms against double[,] on a random 512 × 512 matrix).
         double sign = maximise ? -1.0 : 1.0;
         var cost = new double[n * n];
         for (int i = 0; i < n; i++)

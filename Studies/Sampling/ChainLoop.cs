@@ -434,6 +434,11 @@ internal sealed class ChainLoop : IDisposable
         pending = null;
     }
 
+    /// <summary>Rows one draw's evaluation reads: the splits <see cref="NewEvaluators"/> makes evaluators for (what the
+    /// default --eval-every, <see cref="SampleOptions.AutoEvalEvery"/>, is computed from).</summary>
+    public static long RowsEvaluatedPerDraw(Dataset data, bool evalTrain) =>
+        (data.TestCount > 0 ? data.TestCount : data.TrainCount) + (evalTrain && data.TestCount > 0 ? data.TrainCount : 0) + data.ValCount;
+
     /// <summary>Fresh evaluators of the test split (and the train split with --eval-train), each with a running BMA of its own.</summary>
     private List<(string Split, PredictiveEvaluator Evaluator)> NewEvaluators(int trackedPoints)
     {

@@ -45,7 +45,7 @@ public static class SamplingRun
         {
             o = o with { EvalEvery = AutoEvalEvery(o, setup) };
             if (o.EvalEvery > 1)
-                log.WriteLine($"evaluating every {o.EvalEvery}th draw and the last (the default keeps evaluation within {SampleOptions.AutoEvaluationShare:P0} of the sampling's arithmetic; --eval-every 1 evaluates every draw)");
+                log.WriteLine($"evaluating one draw in {o.EvalEvery} and the last (the default keeps evaluation within {SampleOptions.AutoEvaluationShare:P0} of the sampling's arithmetic; --eval-every 1 evaluates every draw)");
         }
         var folder = RunFolder.Create(o.Out, o.Force);
         var manifest = Manifest.Start(folder.Path, o.Study, commandLine: o.CommandLine, torchThreads: get_num_threads());
@@ -80,11 +80,9 @@ public static class SamplingRun
     /// <summary>The default --eval-every (<see cref="SampleOptions.AutoEvalEvery"/>) for this run's splits, minibatch and sampler.</summary>
     private static int AutoEvalEvery(SampleOptions o, RunSetup setup)
     {
-        var data = setup.Data;
-        long rows = (data.TestCount > 0 ? data.TestCount : data.TrainCount)
-            + (o.EvalTrain && data.TestCount > 0 ? data.TrainCount : 0) + data.ValCount;
-        long batch = setup.Sampler.FullBatch ? data.TrainCount : o.BatchSize;
-        return SampleOptions.AutoEvalEvery(rows, batch, o.Thin, fitted: setup.Sampler.Kind == SamplerKind.Fitted);
+        long batch = setup.Sampler.FullBatch ? setup.Data.TrainCount : o.BatchSize;
+        return SampleOptions.AutoEvalEvery(ChainLoop.RowsEvaluatedPerDraw(setup.Data, o.EvalTrain), batch, o.Thin,
+            fitted: setup.Sampler.Kind == SamplerKind.Fitted);
     }
 
     /// <summary>
